@@ -1,0 +1,116 @@
+//! Benchmark runner: times the workloads of `shared/bench/WORKLOADS.md` and
+//! prints one JSON line per metric, the same lines as PyTorch's `torch_ref.py`,
+//! so `compare.py torch.jsonl project.jsonl` gives the ratio.
+//!
+//! `cargo run --release -p dl-bench -- --device flex [--quick] [--only cnn]`
+//!
+//! Protocol (as torch_ref.py): random f32 inputs, a warm-up phase, then the
+//! mean over the timed iterations; a training step is forward + loss +
+//! backward + optimizer update; inference runs without autodiff. Each timed
+//! step ends by reading a value back, so asynchronous backends are measured
+//! to completion.
+
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Distribution, Int, Tensor};
+use clap::Parser;
+use dl_cnn::{ImageClassifier, LeNet5Config};
+use dl_core::train::OptimizerKind;
+use dl_core::{ModelConfig, Result, StepOutput};
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(about = "Time the dl-families benchmark workloads")]
+struct Args {
+    /// Backend: flex (default), ndarray or wgpu.
+    #[arg(long)]
+    device: Option<String>,
+    /// Fewer iterations (1 warm-up, 3 timed).
+    #[arg(long)]
+    quick: bool,
+    /// Only this workload (cnn).
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// Workloads this runner implements (the other families add theirs here).
+const WORKLOADS: [&str; 1] = ["cnn"];
+
+fn timed(mut step: impl FnMut() -> Result<()>, warmup: usize, iters: usize) -> Result<f64> {
+    for _ in 0..warmup {
+        step()?;
+    }
+    let t = Instant::now();
+    for _ in 0..iters {
+        step()?;
+    }
+    Ok(t.elapsed().as_secs_f64() / iters as f64)
+}
+
+fn emit(workload: &str, metric: &str, value: f64, unit: &str, device: &str) {
+    let v = json!({"impl": "dl-families", "workload": workload, "metric": metric,
+                   "value": (value * 1000.0).round() / 1000.0, "unit": unit, "device": device});
+    println!("{v}");
+}
+
+fn cnn(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let mut model = LeNet5Config::new().init(&ad)?;
+    let mut optim = OptimizerKind::adam().init(None);
+    let x = Tensor::<4>::random([64, 1, 28, 28], Distribution::Normal(0.0, 1.0), &ad);
+    let y = Tensor::<1, Int>::random([64], Distribution::Uniform(0.0, 10.0), &ad);
+    let dt = timed(
+        || {
+            let out = StepOutput::classification(model.forward(x.clone()), y.clone());
+            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            model = optim.step(1e-3, model.clone(), grads);
+            let _ = out.loss.into_scalar::<f32>();
+            Ok(())
+        },
+        warmup,
+        iters,
+    )?;
+    emit("cnn", "train_samples_per_s", 64.0 / dt, "samples/s", name);
+
+    let m = LeNet5Config::new().init(device)?;
+    let xi = Tensor::<4>::random([256, 1, 28, 28], Distribution::Normal(0.0, 1.0), device);
+    let dt = timed(
+        || {
+            let _ = m.forward(xi.clone()).sum().into_scalar::<f32>();
+            Ok(())
+        },
+        warmup,
+        iters,
+    )?;
+    emit("cnn", "infer_samples_per_s", 256.0 / dt, "samples/s", name);
+    Ok(())
+}
+
+fn main() {
+    let args = Args::parse();
+    let run = || -> Result<()> {
+        if let Some(only) = &args.only
+            && !WORKLOADS.contains(&only.as_str())
+        {
+            return Err(dl_core::Error::Unknown {
+                kind: "workload",
+                value: only.clone(),
+                context: format!("--only (available: {})", WORKLOADS.join(", ")),
+            });
+        }
+        let backend = dl_core::select_backend(args.device.as_deref())?;
+        let device = backend.device()?;
+        let (warmup, iters) = if args.quick { (1, 3) } else { (3, 20) };
+        let want = |w: &str| args.only.as_deref().is_none_or(|o| o == w);
+        if want("cnn") {
+            cnn(&device, backend.name(), warmup, iters)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}

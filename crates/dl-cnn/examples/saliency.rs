@@ -1,0 +1,92 @@
+//! Saliency maps: which pixels of a test digit the classifier's decision depends on.
+//!
+//! `cargo run -p dl-cnn --release --example saliency -- [--model-dir out/mnist-lenet/model] [--count 8]`
+//!
+//! Uses the `mnist` example's LeNet-5 when present, else trains one for
+//! `--epochs` (default 2). Writes `out/saliency/saliency_<i>_<digit>.png`:
+//! the input on the left, |d score / d pixel| over it on the right.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use dl_cnn::recipes::{MNIST_MEAN_STD, load_idx_dataset};
+use dl_cnn::saliency::saliency_map;
+use dl_cnn::{ImageBatcher, LeNet5Config};
+use dl_core::cli::{CommonArgs, print_result};
+use dl_core::task::predict_classes;
+use dl_core::train::fit;
+use dl_core::{ModelConfig, Result};
+use serde_json::json;
+
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// A LeNet-5 saved by the `mnist` example.
+    #[arg(long, default_value = "out/mnist-lenet/model")]
+    model_dir: PathBuf,
+    /// Number of test digits to explain.
+    #[arg(long, default_value_t = 8)]
+    count: usize,
+}
+
+fn main() {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(r) => print_result(&r),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<serde_json::Value> {
+    let c = &args.common;
+    let files = [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ];
+    let dir = c.data_dirs().find("mnist", &files)?;
+    let (mean, std) = MNIST_MEAN_STD;
+    let mut data = load_idx_dataset(&dir, 255.0, mean, std)?;
+    if c.quick {
+        data.train.truncate(3_000);
+    }
+    let out = c.out_dir("saliency")?;
+    let device = c.device()?.autodiff();
+    device.seed(c.seed);
+    let batcher = ImageBatcher::new(1, 28, 28);
+    let model = if args.model_dir.join(dl_core::checkpoint::WEIGHTS_FILE).is_file() && !c.quick {
+        dl_core::checkpoint::load_model::<LeNet5Config>(&args.model_dir, &device)?.1
+    } else {
+        let cfg = c.train_config(2, Some(out.join("train")));
+        fit(LeNet5Config::new().init(&device)?, &data.train, None, &batcher, &cfg, &device)?.model
+    };
+    let items = &data.test[..args.count.min(data.test.len())];
+    let preds = predict_classes(&model, items, &batcher, 64, &device)?;
+    let mut files_out = Vec::new();
+    let mut concentration = Vec::new();
+    for (i, (item, &pred)) in items.iter().zip(&preds).enumerate() {
+        let s = saliency_map(&model, &item.pixels, pred, &device)?;
+        // Share of the saliency that falls on ink (pixels brighter than the background).
+        let total: f32 = s.iter().sum();
+        let on_ink: f32 = s.iter().zip(&item.pixels).filter(|(_, p)| **p > 0.0).map(|(v, _)| v).sum();
+        concentration.push(if total > 0.0 { on_ink / total } else { 0.0 });
+        let path = out.join(format!("saliency_{i}_{}.png", item.label));
+        dl_core::plot::saliency_overlay_png(&path, &item.pixels, &s, 28, 28, 8)?;
+        files_out.push(path.display().to_string());
+    }
+    let mean_conc = concentration.iter().sum::<f32>() / concentration.len().max(1) as f32;
+    Ok(json!({
+        "example": "saliency",
+        "device": c.backend()?.name(),
+        "digits": items.len(),
+        "predicted": preds,
+        "labels": items.iter().map(|i| i.label).collect::<Vec<_>>(),
+        "saliency_share_on_ink": mean_conc,
+        "files": files_out,
+    }))
+}

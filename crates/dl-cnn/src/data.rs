@@ -1,0 +1,173 @@
+//! Batches for CNNs: images (and spectrograms) and token sequences.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use dl_core::data::idx::ImageSet;
+use dl_core::{Batcher, Error, Result};
+
+/// One image (or spectrogram) with its class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageItem {
+    /// `channels * height * width` values, channel-major, already normalised.
+    pub pixels: Vec<f32>,
+    /// Class id.
+    pub label: usize,
+}
+
+/// A batch of images: `[B, C, H, W]` and class ids `[B]`.
+#[derive(Debug, Clone)]
+pub struct ImageBatch {
+    /// Pixels.
+    pub images: Tensor<4>,
+    /// Class ids.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Stacks [`ImageItem`]s of one fixed shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageBatcher {
+    /// Channels.
+    pub channels: usize,
+    /// Height.
+    pub height: usize,
+    /// Width.
+    pub width: usize,
+}
+
+impl ImageBatcher {
+    /// A batcher for `[channels, height, width]` images.
+    pub fn new(channels: usize, height: usize, width: usize) -> Self {
+        Self { channels, height, width }
+    }
+
+    /// Values per image.
+    pub fn len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Whether images are empty (0 channels or pixels).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Just the images of `items` as `[B, C, H, W]`.
+    pub fn images(&self, items: &[&ImageItem], device: &Device) -> Result<Tensor<4>> {
+        let n = self.len();
+        let mut data = Vec::with_capacity(items.len() * n);
+        for (i, item) in items.iter().enumerate() {
+            if item.pixels.len() != n {
+                return Err(Error::shape(
+                    format!("image {i} of the batch"),
+                    format!("{} values ({}x{}x{})", n, self.channels, self.height, self.width),
+                    item.pixels.len(),
+                ));
+            }
+            data.extend_from_slice(&item.pixels);
+        }
+        Ok(Tensor::from_data(TensorData::new(data, [items.len(), self.channels, self.height, self.width]), device))
+    }
+}
+
+impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
+    fn batch(&self, items: &[&ImageItem], device: &Device) -> Result<ImageBatch> {
+        let images = self.images(items, device)?;
+        let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        let targets = Tensor::from_data(TensorData::new(labels, [items.len()]), device);
+        Ok(ImageBatch { images, targets })
+    }
+}
+
+/// Converts an IDX image set + labels into normalised items: `(p / max_value - mean) / std`.
+pub fn image_items(set: &ImageSet, labels: &[u8], max_value: f32, mean: f32, std: f32) -> Result<Vec<ImageItem>> {
+    if set.n != labels.len() {
+        return Err(Error::shape("image_items", format!("{} labels (one per image)", set.n), labels.len()));
+    }
+    if !(std > 0.0) || !(max_value > 0.0) {
+        return Err(Error::Invalid(format!("image_items: max_value {max_value} and std {std} must be positive")));
+    }
+    Ok((0..set.n)
+        .map(|i| ImageItem {
+            pixels: set.image(i).iter().map(|&p| (p as f32 / max_value - mean) / std).collect(),
+            label: labels[i] as usize,
+        })
+        .collect())
+}
+
+/// One token sequence with its class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextItem {
+    /// Token ids.
+    pub ids: Vec<usize>,
+    /// Class id.
+    pub label: usize,
+}
+
+/// A batch of token sequences `[B, T]` (padded) and class ids `[B]`.
+#[derive(Debug, Clone)]
+pub struct TextBatch {
+    /// Token ids, right-padded with the pad id.
+    pub tokens: Tensor<2, Int>,
+    /// Class ids.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Pads or truncates sequences to the longest of the batch, within `[min_len, max_len]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextBatcher {
+    /// Padding id.
+    pub pad_id: usize,
+    /// Shortest batch length (TextCNN needs at least its widest filter).
+    pub min_len: usize,
+    /// Longest batch length; longer texts are truncated.
+    pub max_len: usize,
+}
+
+impl Batcher<TextItem, TextBatch> for TextBatcher {
+    fn batch(&self, items: &[&TextItem], device: &Device) -> Result<TextBatch> {
+        if self.max_len == 0 || self.min_len > self.max_len {
+            return Err(Error::config("TextBatcher", "min_len/max_len", "need 1 <= max_len and min_len <= max_len"));
+        }
+        let longest = items.iter().map(|i| i.ids.len()).max().unwrap_or(0);
+        let t = longest.clamp(self.min_len.max(1), self.max_len);
+        let mut data = Vec::with_capacity(items.len() * t);
+        for item in items {
+            data.extend(item.ids.iter().take(t).map(|&i| i as i64));
+            data.extend(std::iter::repeat_n(self.pad_id as i64, t.saturating_sub(item.ids.len())));
+        }
+        let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        Ok(TextBatch {
+            tokens: Tensor::from_data(TensorData::new(data, [items.len(), t]), device),
+            targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+        })
+    }
+}
+
+/// Adds copies of each image shifted by one pixel up, down, left and right
+/// (zero fill, in normalised units `fill`): a classic augmentation that
+/// teaches small translations that handwriting has, five times the data.
+pub fn augment_shifts(items: &[ImageItem], shape: [usize; 3], fill: f32) -> Result<Vec<ImageItem>> {
+    let [c, h, w] = shape;
+    let mut out = Vec::with_capacity(items.len() * 5);
+    for (i, item) in items.iter().enumerate() {
+        if item.pixels.len() != c * h * w {
+            return Err(Error::shape(format!("augment_shifts image {i}"), c * h * w, item.pixels.len()));
+        }
+        out.push(item.clone());
+        for (dy, dx) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+            let mut p = vec![fill; c * h * w];
+            for ch in 0..c {
+                for y in 0..h as i64 {
+                    for x in 0..w as i64 {
+                        let (sy, sx) = (y - dy, x - dx);
+                        if sy >= 0 && sy < h as i64 && sx >= 0 && sx < w as i64 {
+                            p[ch * h * w + (y as usize) * w + x as usize] =
+                                item.pixels[ch * h * w + (sy as usize) * w + sx as usize];
+                        }
+                    }
+                }
+            }
+            out.push(ImageItem { pixels: p, label: item.label });
+        }
+    }
+    Ok(out)
+}

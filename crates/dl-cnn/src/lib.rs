@@ -1,0 +1,31 @@
+//! # dl-cnn: convolutional networks
+//!
+//! A convolution slides small learned filters over an image, so the same
+//! local feature (an edge, a stroke, a phoneme's formant) is detected
+//! wherever it appears, with few parameters. Pooling compresses the feature
+//! maps; stacks of conv + pool see ever larger regions, and fully connected
+//! layers classify what they found.
+//!
+//! Models (each with a validated `#[derive(Config)]`):
+//! [`LeNet5`], [`Vgg`] (from a list of blocks), [`ResNet`] (basic blocks,
+//! ResNet-18 with ImageNet or small stem), [`TextCnn`] (Kim 2014) and a
+//! spectrogram CNN ([`SpectrogramCnnConfig`]). Tools: penultimate-layer
+//! embeddings and a cosine nearest-neighbour index ([`retrieval`]), saliency
+//! maps ([`saliency`]), pooling variants ([`PoolKind`]).
+
+pub mod data;
+pub mod models;
+pub mod parity;
+pub mod pool;
+pub mod recipes;
+pub mod retrieval;
+pub mod saliency;
+
+pub use data::{ImageBatch, ImageBatcher, ImageItem, TextBatch, TextBatcher, TextItem};
+pub use models::ImageClassifier;
+pub use models::lenet::{LeNet5, LeNet5Config};
+pub use models::resnet::{ResNet, ResNetConfig, Stem};
+pub use models::spectrogram::SpectrogramCnnConfig;
+pub use models::textcnn::{TextCnn, TextCnnConfig};
+pub use models::vgg::{Vgg, VggBlock, VggConfig};
+pub use pool::PoolKind;

@@ -1,0 +1,126 @@
+//! TextCNN (Kim 2014, "Convolutional Neural Networks for Sentence Classification").
+//!
+//! Words are embedded, 1-D convolutions of several widths (3, 4, 5 words)
+//! act as n-gram detectors, max-over-time pooling keeps each detector's
+//! strongest response anywhere in the sentence (so the length does not
+//! matter), and dropout + a linear layer classify. This is the CNN-rand
+//! variant: embeddings are learned from scratch.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::data::TextBatch;
+use dl_core::config::check;
+use dl_core::{Error, ModelConfig, StepOutput, Supervised};
+
+/// TextCNN hyper-parameters (defaults are Kim's).
+#[derive(Config, Debug, PartialEq)]
+pub struct TextCnnConfig {
+    /// Vocabulary size (ids `0..vocab_size`).
+    pub vocab_size: usize,
+    /// Number of classes.
+    pub num_classes: usize,
+    /// Embedding width.
+    #[config(default = 128)]
+    pub embed_dim: usize,
+    /// Filter widths in tokens.
+    #[config(default = "vec![3, 4, 5]")]
+    pub filter_widths: Vec<usize>,
+    /// Filters per width.
+    #[config(default = 100)]
+    pub filters: usize,
+    /// Dropout before the classifier.
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+/// The TextCNN model.
+#[derive(Module, Debug)]
+pub struct TextCnn {
+    /// Token embedding.
+    pub embedding: Embedding,
+    /// One convolution per filter width.
+    pub convs: Vec<Conv1d>,
+    /// Dropout on the pooled features.
+    pub dropout: Dropout,
+    /// Classifier.
+    pub fc: Linear,
+    #[module(skip)]
+    vocab_size: usize,
+    #[module(skip)]
+    min_len: usize,
+}
+
+impl ModelConfig for TextCnnConfig {
+    type Model = TextCnn;
+
+    fn validate(&self) -> dl_core::Result<()> {
+        const C: &str = "TextCnnConfig";
+        check::positive(C, "vocab_size", self.vocab_size)?;
+        check::positive(C, "num_classes", self.num_classes)?;
+        check::positive(C, "embed_dim", self.embed_dim)?;
+        check::positive(C, "filters", self.filters)?;
+        check::non_empty(C, "filter_widths", &self.filter_widths)?;
+        for (i, &w) in self.filter_widths.iter().enumerate() {
+            check::positive(C, &format!("filter_widths[{i}]"), w)?;
+        }
+        check::probability(C, "dropout", self.dropout)
+    }
+
+    fn build(&self, device: &Device) -> TextCnn {
+        TextCnn {
+            embedding: EmbeddingConfig::new(self.vocab_size, self.embed_dim).init(device),
+            convs: self
+                .filter_widths
+                .iter()
+                .map(|&w| Conv1dConfig::new(self.embed_dim, self.filters, w).init(device))
+                .collect(),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            fc: LinearConfig::new(self.filters * self.filter_widths.len(), self.num_classes).init(device),
+            vocab_size: self.vocab_size,
+            min_len: self.filter_widths.iter().copied().max().unwrap_or(1),
+        }
+    }
+}
+
+impl TextCnn {
+    /// Shortest sequence the widest filter accepts; batchers pad to at least this.
+    pub fn min_len(&self) -> usize {
+        self.min_len
+    }
+
+    /// Checks ids and length before a forward pass on user input.
+    pub fn check_tokens(&self, ids: &[usize]) -> dl_core::Result<()> {
+        if let Some(bad) = ids.iter().find(|&&i| i >= self.vocab_size) {
+            return Err(Error::Unknown {
+                kind: "token id",
+                value: bad.to_string(),
+                context: format!("TextCnn with vocab_size {}", self.vocab_size),
+            });
+        }
+        Ok(())
+    }
+
+    /// Penultimate features: concatenated max-over-time responses `[B, filters * widths]`.
+    pub fn embed(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
+        let x = self.embedding.forward(tokens).swap_dims(1, 2); // [B, E, T]
+        let pooled: Vec<Tensor<2>> =
+            self.convs.iter().map(|conv| relu(conv.forward(x.clone())).max_dim(2).squeeze_dim::<2>(2)).collect();
+        Tensor::cat(pooled, 1)
+    }
+
+    /// Logits `[B, classes]` for token ids `[B, T]` (T >= [`TextCnn::min_len`]).
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<2> {
+        self.fc.forward(self.dropout.forward(self.embed(tokens)))
+    }
+}
+
+impl Supervised<TextBatch> for TextCnn {
+    fn step(&self, batch: &TextBatch) -> StepOutput {
+        StepOutput::classification(self.forward(batch.tokens.clone()), batch.targets.clone())
+    }
+}

@@ -1,0 +1,104 @@
+//! Ready-made training recipes shared by the examples and the workspace tour.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use serde_json::json;
+
+use crate::data::{ImageBatcher, ImageItem, augment_shifts, image_items};
+use crate::models::vgg::VggConfig;
+use dl_core::data::idx::{read_idx_images, read_idx_labels};
+use dl_core::data::locate::DataDirs;
+use dl_core::data::split::train_valid_split;
+use dl_core::embedded::{DIGITS8X8_MAX, digits8x8};
+use dl_core::task::evaluate;
+use dl_core::train::{TrainConfig, fit};
+use dl_core::{ModelConfig, Result};
+
+/// Train/test images of a dataset with IDX files, plus where they came from.
+pub struct ImageData {
+    /// Training items.
+    pub train: Vec<ImageItem>,
+    /// Test items.
+    pub test: Vec<ImageItem>,
+    /// `[channels, height, width]`.
+    pub shape: [usize; 3],
+    /// A folder, or "embedded".
+    pub source: String,
+}
+
+/// Mean and std of MNIST pixels scaled to [0, 1] (the usual normalisation constants).
+pub const MNIST_MEAN_STD: (f32, f32) = (0.1307, 0.3081);
+
+/// Loads an IDX dataset folder (`train-*`, `t10k-*`).
+pub fn load_idx_dataset(dir: &Path, max_value: f32, mean: f32, std: f32) -> Result<ImageData> {
+    let tr = read_idx_images(&dir.join("train-images-idx3-ubyte.gz"))?;
+    let tr_l = read_idx_labels(&dir.join("train-labels-idx1-ubyte.gz"))?;
+    let te = read_idx_images(&dir.join("t10k-images-idx3-ubyte.gz"))?;
+    let te_l = read_idx_labels(&dir.join("t10k-labels-idx1-ubyte.gz"))?;
+    Ok(ImageData {
+        shape: [1, tr.rows, tr.cols],
+        train: image_items(&tr, &tr_l, max_value, mean, std)?,
+        test: image_items(&te, &te_l, max_value, mean, std)?,
+        source: dir.display().to_string(),
+    })
+}
+
+/// The 8x8 digits from the data folder if present, else the embedded copy.
+pub fn load_digits(dirs: &DataDirs) -> Result<ImageData> {
+    let files = [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ];
+    if let Some(dir) = dirs.find_opt("digits8x8", &files) {
+        return load_idx_dataset(&dir, DIGITS8X8_MAX, 0.0, 1.0);
+    }
+    let ((tr, tr_l), (te, te_l)) = digits8x8()?;
+    Ok(ImageData {
+        shape: [1, 8, 8],
+        train: image_items(&tr, &tr_l, DIGITS8X8_MAX, 0.0, 1.0)?,
+        test: image_items(&te, &te_l, DIGITS8X8_MAX, 0.0, 1.0)?,
+        source: "embedded".into(),
+    })
+}
+
+/// Trains the small VGG-style digits net and returns its headline figures as JSON.
+pub fn train_digits(dirs: &DataDirs, train_cfg: &TrainConfig, device: &Device) -> Result<serde_json::Value> {
+    let data = load_digits(dirs)?;
+    let start = Instant::now();
+    let ad = device.clone().autodiff();
+    ad.seed(train_cfg.seed);
+    let config = VggConfig::digits8x8();
+    let model = config.init(&ad)?;
+    let [c, h, w] = data.shape;
+    let batcher = ImageBatcher::new(c, h, w);
+    // The final weights of a cosine schedule, not the best of 144 noisy validation scores.
+    let cfg = TrainConfig { batch_size: 32, restore_best: false, ..train_cfg.clone() };
+    // Model selection on 10% of the training split; the test split is scored once.
+    let (tr, va) = train_valid_split(data.train.len(), 0.1, cfg.seed)?;
+    let train: Vec<ImageItem> = tr.iter().map(|&i| data.train[i].clone()).collect();
+    let train = augment_shifts(&train, data.shape, 0.0)?;
+    let valid: Vec<ImageItem> = va.iter().map(|&i| data.train[i].clone()).collect();
+    let report = fit(model, &train, Some(&valid), &batcher, &cfg, &ad)?;
+    let test = evaluate(&report.model, &data.test, &batcher, 256, &ad)?;
+    let eval = Some(&test);
+    if let Some(dir) = &cfg.out_dir {
+        dl_core::checkpoint::save_model(&config, &report.model, dir.join("model"))?;
+    }
+    Ok(json!({
+        "model": "vgg-digits8x8",
+        "data": data.source,
+        "train_examples": train.len() / 5,
+        "augmentation": "1-pixel shifts (x5)",
+        "valid_examples": valid.len(),
+        "test_examples": data.test.len(),
+        "test_accuracy": eval.and_then(|e| e.accuracy()),
+        "test_macro_f1": eval.and_then(|e| e.confusion.as_ref().map(|c| c.macro_f1())),
+        "epochs": report.history.epochs.len(),
+        "best_epoch": report.best_epoch,
+        "seconds": start.elapsed().as_secs_f64(),
+    }))
+}

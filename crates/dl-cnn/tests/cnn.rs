@@ -1,0 +1,399 @@
+//! dl-cnn tests: parity with PyTorch, shapes, config validation, training
+//! behaviour (loss decreases, a batch is overfitted, runs are deterministic
+//! and resumable), save/load, retrieval and saliency, and backend conformance.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use dl_cnn::recipes::load_digits;
+use dl_cnn::retrieval::{CosineIndex, precision_at_k};
+use dl_cnn::saliency::saliency_map;
+use dl_cnn::*;
+use dl_core::data::locate::DataDirs;
+use dl_core::parity::{Registry, Verdict, check_one};
+use dl_core::task::{evaluate, to_f32};
+use dl_core::train::{TrainConfig, fit};
+use dl_core::{Backend, Batcher, Error, ModelConfig};
+
+/// burn's device RNG is process-wide on flex: tests that draw random numbers
+/// (initialisation, dropout) hold this lock so a seed gives one result.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn device() -> Device {
+    Backend::Flex.device().expect("flex is the default backend")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::with_layers();
+    dl_cnn::parity::register(&mut r);
+    r
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dl-cnn-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn digits() -> (Vec<ImageItem>, Vec<ImageItem>) {
+    let d = load_digits(&DataDirs::resolve(None)).expect("embedded digits load");
+    (d.train, d.test)
+}
+
+fn lenet8(device: &Device) -> LeNet5 {
+    LeNet5Config::new().with_input_size([8, 8]).with_c2_padding(2).init(device).unwrap()
+}
+
+// ------------------------------------------------------------------ parity
+
+#[test]
+fn lenet5_matches_pytorch_fixtures() {
+    // The committed fixtures (tools/parity) and the shared sample, when present.
+    let mut checked = 0;
+    for dir in [root().join("fixtures/parity"), root().join("../shared/parity/samples")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let is_lenet = std::fs::read_to_string(&p).map(|t| t.contains("\"lenet5\"")).unwrap_or(false);
+            if p.extension().is_some_and(|x| x == "json") && is_lenet {
+                match check_one(&registry(), &p, &device()) {
+                    Verdict::Pass(d) => assert!(d <= 1e-4, "{} diff {d}", p.display()),
+                    other => panic!("{}: {other:?}", p.display()),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 1, "no lenet5 fixture found");
+}
+
+#[test]
+fn every_committed_fixture_of_a_known_kind_passes() {
+    let dir = root().join("fixtures/parity");
+    let mut out = Vec::new();
+    let (passed, failed) = dl_core::parity::check_dirs(&registry(), &[dir], &device(), &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let bad: Vec<&str> = text.lines().filter(|l| l.starts_with("FAIL")).collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert!(passed >= 10, "{text}");
+    // Kinds of other families are UNSUPPORTED here, never FAIL.
+    assert_eq!(failed, text.lines().filter(|l| l.starts_with("UNSUPPORTED")).count());
+}
+
+// ------------------------------------------------------------------ shapes and configs
+
+#[test]
+fn output_shapes() {
+    let _rng = rng_lock();
+    let d = device();
+    let x = Tensor::<4>::zeros([2, 1, 28, 28], &d);
+    let lenet = LeNet5Config::new().init(&d).unwrap();
+    assert_eq!(lenet.forward(x.clone()).dims(), [2, 10]);
+    assert_eq!(lenet.embed(x.clone()).dims(), [2, 84]);
+
+    let resnet = ResNetConfig::resnet18_small(1, 10, 8).init(&d).unwrap();
+    assert_eq!(resnet.forward(x.clone()).dims(), [2, 10]);
+    assert_eq!(resnet.embed(x.clone()).dims(), [2, 64]);
+    assert_eq!(resnet.blocks.len(), 8);
+
+    let imagenet = ResNetConfig::resnet18(3, 5).with_base_width(4).init(&d).unwrap();
+    assert_eq!(imagenet.forward(Tensor::zeros([1, 3, 64, 64], &d)).dims(), [1, 5]);
+
+    let vgg = VggConfig::digits8x8().init(&d).unwrap();
+    assert_eq!(vgg.forward(Tensor::zeros([3, 1, 8, 8], &d)).dims(), [3, 10]);
+
+    let spec = SpectrogramCnnConfig::new(40, 50, 10).init(&d).unwrap();
+    assert_eq!(spec.forward(Tensor::zeros([2, 1, 40, 50], &d)).dims(), [2, 10]);
+
+    let text = TextCnnConfig::new(50, 2).with_embed_dim(8).with_filters(4).init(&d).unwrap();
+    let tokens = Tensor::<2, burn::tensor::Int>::zeros([3, 7], &d);
+    assert_eq!(text.forward(tokens.clone()).dims(), [3, 2]);
+    assert_eq!(text.embed(tokens).dims(), [3, 12]);
+}
+
+#[test]
+fn pooling_variants() {
+    let _rng = rng_lock();
+    let d = device();
+    let x = Tensor::<4>::from_data(TensorData::new((0..16).map(|v| v as f32).collect::<Vec<_>>(), [1, 1, 4, 4]), &d);
+    let v = |p: PoolKind| to_f32(p.forward(x.clone())).unwrap();
+    assert_eq!(v(PoolKind::MAX2), vec![5.0, 7.0, 13.0, 15.0]);
+    assert_eq!(v(PoolKind::AVG2), vec![2.5, 4.5, 10.5, 12.5]);
+    assert_eq!(v(PoolKind::GlobalMax), vec![15.0]);
+    assert_eq!(v(PoolKind::GlobalAvg), vec![7.5]);
+    assert_eq!(v(PoolKind::AdaptiveAvg { output: [2, 2] }), vec![2.5, 4.5, 10.5, 12.5]);
+    assert_eq!(PoolKind::MAX2.output_size([5, 7]), Some([2, 3]));
+    assert_eq!(PoolKind::MAX2.output_size([1, 7]), None);
+    // Configs accept any variant.
+    let cfg = LeNet5Config::new().with_pool(PoolKind::AVG2);
+    assert!(cfg.init(&d).is_ok());
+}
+
+fn config_error(r: dl_core::Result<impl std::fmt::Debug>) -> String {
+    match r {
+        Err(e @ Error::Config { .. }) => e.to_string(),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_configs_are_errors_naming_the_field() {
+    let _rng = rng_lock();
+    let d = device();
+    assert!(config_error(LeNet5Config::new().with_input_size([8, 8]).init(&d)).contains("input_size"));
+    assert!(config_error(LeNet5Config::new().with_num_classes(0).init(&d)).contains("num_classes"));
+    assert!(config_error(VggConfig::new(1, [8, 8], vec![], 10).init(&d)).contains("blocks"));
+    let too_many = VggConfig::new(1, [8, 8], vec![VggBlock { channels: 4, convs: 1, pool: PoolKind::MAX2 }; 4], 10);
+    assert!(config_error(too_many.init(&d)).contains("input_size"));
+    assert!(config_error(ResNetConfig::new(1, 10).with_head_pool(PoolKind::MAX2).init(&d)).contains("head_pool"));
+    assert!(config_error(ResNetConfig::new(1, 10).with_layers(vec![2, 0]).init(&d)).contains("layers[1]"));
+    assert!(config_error(TextCnnConfig::new(10, 2).with_dropout(1.0).init(&d)).contains("dropout"));
+    assert!(config_error(TextCnnConfig::new(10, 2).with_filter_widths(vec![]).init(&d)).contains("filter_widths"));
+    assert!(config_error(SpectrogramCnnConfig::new(4, 4, 10).init(&d)).contains("input_size"));
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let _rng = rng_lock();
+    let d = device();
+    let b = ImageBatcher::new(1, 8, 8);
+    let item = ImageItem { pixels: vec![0.0; 63], label: 1 };
+    assert!(matches!(b.batch(&[&item], &d), Err(Error::Shape { .. })));
+    let text = TextCnnConfig::new(5, 2).init(&d).unwrap();
+    assert!(matches!(text.check_tokens(&[1, 7]), Err(Error::Unknown { .. })));
+    let lenet = lenet8(&d);
+    let ad = d.clone().autodiff();
+    assert!(saliency_map(&lenet, &[0.0; 10], 0, &ad).is_err());
+    assert!(saliency_map(&lenet.clone().fork(&ad), &[0.0; 64], 10, &ad).is_err());
+    assert!(saliency_map(&lenet, &[0.0; 64], 0, &d).is_err(), "needs autodiff");
+}
+
+// ------------------------------------------------------------------ training
+
+fn quick_cfg(epochs: usize, out: Option<PathBuf>) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 32,
+        progress: false,
+        out_dir: out,
+        max_batches_per_epoch: Some(15),
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn training_reduces_loss_and_learns_digits() {
+    let _rng = rng_lock();
+    let (train, test) = digits();
+    let ad = device().autodiff();
+    ad.seed(1);
+    let model = lenet8(&ad);
+    let batcher = ImageBatcher::new(1, 8, 8);
+    let before = evaluate(&model, &test, &batcher, 128, &ad).unwrap();
+    let cfg = TrainConfig { lr: 3e-3, max_batches_per_epoch: None, ..quick_cfg(3, None) };
+    let report = fit(model, &train, Some(&test), &batcher, &cfg, &ad).unwrap();
+    let h = &report.history.epochs;
+    assert_eq!(h.len(), 3);
+    assert!(h[2].train_loss < h[0].train_loss * 0.8, "{h:?}");
+    let after = report.valid.unwrap();
+    assert!(after.loss < before.loss * 0.5, "{} -> {}", before.loss, after.loss);
+    assert!(after.accuracy().unwrap() > 0.8, "accuracy {:?}", after.accuracy());
+}
+
+#[test]
+fn a_small_model_overfits_one_batch() {
+    let _rng = rng_lock();
+    let (train, _) = digits();
+    let batch: Vec<ImageItem> = train[..32].to_vec();
+    let ad = device().autodiff();
+    ad.seed(3);
+    let model = lenet8(&ad);
+    let cfg = TrainConfig { epochs: 60, batch_size: 32, lr: 3e-3, progress: false, ..TrainConfig::default() };
+    let report = fit(model, &batch, None, &ImageBatcher::new(1, 8, 8), &cfg, &ad).unwrap();
+    let last = report.history.epochs.last().unwrap();
+    assert!(last.train_loss < 0.05, "loss {}", last.train_loss);
+    let eval = evaluate(&report.model, &batch, &ImageBatcher::new(1, 8, 8), 32, &ad).unwrap();
+    assert_eq!(eval.accuracy(), Some(1.0));
+
+    // TextCNN memorises four labelled sentences.
+    let items: Vec<TextItem> =
+        [(vec![2, 3, 4, 5], 0), (vec![6, 7, 8], 1), (vec![3, 9, 2, 2, 4], 0), (vec![8, 8, 6], 1)]
+            .into_iter()
+            .map(|(ids, label)| TextItem { ids, label })
+            .collect();
+    let model = TextCnnConfig::new(10, 2).with_embed_dim(16).with_filters(8).with_dropout(0.0).init(&ad).unwrap();
+    let batcher = TextBatcher { pad_id: 0, min_len: model.min_len(), max_len: 20 };
+    let cfg = TrainConfig { epochs: 40, batch_size: 4, lr: 1e-2, progress: false, ..TrainConfig::default() };
+    let report = fit(model, &items, None, &batcher, &cfg, &ad).unwrap();
+    let eval = evaluate(&report.model, &items, &batcher, 4, &ad).unwrap();
+    assert_eq!(eval.accuracy(), Some(1.0), "loss {}", eval.loss);
+}
+
+#[test]
+fn runs_are_deterministic_and_resume_exactly() {
+    let _rng = rng_lock();
+    let (train, test) = digits();
+    let batcher = ImageBatcher::new(1, 8, 8);
+    let probe = Tensor::<4>::from_data(TensorData::new(test[0].pixels.clone(), [1, 1, 8, 8]), &device());
+    let run = |epochs: usize, out: Option<PathBuf>, resume: bool| {
+        let ad = device().autodiff();
+        ad.seed(7);
+        let model = VggConfig::digits8x8().with_dropout(0.3).init(&ad).unwrap();
+        let cfg = TrainConfig { resume, seed: 7, restore_best: false, ..quick_cfg(epochs, out) };
+        let r = fit(model, &train, Some(&test), &batcher, &cfg, &ad).unwrap();
+        let out = to_f32(r.model.valid().forward(probe.clone())).unwrap();
+        (r.history, out, r.resumed_from)
+    };
+    let (h_a, out_a, _) = run(2, None, false);
+    let (h_b, out_b, _) = run(2, None, false);
+    assert_eq!(out_a, out_b, "same seed, same result");
+    assert_eq!(h_a.epochs[1].train_loss, h_b.epochs[1].train_loss);
+
+    let dir = tmp("resume");
+    let (_, _, resumed) = run(1, Some(dir.clone()), false);
+    assert_eq!(resumed, None);
+    assert!(dir.join("checkpoint/model.bpk").is_file() && dir.join("metrics.csv").is_file());
+    let (h_c, out_c, resumed) = run(2, Some(dir.clone()), true);
+    assert_eq!(resumed, Some(1));
+    assert_eq!(h_c.epochs.len(), 2);
+    assert_eq!(h_c.epochs[1].train_loss, h_a.epochs[1].train_loss, "resumed epoch 2 equals uninterrupted epoch 2");
+    assert_eq!(out_c, out_a);
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(dir.join("loss.png").is_file());
+}
+
+#[test]
+fn early_stopping_stops() {
+    let _rng = rng_lock();
+    let (train, test) = digits();
+    let ad = device().autodiff();
+    let model = lenet8(&ad);
+    // lr 0 cannot improve after the first epoch, so patience 2 ends the run at epoch 3.
+    let cfg = TrainConfig {
+        lr: 1e-12,
+        early_stopping: Some(dl_core::train::EarlyStopping { patience: 2, min_delta: 0.01 }),
+        ..quick_cfg(10, None)
+    };
+    let r = fit(model, &train[..200], Some(&test[..100]), &ImageBatcher::new(1, 8, 8), &cfg, &ad).unwrap();
+    assert!(r.stopped_early);
+    assert_eq!(r.history.epochs.len(), 3);
+    assert_eq!(r.best_epoch, 1);
+}
+
+// ------------------------------------------------------------------ checkpoints
+
+#[test]
+fn save_load_is_bit_exact_and_rejects_other_configs() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(11);
+    let config = ResNetConfig::resnet18_small(1, 10, 4);
+    let model = config.init(&d).unwrap();
+    let dir = tmp("save");
+    dl_core::checkpoint::save_model(&config, &model, &dir).unwrap();
+    let (loaded_cfg, loaded) = dl_core::checkpoint::load_model::<ResNetConfig>(&dir, &d).unwrap();
+    assert_eq!(loaded_cfg, config);
+    let x = Tensor::<4>::random([2, 1, 28, 28], burn::tensor::Distribution::Default, &d);
+    let a = to_f32(model.valid().forward(x.clone())).unwrap();
+    let b = to_f32(loaded.valid().forward(x)).unwrap();
+    assert_eq!(a, b, "bit-exact");
+
+    // Same architecture family, other width: a checkpoint error, not a panic.
+    let other = ResNetConfig::resnet18_small(1, 10, 8).init(&d).unwrap();
+    let err = dl_core::checkpoint::load_weights(other, dir.join("model.bpk")).unwrap_err();
+    assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
+    let err = dl_core::checkpoint::load_weights(lenet8(&d), dir.join("missing.bpk")).unwrap_err();
+    assert!(err.to_string().contains("missing.bpk"));
+    // A config file that is not JSON names the file.
+    std::fs::write(dir.join("config.json"), "{ not json").unwrap();
+    let err = dl_core::checkpoint::load_model::<ResNetConfig>(&dir, &d).unwrap_err();
+    assert!(err.to_string().contains("config.json"), "{err}");
+}
+
+// ------------------------------------------------------------------ retrieval and saliency
+
+#[test]
+fn cosine_index_finds_nearest() {
+    let d = device();
+    let index = CosineIndex::new(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2, &d).unwrap();
+    let res = index.search(&[2.0, 0.1, -0.1, 3.0], 2).unwrap();
+    assert_eq!(res[0][0].index, 0);
+    assert_eq!(res[0][1].index, 2);
+    assert_eq!(res[1][0].index, 1);
+    assert!((res[0][0].similarity - 0.99875).abs() < 1e-4);
+    let p = precision_at_k(&res, &[0, 1], &[0, 1, 0]).unwrap();
+    assert!((p - 0.75).abs() < 1e-12);
+    assert!(index.search(&[1.0, 0.0], 4).is_err());
+    assert!(CosineIndex::new(vec![1.0; 5], 2, &d).is_err());
+}
+
+#[test]
+fn features_and_saliency_of_a_trained_model() {
+    let _rng = rng_lock();
+    let (train, test) = digits();
+    let ad = device().autodiff();
+    ad.seed(5);
+    let model = lenet8(&ad);
+    let report = fit(model, &train, None, &ImageBatcher::new(1, 8, 8), &quick_cfg(2, None), &ad).unwrap();
+    let (feats, dim) = retrieval::extract_features(&report.model, &test[..50], 16, &ad).unwrap();
+    assert_eq!(dim, 84);
+    assert_eq!(feats.len(), 50 * 84);
+    let (index_feats, _) = retrieval::extract_features(&report.model, &train[..500], 64, &ad).unwrap();
+    let index = CosineIndex::new(index_feats, dim, &device()).unwrap();
+    let nb = index.search(&feats, 5).unwrap();
+    let labels = |v: &[ImageItem]| v.iter().map(|i| i.label).collect::<Vec<_>>();
+    let p = precision_at_k(&nb, &labels(&test[..50]), &labels(&train[..500])).unwrap();
+    assert!(p > 0.6, "precision@5 {p}");
+
+    let s = saliency_map(&report.model, &test[0].pixels, test[0].label, &ad).unwrap();
+    assert_eq!(s.len(), 64);
+    assert!(s.iter().all(|v| v.is_finite() && *v >= 0.0));
+    assert!(s.iter().any(|v| *v > 0.0));
+}
+
+// ------------------------------------------------------------------ backend conformance
+
+/// The same model and weights give the same logits and can train on every compiled backend.
+#[test]
+fn backend_conformance() {
+    let _rng = rng_lock();
+    let flex = device();
+    flex.seed(2);
+    let model = lenet8(&flex);
+    let (train, _) = digits();
+    let refs: Vec<&ImageItem> = train[..16].iter().collect();
+    let batcher = ImageBatcher::new(1, 8, 8);
+    let reference = to_f32(model.forward(batcher.batch(&refs, &flex).unwrap().images)).unwrap();
+    for backend in Backend::compiled() {
+        let d = backend.device().unwrap();
+        let m = model.clone().to_device(&d);
+        let got = to_f32(m.forward(batcher.batch(&refs, &d).unwrap().images)).unwrap();
+        let diff = reference.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "{backend}: max diff {diff}");
+        // One epoch of training on this backend lowers the loss.
+        let ad = d.clone().autodiff();
+        let m = lenet8(&ad);
+        let cfg = TrainConfig { epochs: 2, ..quick_cfg(2, None) };
+        let r = fit(m, &train, None, &batcher, &cfg, &ad).unwrap();
+        assert!(r.history.epochs[1].train_loss < r.history.epochs[0].train_loss, "{backend}");
+        // Layer parity fixtures pass on this backend too.
+        for entry in std::fs::read_dir(root().join("fixtures/parity")).unwrap().flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|x| x == "json") {
+                let v = check_one(&registry(), &p, &d);
+                assert!(!matches!(v, Verdict::Fail(..)), "{backend} {}: {v:?}", p.display());
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The supervised training loop.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::optim::GradientsParams;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::config::TrainConfig;
+use super::log::{EpochRecord, History};
+use super::progress;
+use crate::checkpoint::{load_weights, save_weights};
+use crate::config::{load_json, save_json};
+use crate::data::split::shuffled_indices;
+use crate::task::{Batcher, Evaluation, MetricAccumulator, Supervised, evaluate};
+use crate::{Error, Result};
+
+/// What is saved beside the weights each epoch, so that `--resume` continues exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Last completed epoch (1-based; 0 = none).
+    pub epoch: usize,
+    /// Optimizer steps taken.
+    pub step: usize,
+    /// The run's seed (shuffling and dropout of epoch `e` derive from it).
+    pub seed: u64,
+    /// Best validation score so far (accuracy, or minus the loss).
+    pub best_score: Option<f64>,
+    /// Epoch of the best score.
+    pub best_epoch: usize,
+    /// Epochs since the best score.
+    pub stale_epochs: usize,
+    /// Figures of every completed epoch.
+    pub history: History,
+}
+
+/// The outcome of [`fit`].
+#[derive(Debug)]
+pub struct FitReport<M> {
+    /// The trained model (the best validation epoch's weights if `restore_best`).
+    pub model: M,
+    /// Per-epoch figures.
+    pub history: History,
+    /// Epoch whose weights `model` holds.
+    pub best_epoch: usize,
+    /// Whether early stopping ended the run.
+    pub stopped_early: bool,
+    /// The epoch a resumed run started after, if it resumed.
+    pub resumed_from: Option<usize>,
+    /// Evaluation of the returned model on the validation set, if one was given.
+    pub valid: Option<Evaluation>,
+}
+
+fn ckpt_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let c = dir.join("checkpoint");
+    (c.join("model.bpk"), c.join("optim.bpk"), c.join("state.json"), dir.join("best").join("model.bpk"))
+}
+
+/// Seed of epoch `epoch`'s shuffling and dropout: a function of the run seed only, so a
+/// resumed run draws exactly what the uninterrupted run would have drawn.
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64)
+}
+
+/// Trains `model` on `train`, validating on `valid` after each epoch.
+///
+/// `device` must have autodiff enabled (`device.autodiff()`) and the model must
+/// live on it. Writes `checkpoint/`, `best/`, `metrics.csv`, `loss.png` and the
+/// metric curve into `cfg.out_dir` when set.
+pub fn fit<M, I, B, Bt>(
+    model: M,
+    train: &[I],
+    valid: Option<&[I]>,
+    batcher: &Bt,
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Result<FitReport<M>>
+where
+    M: Supervised<B> + 'static,
+    Bt: Batcher<I, B>,
+{
+    cfg.validate()?;
+    if !device.is_autodiff() {
+        return Err(Error::Invalid("fit needs an autodiff device: pass `device.autodiff()`".into()));
+    }
+    if train.is_empty() {
+        return Err(Error::Invalid("fit: the training set is empty".into()));
+    }
+    let mut model = model;
+    let mut optim = cfg.optimizer.init(cfg.grad_clip_norm);
+    let full_batches = train.len().div_ceil(cfg.batch_size);
+    let steps_per_epoch = cfg.max_batches_per_epoch.map_or(full_batches, |m| m.min(full_batches));
+    let total_steps = steps_per_epoch * cfg.epochs;
+
+    let mut state = TrainState {
+        epoch: 0,
+        step: 0,
+        seed: cfg.seed,
+        best_score: None,
+        best_epoch: 0,
+        stale_epochs: 0,
+        history: History::default(),
+    };
+    let mut best: Option<M> = None;
+    let mut resumed_from = None;
+    if let Some(dir) = &cfg.out_dir {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
+        let (m_path, o_path, s_path, b_path) = ckpt_paths(dir);
+        if cfg.resume && s_path.is_file() {
+            let saved: TrainState = load_json(&s_path)?;
+            if saved.seed != cfg.seed {
+                return Err(Error::checkpoint(
+                    &s_path,
+                    format!("was trained with seed {}, this run has seed {}", saved.seed, cfg.seed),
+                ));
+            }
+            model = load_weights(model, &m_path)?;
+            optim = optim.load(&o_path).map_err(|e| Error::checkpoint(&o_path, e))?;
+            if b_path.is_file() {
+                best = Some(load_weights(model.clone(), &b_path)?);
+            }
+            resumed_from = Some(saved.epoch);
+            state = saved;
+        }
+    }
+
+    let mut stopped_early = false;
+    for epoch in state.epoch + 1..=cfg.epochs {
+        let start = Instant::now();
+        let seed = epoch_seed(cfg.seed, epoch);
+        device.seed(seed);
+        let order = shuffled_indices(train.len(), seed);
+        let pb = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", cfg.epochs), cfg.progress);
+        let mut acc = MetricAccumulator::default();
+        let mut lr = cfg.lr;
+        for idx in order.chunks(cfg.batch_size).take(steps_per_epoch) {
+            let items: Vec<&I> = idx.iter().map(|&i| &train[i]).collect();
+            let batch = batcher.batch(&items, device)?;
+            let out = model.step(&batch);
+            acc.add(&out)?;
+            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            lr = cfg.schedule.lr(cfg.lr, state.step, total_steps, steps_per_epoch, cfg.warmup_steps);
+            model = optim.step(lr, model, grads);
+            state.step += 1;
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let tr = acc.finish();
+        let va = match valid {
+            Some(v) if !v.is_empty() => Some(evaluate(&model, v, batcher, cfg.batch_size, device)?),
+            _ => None,
+        };
+        let metric = |e: &Evaluation| e.accuracy().or(e.rmse());
+        if state.history.metric_name.is_empty() {
+            state.history.metric_name = if tr.accuracy().is_some() { "accuracy".into() } else { "rmse".into() };
+        }
+        let record = EpochRecord {
+            epoch,
+            train_loss: tr.loss,
+            train_metric: metric(&tr),
+            valid_loss: va.as_ref().map(|v| v.loss),
+            valid_metric: va.as_ref().and_then(metric),
+            lr,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        if cfg.progress {
+            eprintln!(
+                "epoch {epoch:>3}: train loss {:.4} {} {}  valid loss {} {} {}  ({:.1}s)",
+                record.train_loss,
+                state.history.metric_name,
+                fmt_opt(record.train_metric),
+                fmt_opt(record.valid_loss),
+                state.history.metric_name,
+                fmt_opt(record.valid_metric),
+                record.seconds
+            );
+        }
+        state.history.epochs.push(record);
+        state.epoch = epoch;
+
+        let score = va.as_ref().map_or(-tr.loss, |v| v.score());
+        let min_delta = cfg.early_stopping.as_ref().map_or(0.0, |e| e.min_delta);
+        let improved = state.best_score.is_none_or(|b| score > b + min_delta);
+        if improved {
+            state.best_score = Some(score);
+            state.best_epoch = epoch;
+            state.stale_epochs = 0;
+            best = Some(model.clone());
+        } else {
+            state.stale_epochs += 1;
+        }
+
+        if let Some(dir) = &cfg.out_dir {
+            let (m_path, o_path, s_path, b_path) = ckpt_paths(dir);
+            save_weights(&model, &m_path)?;
+            optim.save(&o_path).map_err(|e| Error::checkpoint(&o_path, e))?;
+            if improved {
+                save_weights(&model, &b_path)?;
+            }
+            save_json(&state, &s_path)?;
+            state.history.write_csv(&dir.join("metrics.csv"))?;
+            state.history.write_curves(dir, "training")?;
+        }
+        if let Some(es) = &cfg.early_stopping
+            && state.stale_epochs >= es.patience
+        {
+            stopped_early = true;
+            break;
+        }
+    }
+
+    let (model, best_epoch) = match (cfg.restore_best, best) {
+        (true, Some(b)) => (b, state.best_epoch),
+        _ => (model, state.epoch),
+    };
+    let valid_eval = match valid {
+        Some(v) if !v.is_empty() => Some(evaluate(&model, v, batcher, cfg.batch_size, device)?),
+        _ => None,
+    };
+    Ok(FitReport { model, history: state.history, best_epoch, stopped_early, resumed_from, valid: valid_eval })
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
+}

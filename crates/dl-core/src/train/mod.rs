@@ -1,0 +1,19 @@
+//! Training: one loop for every supervised model of every family.
+//!
+//! burn-train's `Learner` is built around one model and one optimizer and
+//! its own metric/event system; dl-families needs the same loop for a CNN, an
+//! LSTM and a Transformer *and* building blocks for loops it does not fit
+//! (a GAN alternates two optimizers). So the pieces are separate and public:
+//! [`OptimizerKind`] (burn-optim optimizers, with gradient clipping),
+//! [`LrSchedule`], [`progress::bar`], [`History`] (CSV + PNG curves),
+//! [`crate::checkpoint`], and [`fit`] composes them for the supervised case
+//! with early stopping, per-epoch checkpoints and exact resume.
+
+pub mod config;
+pub mod fit;
+pub mod log;
+pub mod progress;
+
+pub use config::{EarlyStopping, LrSchedule, OptimizerKind, TrainConfig};
+pub use fit::{FitReport, TrainState, fit};
+pub use log::{EpochRecord, History};
