@@ -473,9 +473,19 @@ fn run_linear(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     Ok(vec![NamedOutput { name: "output".into(), shape: out_shape, values: crate::task::to_f32(y)? }])
 }
 
+/// PyTorch's `padding="same"`: total `dilation * (k - 1)`, the odd element on the right.
+/// Computed here because it must account for dilation.
+fn same_padding(kernel: usize, dilation: usize) -> (usize, usize) {
+    let total = dilation * kernel.saturating_sub(1);
+    (total / 2, total - total / 2)
+}
+
 fn padding_1d(fx: &Fixture) -> Result<PaddingConfig1d> {
     match fx.value("padding") {
-        Some(Value::String(s)) if s == "same" => Ok(PaddingConfig1d::Same),
+        Some(Value::String(s)) if s == "same" => {
+            let (l, r) = same_padding(fx.usize_req("kernel_size")?, fx.usize_or("dilation", 1)?);
+            Ok(PaddingConfig1d::Explicit(l, r))
+        }
         Some(Value::String(s)) if s == "valid" => Ok(PaddingConfig1d::Valid),
         _ => {
             let p = fx.usize_or("padding", 0)?;
@@ -486,7 +496,12 @@ fn padding_1d(fx: &Fixture) -> Result<PaddingConfig1d> {
 
 fn padding_2d(fx: &Fixture) -> Result<PaddingConfig2d> {
     match fx.value("padding") {
-        Some(Value::String(s)) if s == "same" => Ok(PaddingConfig2d::Same),
+        Some(Value::String(s)) if s == "same" => {
+            let [kh, kw] = fx.pair_or("kernel_size", [1, 1])?;
+            let [dh, dw] = fx.pair_or("dilation", [1, 1])?;
+            let ((t, b), (l, r)) = (same_padding(kh, dh), same_padding(kw, dw));
+            Ok(PaddingConfig2d::Explicit(t, l, b, r))
+        }
         Some(Value::String(s)) if s == "valid" => Ok(PaddingConfig2d::Valid),
         _ => {
             let [h, w] = fx.pair_or("padding", [0, 0])?;
