@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
-"""PyTorch parity fixtures for dl-families (format: shared/parity/FORMAT.md, version 1).
+"""PyTorch parity fixtures for this workspace (format: shared/parity/FORMAT.md, version 1).
 
-Each case builds one PyTorch module from constructor kwargs, gives its 1-D gains
-U(0.5, 1.5), its biases U(-0.5, 0.5) and BatchNorm random running statistics (so
-a swapped or dropped parameter shows), feeds standard-normal inputs (ids
-uniform), and writes <name>.json + <name>.safetensors. Every case seeds torch
-from --seed and its own name, so adding a case changes no other fixture.
+For every case this builds one PyTorch module (or F.max_pool2d / F.avg_pool2d)
+from its constructor kwargs, runs one forward pass in eval mode under
+torch.no_grad(), and writes `<name>.json` (module, config, inputs, outputs,
+tolerance, notes) and `<name>.safetensors` (inputs, expected outputs and every
+state_dict entry as `param.<key>`; header metadata {"format": "pt"}).
+
+Values (FORMAT.md section 7): inputs standard normal, ids uniform; matrices keep
+PyTorch's default init; every 1-D gain (and LayerNorm's weight of any rank) is
+U(0.5, 1.5), every bias U(-0.5, 0.5); BatchNorm running statistics are random
+(running_var positive). Every case seeds torch from --seed and its own name
+(crc32), so adding, removing or filtering cases never changes another fixture,
+and regeneration with the same versions is byte-identical.
 
 Usage:
     python tools/parity/make_fixtures.py --out fixtures/parity --seed 1 [--kinds conv2d,lenet5]
@@ -13,6 +20,7 @@ Usage:
 import argparse
 import json
 import os
+import sys
 import zlib
 
 import torch
@@ -20,11 +28,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-LAYER_TOL, MODEL_TOL = 1e-5, 1e-4
+LAYER_TOL = 1e-5  # single layers
+MODEL_TOL = 1e-4  # whole models (lenet5)
+GENERATOR = "tools/parity/make_fixtures.py"
 
 
 class LeNet5(nn.Module):
-    """The LeNet-5 of shared/bench/torch_ref.py."""
+    """The LeNet5 of shared/bench/torch_ref.py (state_dict keys c1, c2, f1, f2, f3)."""
 
     def __init__(self):
         super().__init__()
@@ -34,33 +44,200 @@ class LeNet5(nn.Module):
         self.f2 = nn.Linear(120, 84)
         self.f3 = nn.Linear(84, 10)
 
-    def forward(self, input):
-        x = F.max_pool2d(F.relu(self.c1(input)), 2)
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.c1(x)), 2)
         x = F.max_pool2d(F.relu(self.c2(x)), 2)
-        x = x.flatten(1)
+        x = x.flatten(1)  # (C, H, W) order
         return self.f3(F.relu(self.f2(F.relu(self.f1(x)))))
 
 
-class Functional(nn.Module):
-    """Wraps F.max_pool2d / F.avg_pool2d so pooling cases go through the same path."""
+MODULES = {
+    "linear": nn.Linear,
+    "conv1d": nn.Conv1d,
+    "conv2d": nn.Conv2d,
+    "conv_transpose2d": nn.ConvTranspose2d,
+    "batch_norm2d": nn.BatchNorm2d,
+    "layer_norm": nn.LayerNorm,
+    "embedding": nn.Embedding,
+    "rnn": nn.RNN,
+    "lstm": nn.LSTM,
+    "gru": nn.GRU,
+    "multihead_attention": nn.MultiheadAttention,
+    "transformer_encoder_layer": nn.TransformerEncoderLayer,
+    "transformer_decoder_layer": nn.TransformerDecoderLayer,
+}
+FUNCTIONS = {"max_pool2d": F.max_pool2d, "avg_pool2d": F.avg_pool2d}
+KINDS = set(MODULES) | set(FUNCTIONS) | {"lenet5"}
 
-    def __init__(self, fn, kwargs):
-        super().__init__()
-        self.fn, self.kwargs = fn, kwargs
 
-    def forward(self, input):
-        return self.fn(input, **self.kwargs)
+# ---------------------------------------------------------------------------
+# Cases. Config dicts are passed to the constructor (F.* for pooling) exactly as
+# written and stored unchanged. Input specs, in call order:
+#   [d0, d1, ...]          standard normal f32 of that shape
+#   ("ids", shape, high)   i64 uniform in [0, high)
+#   ("same", other)        a copy of an earlier input (self-attention q = k = v)
+#   ("causal", L)          f32 [L, L]: 0 on and below the diagonal, -inf above
+#   ("mask", L, S)         f32 [L, S]: standard normal, about 30% of entries -1e4,
+#                          never a whole row
+# Recurrent and attention configs carry dropout 0.0 and batch_first true
+# explicitly (FORMAT.md section 4).
+
+def _rnn(**kw):
+    return {**kw, "batch_first": True, "dropout": 0.0}
 
 
-def randomise(module):
-    """Non-trivial 1-D gains and biases; random BatchNorm running statistics."""
+def _mha(**kw):
+    return {**kw, "dropout": 0.0, "batch_first": True}
+
+
+def _tl(**kw):
+    return {**kw, "dropout": 0.0, "batch_first": True}
+
+
+CASES = [
+    # -- linear
+    dict(name="p_linear_4d", kind="linear",
+         config={"in_features": 7, "out_features": 5},
+         inputs={"input": [2, 3, 4, 7]}, notes="input of rank 4"),
+    dict(name="p_linear_nobias_1d", kind="linear",
+         config={"in_features": 6, "out_features": 9, "bias": False},
+         inputs={"input": [6]}, notes="unbatched 1-D input, bias False"),
+    # -- conv1d
+    dict(name="p_conv1d_groups_pad", kind="conv1d",
+         config={"in_channels": 6, "out_channels": 9, "kernel_size": 4, "stride": 3, "padding": 2, "groups": 3},
+         inputs={"input": [3, 6, 17]}, notes="groups 3, stride 3, padding 2, kernel 4"),
+    dict(name="p_conv1d_same", kind="conv1d",
+         config={"in_channels": 3, "out_channels": 4, "kernel_size": 5, "padding": "same", "dilation": 2, "bias": False},
+         inputs={"input": [2, 3, 11]},
+         notes="padding 'same' (string kwarg, L_out = L) with dilation 2, bias False"),
+    # -- conv2d
+    dict(name="p_conv2d_asym", kind="conv2d",
+         config={"in_channels": 4, "out_channels": 6, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 2],
+                 "bias": False},
+         inputs={"input": [2, 4, 9, 10]}, notes="rectangular kernel, asymmetric stride and padding, bias False"),
+    dict(name="p_conv2d_depthwise", kind="conv2d",
+         config={"in_channels": 4, "out_channels": 8, "kernel_size": 3, "groups": 4, "dilation": [2, 1], "padding": 1},
+         inputs={"input": [1, 4, 12, 9]}, notes="depthwise-style groups 4 (2 filters per group), dilation [2, 1]"),
+    # -- conv_transpose2d
+    dict(name="p_conv_transpose2d_s3", kind="conv_transpose2d",
+         config={"in_channels": 3, "out_channels": 5, "kernel_size": [3, 4], "stride": 3, "padding": 1,
+                 "output_padding": [2, 1]},
+         inputs={"input": [2, 3, 4, 5]}, notes="stride 3, rectangular kernel, output_padding [2, 1]"),
+    dict(name="p_conv_transpose2d_groups", kind="conv_transpose2d",
+         config={"in_channels": 6, "out_channels": 4, "kernel_size": 2, "stride": 2, "groups": 2, "bias": False},
+         inputs={"input": [1, 6, 5, 5]}, notes="groups 2, bias False; weight [C_in, C_out/groups, kH, kW]"),
+    # -- pooling (F.* kwargs)
+    dict(name="p_max_pool2d_dil_ceil", kind="max_pool2d",
+         config={"kernel_size": [3, 2], "stride": [2, 3], "padding": [1, 1], "dilation": [1, 2], "ceil_mode": True},
+         inputs={"input": [2, 3, 12, 14]},
+         notes="kernel [3, 2], stride [2, 3], dilation [1, 2], ceil_mode: H gains a row (7 vs 6); in W the extra "
+               "window would start in the right padding and is dropped (5)"),
+    dict(name="p_max_pool2d_default_stride", kind="max_pool2d",
+         config={"kernel_size": 3},
+         inputs={"input": [1, 2, 10, 11]}, notes="stride absent = kernel_size, trailing rows/cols dropped"),
+    dict(name="p_avg_pool2d_exclude_ceil", kind="avg_pool2d",
+         config={"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+         inputs={"input": [2, 2, 10, 8]},
+         notes="count_include_pad False with ceil_mode: the last window in H and W covers real input, padding "
+               "and ceil overhang; the divisor counts only real elements"),
+    dict(name="p_avg_pool2d_rect", kind="avg_pool2d",
+         config={"kernel_size": [2, 4], "stride": [1, 3], "padding": [1, 2]},
+         inputs={"input": [1, 3, 7, 12]}, notes="rectangular kernel, stride != kernel, zero padding counted"),
+    dict(name="p_avg_pool2d_include_ceil", kind="avg_pool2d",
+         config={"kernel_size": [2, 4], "stride": [2, 3], "padding": [0, 2], "ceil_mode": True},
+         inputs={"input": [2, 2, 7, 14]},
+         notes="count_include_pad True (default) with ceil_mode: padding counts in the divisor, the overhang "
+               "that ceil_mode adds beyond the padding does not"),
+    # -- norms
+    dict(name="p_batch_norm2d_eps", kind="batch_norm2d",
+         config={"num_features": 7, "eps": 1e-3, "momentum": 0.3},
+         inputs={"input": [3, 7, 4, 5]}, notes="affine, eps 1e-3, random running statistics"),
+    dict(name="p_layer_norm_3d", kind="layer_norm",
+         config={"normalized_shape": [3, 4, 5], "eps": 1e-6},
+         inputs={"input": [2, 3, 4, 5]}, notes="normalized over the last 3 dims, eps 1e-6"),
+    dict(name="p_layer_norm_nobias", kind="layer_norm",
+         config={"normalized_shape": 8, "bias": False},
+         inputs={"input": [2, 5, 8]}, notes="bias False: weight only"),
+    # -- embedding
+    dict(name="p_embedding_3d", kind="embedding",
+         config={"num_embeddings": 13, "embedding_dim": 6},
+         inputs={"input": ("ids", [2, 3, 4], 13)}, notes="3-D id input"),
+    # -- whole model
+    dict(name="p_lenet5_b3", kind="lenet5", config={},
+         inputs={"input": [3, 1, 28, 28]}, notes="LeNet5 of shared/bench/torch_ref.py, batch 3"),
+    # -- recurrent
+    dict(name="p_rnn_relu_3layer_bidir", kind="rnn",
+         config=_rnn(input_size=4, hidden_size=5, num_layers=3, nonlinearity="relu", bidirectional=True),
+         inputs={"input": [2, 6, 4]}, notes="relu, 3 layers, bidirectional, no h0 (zeros)"),
+    dict(name="p_rnn_tanh_h0", kind="rnn",
+         config=_rnn(input_size=3, hidden_size=6),
+         inputs={"input": [3, 5, 3], "h0": [1, 3, 6]}, notes="tanh (default), 1 layer, with h0"),
+    dict(name="p_lstm_proj_bidir", kind="lstm",
+         config=_rnn(input_size=5, hidden_size=6, num_layers=2, bidirectional=True, proj_size=3),
+         inputs={"input": [2, 4, 5]}, notes="2 layers, bidirectional, proj_size 3, no h0/c0"),
+    dict(name="p_lstm_h0c0", kind="lstm",
+         config=_rnn(input_size=3, hidden_size=4),
+         inputs={"input": [2, 7, 3], "h0": [1, 2, 4], "c0": [1, 2, 4]}, notes="1 layer with h0 and c0"),
+    dict(name="p_gru_bidir", kind="gru",
+         config=_rnn(input_size=4, hidden_size=5, bidirectional=True),
+         inputs={"input": [3, 5, 4]}, notes="1 layer, bidirectional, no h0"),
+    dict(name="p_gru_3layer_h0", kind="gru",
+         config=_rnn(input_size=3, hidden_size=4, num_layers=3),
+         inputs={"input": [2, 6, 3], "h0": [3, 2, 4]}, notes="3 layers with h0"),
+    # -- attention
+    dict(name="p_mha_self_nomask", kind="multihead_attention",
+         config=_mha(embed_dim=8, num_heads=2),
+         inputs={"query": [2, 5, 8], "key": ("same", "query"), "value": ("same", "query")},
+         notes="self-attention (query = key = value), no mask"),
+    dict(name="p_mha_cross_nobias", kind="multihead_attention",
+         config=_mha(embed_dim=12, num_heads=3, bias=False),
+         inputs={"query": [2, 4, 12], "key": [2, 6, 12], "value": [2, 6, 12], "attn_mask": ("mask", 4, 6)},
+         notes="cross-attention (key != value), bias False, additive float mask"),
+    # -- transformer layers
+    dict(name="p_encoder_prenorm_relu_causal", kind="transformer_encoder_layer",
+         config=_tl(d_model=8, nhead=2, dim_feedforward=16, norm_first=True),
+         inputs={"src": [2, 5, 8], "src_mask": ("causal", 5)}, notes="pre-norm, relu, causal src_mask"),
+    dict(name="p_encoder_postnorm_gelu", kind="transformer_encoder_layer",
+         config=_tl(d_model=12, nhead=3, dim_feedforward=20, activation="gelu", layer_norm_eps=1e-6),
+         inputs={"src": [2, 4, 12]}, notes="post-norm, exact gelu, eps 1e-6, no mask"),
+    dict(name="p_decoder_prenorm_relu", kind="transformer_decoder_layer",
+         config=_tl(d_model=8, nhead=2, dim_feedforward=16, norm_first=True),
+         inputs={"tgt": [2, 4, 8], "memory": [2, 6, 8], "tgt_mask": ("causal", 4)},
+         notes="pre-norm, relu, causal tgt_mask, no memory_mask"),
+    dict(name="p_decoder_postnorm_gelu_masks", kind="transformer_decoder_layer",
+         config=_tl(d_model=8, nhead=4, dim_feedforward=12, activation="gelu"),
+         inputs={"tgt": [1, 3, 8], "memory": [1, 5, 8], "tgt_mask": ("causal", 3), "memory_mask": ("mask", 3, 5)},
+         notes="post-norm, exact gelu, causal tgt_mask and additive memory_mask"),
+]
+
+
+# ---------------------------------------------------------------------------
+
+def case_seed(seed, name):
+    """A stable per-case seed (crc32 of the name, not Python's salted hash)."""
+    return (seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))) % (2 ** 63)
+
+
+def build(kind, config):
+    if kind in FUNCTIONS:
+        return None
+    if kind == "lenet5":
+        assert config == {}, "lenet5 takes no config"
+        return LeNet5()
+    return MODULES[kind](**config)
+
+
+def randomise_(module):
+    """Every bias U(-0.5, 0.5); every 1-D gain, and LayerNorm's weight of any rank,
+    U(0.5, 1.5); random BatchNorm running statistics; matrices keep PyTorch's
+    default init."""
     with torch.no_grad():
-        for name, p in module.named_parameters():
-            leaf = name.rsplit(".", 1)[-1]
-            if "bias" in leaf:
-                p.uniform_(-0.5, 0.5)
-            elif p.dim() == 1:
-                p.uniform_(0.5, 1.5)
+        for mod in module.modules():
+            for leaf, p in mod.named_parameters(recurse=False):
+                if "bias" in leaf:  # bias, in_proj_bias, bias_ih_l0, ...; LayerNorm bias of any rank
+                    p.uniform_(-0.5, 0.5)
+                elif p.dim() == 1 or isinstance(mod, nn.LayerNorm):
+                    p.uniform_(0.5, 1.5)
         for m in module.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats:
                 m.running_mean.uniform_(-0.5, 0.5)
@@ -68,175 +245,118 @@ def randomise(module):
                 m.num_batches_tracked.fill_(7)
 
 
-def build(kind, config):
-    c = dict(config)
-    if kind == "linear":
-        return nn.Linear(**c)
-    if kind == "conv1d":
-        return nn.Conv1d(**c)
-    if kind == "conv2d":
-        return nn.Conv2d(**c)
-    if kind == "conv_transpose2d":
-        return nn.ConvTranspose2d(**c)
-    if kind == "max_pool2d":
-        return Functional(F.max_pool2d, c)
-    if kind == "avg_pool2d":
-        return Functional(F.avg_pool2d, c)
-    if kind == "batch_norm2d":
-        return nn.BatchNorm2d(**c)
-    if kind == "layer_norm":
-        return nn.LayerNorm(**c)
-    if kind == "embedding":
-        return nn.Embedding(**c)
-    if kind == "lenet5":
-        return LeNet5()
-    if kind == "rnn":
-        return nn.RNN(**c)
-    if kind == "lstm":
-        return nn.LSTM(**c)
-    if kind == "gru":
-        return nn.GRU(**c)
-    if kind == "multihead_attention":
-        return nn.MultiheadAttention(**c)
-    if kind == "transformer_encoder_layer":
-        return nn.TransformerEncoderLayer(**c)
-    if kind == "transformer_decoder_layer":
-        return nn.TransformerDecoderLayer(**c)
-    raise ValueError(f"unknown kind {kind}")
-
-
-def causal(n):
-    return torch.triu(torch.full((n, n), float("-inf")), 1)
-
-
-# (name, kind, config, inputs: {name: shape | ("ids", shape, high) | ("mask", L, S) | ("causal", L)}, notes)
-CASES = [
-    ("p_linear_4d", "linear", {"in_features": 7, "out_features": 5}, {"input": [2, 3, 4, 7]}, "input of rank 4"),
-    ("p_linear_nobias_1d", "linear", {"in_features": 6, "out_features": 9, "bias": False}, {"input": [6]}, "unbatched input, no bias"),
-    ("p_conv1d_groups_pad", "conv1d", {"in_channels": 6, "out_channels": 9, "kernel_size": 4, "stride": 3, "padding": 2, "groups": 3},
-     {"input": [3, 6, 17]}, "groups 3, stride 3, padding 2"),
-    ("p_conv1d_same", "conv1d", {"in_channels": 3, "out_channels": 4, "kernel_size": 5, "padding": "same", "dilation": 2, "bias": False},
-     {"input": [2, 3, 11]}, "padding 'same' with dilation, no bias"),
-    ("p_conv2d_asym", "conv2d", {"in_channels": 4, "out_channels": 6, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 2], "bias": False},
-     {"input": [2, 4, 9, 10]}, "rectangular kernel, asymmetric stride and padding, no bias"),
-    ("p_conv2d_depthwise", "conv2d", {"in_channels": 4, "out_channels": 8, "kernel_size": 3, "groups": 4, "dilation": [2, 1], "padding": 1},
-     {"input": [1, 4, 12, 9]}, "depthwise-style groups 4, dilation [2, 1]"),
-    ("p_conv_transpose2d_s3", "conv_transpose2d", {"in_channels": 3, "out_channels": 5, "kernel_size": [3, 4], "stride": 3, "padding": 1,
-     "output_padding": [2, 1]}, {"input": [2, 3, 4, 5]}, "stride 3, rectangular kernel, output_padding [2, 1]"),
-    ("p_conv_transpose2d_groups", "conv_transpose2d", {"in_channels": 6, "out_channels": 4, "kernel_size": 2, "stride": 2, "groups": 2,
-     "bias": False}, {"input": [1, 6, 5, 5]}, "groups 2, no bias, weight [C_in, C_out/groups, kH, kW]"),
-    ("p_max_pool2d_dil_ceil", "max_pool2d", {"kernel_size": [3, 2], "stride": [2, 3], "padding": [1, 1], "dilation": [1, 2], "ceil_mode": True},
-     {"input": [2, 3, 11, 13]}, "rectangular kernel and stride, dilation [1, 2], ceil_mode"),
-    ("p_max_pool2d_default_stride", "max_pool2d", {"kernel_size": 3}, {"input": [1, 2, 10, 11]}, "stride None = kernel_size"),
-    ("p_avg_pool2d_exclude_ceil", "avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
-     {"input": [2, 2, 10, 9]}, "count_include_pad False with ceil_mode"),
-    ("p_avg_pool2d_rect", "avg_pool2d", {"kernel_size": [2, 4], "stride": [1, 3], "padding": [1, 2]}, {"input": [1, 3, 7, 12]},
-     "rectangular, stride != kernel, zero padding counted"),
-    ("p_batch_norm2d_eps", "batch_norm2d", {"num_features": 7, "eps": 1e-3, "momentum": 0.3}, {"input": [3, 7, 4, 5]},
-     "affine, eps 1e-3, random running statistics"),
-    ("p_layer_norm_3d", "layer_norm", {"normalized_shape": [3, 4, 5], "eps": 1e-6}, {"input": [2, 3, 4, 5]}, "normalised over the last 3 dims"),
-    ("p_layer_norm_nobias", "layer_norm", {"normalized_shape": 8, "bias": False}, {"input": [2, 5, 8]}, "bias False"),
-    ("p_embedding_3d", "embedding", {"num_embeddings": 13, "embedding_dim": 6}, {"input": ("ids", [2, 3, 4], 13)}, "3-D id input"),
-    ("p_lenet5_b3", "lenet5", {}, {"input": [3, 1, 28, 28]}, "LeNet-5 of shared/bench/torch_ref.py, batch 3"),
-    ("p_rnn_relu_3layer_bidir", "rnn", {"input_size": 4, "hidden_size": 5, "num_layers": 3, "nonlinearity": "relu", "batch_first": True,
-     "bidirectional": True}, {"input": [2, 6, 4]}, "3 layers, bidirectional, relu, no h0"),
-    ("p_rnn_tanh_h0", "rnn", {"input_size": 3, "hidden_size": 6, "batch_first": True}, {"input": [3, 5, 3], "h0": [1, 3, 6]}, "tanh with h0"),
-    ("p_lstm_proj_bidir", "lstm", {"input_size": 5, "hidden_size": 6, "num_layers": 2, "batch_first": True, "bidirectional": True,
-     "proj_size": 3}, {"input": [2, 4, 5]}, "2 layers, bidirectional, proj_size 3"),
-    ("p_lstm_h0c0", "lstm", {"input_size": 3, "hidden_size": 4, "batch_first": True}, {"input": [2, 7, 3], "h0": [1, 2, 4], "c0": [1, 2, 4]},
-     "h0 and c0"),
-    ("p_gru_bidir", "gru", {"input_size": 4, "hidden_size": 5, "batch_first": True, "bidirectional": True}, {"input": [3, 5, 4]},
-     "1 layer, bidirectional"),
-    ("p_gru_3layer_h0", "gru", {"input_size": 3, "hidden_size": 4, "num_layers": 3, "batch_first": True}, {"input": [2, 6, 3], "h0": [3, 2, 4]},
-     "3 layers with h0"),
-    ("p_mha_self_nomask", "multihead_attention", {"embed_dim": 8, "num_heads": 2, "batch_first": True}, {"query": [2, 5, 8], "key": "query",
-     "value": "query"}, "self-attention, no mask"),
-    ("p_mha_cross_nobias", "multihead_attention", {"embed_dim": 12, "num_heads": 3, "bias": False, "batch_first": True},
-     {"query": [2, 4, 12], "key": [2, 6, 12], "value": "key", "attn_mask": ("mask", 4, 6)}, "cross-attention, bias False, additive mask"),
-    ("p_encoder_prenorm_relu_causal", "transformer_encoder_layer", {"d_model": 8, "nhead": 2, "dim_feedforward": 16, "dropout": 0.0,
-     "batch_first": True, "norm_first": True}, {"src": [2, 5, 8], "src_mask": ("causal", 5)}, "pre-norm, relu, causal mask"),
-    ("p_encoder_postnorm_gelu", "transformer_encoder_layer", {"d_model": 12, "nhead": 3, "dim_feedforward": 20, "dropout": 0.0,
-     "activation": "gelu", "batch_first": True, "layer_norm_eps": 1e-6}, {"src": [2, 4, 12]}, "post-norm, gelu, eps 1e-6"),
-    ("p_decoder_prenorm_relu", "transformer_decoder_layer", {"d_model": 8, "nhead": 2, "dim_feedforward": 16, "dropout": 0.0,
-     "batch_first": True, "norm_first": True}, {"tgt": [2, 4, 8], "memory": [2, 6, 8], "tgt_mask": ("causal", 4)}, "pre-norm, causal tgt_mask"),
-    ("p_decoder_postnorm_gelu_masks", "transformer_decoder_layer", {"d_model": 8, "nhead": 4, "dim_feedforward": 12, "dropout": 0.0,
-     "activation": "gelu", "batch_first": True}, {"tgt": [1, 3, 8], "memory": [1, 5, 8], "tgt_mask": ("causal", 3),
-     "memory_mask": ("mask", 3, 5)}, "post-norm, gelu, tgt and memory masks"),
-]
-
-
-def make_input(spec, tensors):
-    if isinstance(spec, str):
-        return tensors[spec].clone()
-    if isinstance(spec, tuple) and spec[0] == "ids":
-        return torch.randint(0, spec[2], spec[1], dtype=torch.int64)
-    if isinstance(spec, tuple) and spec[0] == "mask":
+def make_input(spec, earlier):
+    if isinstance(spec, list):
+        return torch.randn(*spec)
+    how = spec[0]
+    if how == "ids":
+        return torch.randint(0, spec[2], tuple(spec[1]), dtype=torch.int64)
+    if how == "same":
+        return earlier[spec[1]].clone()
+    if how == "causal":
+        return torch.triu(torch.full((spec[1], spec[1]), float("-inf")), 1)
+    if how == "mask":
         m = torch.randn(spec[1], spec[2])
-        return torch.where(torch.rand(spec[1], spec[2]) < 0.3, torch.full_like(m, -1e4), m)
-    if isinstance(spec, tuple) and spec[0] == "causal":
-        return causal(spec[1])
-    return torch.randn(*spec)
+        masked = torch.rand(spec[1], spec[2]) < 0.3
+        masked[:, 0] &= ~masked.all(dim=1)  # never mask a whole row
+        return torch.where(masked, torch.full_like(m, -1e4), m)
+    raise ValueError(f"unknown input spec {spec!r}")
 
 
-def run(kind, module, inputs):
+def forward(kind, module, config, x):
+    if kind in FUNCTIONS:
+        return {"output": FUNCTIONS[kind](x["input"], **config)}
     if kind in ("rnn", "gru"):
-        out, h = module(inputs["input"], inputs.get("h0"))
-        return {"output": out, "h_n": h}
+        out, h_n = module(x["input"], x.get("h0"))
+        return {"output": out, "h_n": h_n}
     if kind == "lstm":
-        state = (inputs["h0"], inputs["c0"]) if "h0" in inputs else None
-        out, (h, c) = module(inputs["input"], state)
-        return {"output": out, "h_n": h, "c_n": c}
+        state = (x["h0"], x["c0"]) if "h0" in x else None
+        out, (h_n, c_n) = module(x["input"], state)
+        return {"output": out, "h_n": h_n, "c_n": c_n}
     if kind == "multihead_attention":
-        out, _ = module(inputs["query"], inputs["key"], inputs["value"], attn_mask=inputs.get("attn_mask"), need_weights=False)
+        out, _ = module(x["query"], x["key"], x["value"], attn_mask=x.get("attn_mask"), need_weights=False)
         return {"output": out}
-    return {"output": module(**inputs)}
+    if kind == "transformer_encoder_layer":
+        return {"output": module(x["src"], src_mask=x.get("src_mask"))}
+    if kind == "transformer_decoder_layer":
+        return {"output": module(x["tgt"], x["memory"], tgt_mask=x.get("tgt_mask"),
+                                 memory_mask=x.get("memory_mask"))}
+    return {"output": module(x["input"])}
 
 
-def write_case(out_dir, seed, name, kind, config, input_specs, notes):
-    torch.manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % (2**63))
+def shapes(tensors):
+    return ", ".join(f"{k} {list(v.shape)}" for k, v in tensors.items())
+
+
+def write_case(out_dir, seed, case):
+    name, kind, config = case["name"], case["kind"], case["config"]
+    torch.manual_seed(case_seed(seed, name))
     module = build(kind, config)
-    randomise(module)
-    module.eval()
+    if module is not None:
+        randomise_(module)
+        module.eval()
     inputs = {}
-    for k, spec in input_specs.items():
+    for k, spec in case["inputs"].items():
         inputs[k] = make_input(spec, inputs)
     with torch.no_grad():
-        outputs = run(kind, module, inputs)
+        outputs = forward(kind, module, config, inputs)
+
     tensors = {k: v.contiguous() for k, v in inputs.items()}
-    tensors.update({k: v.contiguous() for k, v in outputs.items()})
-    for k, v in module.state_dict().items():
-        tensors[f"param.{k}"] = v.detach().clone().contiguous()
-    save_file(tensors, os.path.join(out_dir, f"{name}.safetensors"), metadata={"format": "pt"})
-    shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in inputs.items())
+    for k, v in outputs.items():
+        if not torch.isfinite(v).all():
+            raise RuntimeError(f"{name}: non-finite output {k}")
+        tensors[k] = v.detach().contiguous()
+    if module is not None:
+        for k, v in module.state_dict().items():
+            tensors[f"param.{k}"] = v.detach().clone().contiguous()
+    for k, v in tensors.items():
+        if v.dtype not in (torch.float32, torch.int64):
+            raise RuntimeError(f"{name}: {k} has dtype {v.dtype}")
+
+    st_path = os.path.join(out_dir, f"{name}.safetensors")
+    save_file(tensors, st_path, metadata={"format": "pt"})
+    os.chmod(st_path, 0o644)  # safetensors creates 0600
     meta = {
         "module": kind,
         "config": config,
         "inputs": list(inputs),
         "outputs": list(outputs),
         "tolerance": MODEL_TOL if kind == "lenet5" else LAYER_TOL,
-        "notes": f"{notes}; inputs: {shapes}; dl-families tools/parity/make_fixtures.py, torch {torch.__version__}",
+        "notes": f"{case['notes']}. Shapes: {shapes(inputs)} -> {shapes(outputs)}. "
+                 f"Generated by {GENERATOR} --seed {seed} (torch {torch.__version__.split('+')[0]}, CPU).",
     }
     with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")
+    peak = max(v.abs().max().item() for v in outputs.values())
+    return os.path.getsize(st_path), peak
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--kinds", default=None, help="comma-separated module kinds (default: all)")
+    ap.add_argument("--kinds", help="comma-separated module kinds (default: all)")
     a = ap.parse_args()
-    kinds = set(a.kinds.split(",")) if a.kinds else None
+    kinds = None
+    if a.kinds:
+        kinds = {k.strip() for k in a.kinds.split(",") if k.strip()}
+        unknown = sorted(kinds - KINDS)
+        if unknown:
+            ap.error(f"unknown kinds {unknown}; known: {sorted(KINDS)}")
+    names = [c["name"] for c in CASES]
+    assert len(names) == len(set(names)), "duplicate case names"
     os.makedirs(a.out, exist_ok=True)
-    torch.set_num_threads(1)
+    torch.set_num_threads(1)  # one reduction order, whatever the machine
     n = 0
-    for name, kind, config, inputs, notes in CASES:
-        if kinds is None or kind in kinds:
-            write_case(a.out, a.seed, name, kind, config, inputs, notes)
+    for case in CASES:
+        if kinds is None or case["kind"] in kinds:
+            size, peak = write_case(a.out, a.seed, case)
+            print(f"wrote {case['name']:34s} {case['kind']:26s} {size:7d} B  max|out| {peak:.3f}")
             n += 1
     print(f"wrote {n} fixtures to {a.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

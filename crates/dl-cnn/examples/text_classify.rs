@@ -31,6 +31,15 @@ struct Args {
     /// Longest text in tokens (longer ones are truncated).
     #[arg(long, default_value_t = 100)]
     max_len: usize,
+    /// Word-embedding width.
+    #[arg(long, default_value_t = 128)]
+    embed_dim: usize,
+    /// Decoupled weight decay (AdamW); 0 = Adam.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f32,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
 }
 
 fn main() {
@@ -78,11 +87,14 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     tokenizer.save(&out.join("vocab.json"))?;
     let mut cfg = c.train_config(10, Some(out.clone()));
     cfg.batch_size = 50;
-    cfg.lr = 1e-3;
+    cfg.lr = args.lr;
+    if args.weight_decay > 0.0 {
+        cfg.optimizer = dl_core::train::OptimizerKind::AdamW { betas: (0.9, 0.999), weight_decay: args.weight_decay };
+    }
     cfg.early_stopping = Some(EarlyStopping { patience: 3, min_delta: 0.0 });
     let device = c.device()?.autodiff();
     device.seed(c.seed);
-    let config = TextCnnConfig::new(tokenizer.vocab_size(), labels.len());
+    let config = TextCnnConfig::new(tokenizer.vocab_size(), labels.len()).with_embed_dim(args.embed_dim);
     let model = config.init(&device)?;
     let batcher = TextBatcher { pad_id: 0, min_len: model.min_len(), max_len: args.max_len };
     let start = std::time::Instant::now();

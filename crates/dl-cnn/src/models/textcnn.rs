@@ -9,7 +9,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
 
@@ -36,6 +36,10 @@ pub struct TextCnnConfig {
     /// Dropout before the classifier.
     #[config(default = 0.5)]
     pub dropout: f64,
+    /// Embeddings start uniform in `[-r, r]` (Kim used 0.25 for unknown words);
+    /// `None` keeps burn's N(0, 1).
+    #[config(default = "Some(0.25)")]
+    pub embedding_init_range: Option<f64>,
 }
 
 /// The TextCNN model.
@@ -68,12 +72,21 @@ impl ModelConfig for TextCnnConfig {
         for (i, &w) in self.filter_widths.iter().enumerate() {
             check::positive(C, &format!("filter_widths[{i}]"), w)?;
         }
-        check::probability(C, "dropout", self.dropout)
+        check::probability(C, "dropout", self.dropout)?;
+        if let Some(r) = self.embedding_init_range {
+            check::positive_f(C, "embedding_init_range", r)?;
+        }
+        Ok(())
     }
 
     fn build(&self, device: &Device) -> TextCnn {
         TextCnn {
-            embedding: EmbeddingConfig::new(self.vocab_size, self.embed_dim).init(device),
+            embedding: match self.embedding_init_range {
+                Some(r) => EmbeddingConfig::new(self.vocab_size, self.embed_dim)
+                    .with_initializer(Initializer::Uniform { min: -r, max: r })
+                    .init(device),
+                None => EmbeddingConfig::new(self.vocab_size, self.embed_dim).init(device),
+            },
             convs: self
                 .filter_widths
                 .iter()

@@ -1,12 +1,26 @@
-//! The IDX format of MNIST: a 4-byte magic `00 00 08 <ndim>` (0x08 = u8),
-//! `ndim` big-endian u32 sizes, then the bytes row-major. Gzipped or raw.
+//! The IDX format of MNIST: a 4-byte magic `00 00 08 <ndim>` (`08` = unsigned
+//! bytes), `ndim` big-endian `u32` sizes, then the bytes in row-major order.
+//!
+//! Files may be gzipped or raw (gzip is detected by its magic `1f 8b`, not by
+//! the name), so the `.gz` files of `shared/data` and hand-gunzipped copies
+//! read alike. The header is checked against the byte length in both
+//! directions: a truncated download and a file with trailing garbage are both
+//! errors, because either one would silently shift or drop examples.
 
 use std::path::Path;
 
-use super::{gunzip_if_needed, read_maybe_gz};
+use super::{gunzip_slice, read_maybe_gz};
 use crate::{Error, Result};
 
-/// A set of `n` grayscale images of `rows x cols` bytes.
+/// Magic of an images file: unsigned bytes, 3 dimensions (N, rows, cols).
+pub const IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic of a labels file: unsigned bytes, 1 dimension (N).
+pub const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// `n` grayscale images of `rows x cols` bytes, stored one after the other.
+///
+/// Pixels stay `u8` (0..255 for MNIST, 0..16 for digits8x8): scaling is the
+/// model's business, and bytes are 4x smaller than `f32` in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSet {
     /// Number of images.
@@ -15,91 +29,135 @@ pub struct ImageSet {
     pub rows: usize,
     /// Image width.
     pub cols: usize,
-    /// `n * rows * cols` pixel bytes, image after image.
+    /// `n * rows * cols` pixel bytes, image after image, each row-major.
     pub pixels: Vec<u8>,
 }
 
 impl ImageSet {
-    /// Pixels of image `i` (`rows * cols` bytes). Panics only if `i >= n`, like slice indexing.
+    /// Bytes per image (`rows * cols`).
+    pub fn image_len(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Pixels of image `i` (`rows * cols` bytes, row-major).
+    ///
+    /// Panics if `i >= n`, exactly like slice indexing: an index is the
+    /// caller's, not the file's. Use [`ImageSet::get`] for a checked lookup.
     pub fn image(&self, i: usize) -> &[u8] {
-        let s = self.rows * self.cols;
+        let s = self.image_len();
         &self.pixels[i * s..(i + 1) * s]
+    }
+
+    /// Pixels of image `i`, or `None` if `i >= n`.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        (i < self.n).then(|| self.image(i))
     }
 }
 
-fn parse<'a>(bytes: &'a [u8], name: &Path, ndim: u8) -> Result<(Vec<usize>, &'a [u8])> {
-    if bytes.len() < 4 {
-        return Err(Error::data(name, "byte 0", "file shorter than the 4-byte IDX magic"));
-    }
-    if bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] != ndim {
+/// Checks the header and the length; returns the sizes and the data bytes.
+fn parse<'a>(bytes: &'a [u8], name: &Path, magic: u32) -> Result<(Vec<usize>, &'a [u8])> {
+    let ndim = (magic & 0xff) as usize;
+    let Some(head) = bytes.first_chunk::<4>() else {
+        return Err(Error::data(
+            name,
+            format!("byte {}", bytes.len()),
+            format!("file has {} bytes, shorter than the 4-byte IDX magic", bytes.len()),
+        ));
+    };
+    let found = u32::from_be_bytes(*head);
+    if found != magic {
+        let what = match found {
+            IMAGES_MAGIC => " (an images file)",
+            LABELS_MAGIC => " (a labels file)",
+            _ => "",
+        };
         return Err(Error::data(
             name,
             "byte 0",
-            format!(
-                "magic {:02x}{:02x}{:02x}{:02x}, expected 000008{:02x} (u8 data, {ndim} dims)",
-                bytes[0], bytes[1], bytes[2], bytes[3], ndim
-            ),
+            format!("IDX magic is 0x{found:08x}{what}, expected 0x{magic:08x} (unsigned bytes, {ndim} dimension(s))"),
         ));
     }
-    let header = 4 + 4 * ndim as usize;
+    let header = 4 + 4 * ndim;
     if bytes.len() < header {
-        return Err(Error::data(name, format!("byte {}", bytes.len()), "truncated header"));
+        return Err(Error::data(
+            name,
+            format!("byte {}", bytes.len()),
+            format!("truncated header: {ndim} sizes need {header} bytes, the file has {}", bytes.len()),
+        ));
     }
-    let dims: Vec<usize> = (0..ndim as usize)
-        .map(|d| u32::from_be_bytes([bytes[4 + 4 * d], bytes[5 + 4 * d], bytes[6 + 4 * d], bytes[7 + 4 * d]]) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        bytes[4..header].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     let expected = dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::data(name, "header", "sizes overflow"))?;
+        .ok_or_else(|| Error::data(name, "byte 4", format!("sizes {dims:?} overflow")))?;
     let body = &bytes[header..];
     if body.len() < expected {
         return Err(Error::data(
             name,
             format!("byte {}", bytes.len()),
-            format!("truncated: dims {dims:?} need {expected} data bytes, found {}", body.len()),
+            format!(
+                "truncated: sizes {dims:?} need {expected} data bytes after the {header}-byte header, found {}",
+                body.len()
+            ),
         ));
     }
     if body.len() > expected {
         return Err(Error::data(
             name,
             format!("byte {}", header + expected),
-            format!("{} bytes after the data", body.len() - expected),
+            format!("{} unexpected bytes after the data of sizes {dims:?}", body.len() - expected),
         ));
     }
     Ok((dims, body))
 }
 
-/// Reads an images file (`idx3`, dims N x rows x cols).
-pub fn read_idx_images(path: &Path) -> Result<ImageSet> {
-    read_idx_images_from_bytes(&read_maybe_gz(path)?, &path.display().to_string())
+/// Reads an images file (magic `0x00000803`, sizes N x rows x cols), gzipped or raw.
+pub fn read_idx_images(path: impl AsRef<Path>) -> Result<ImageSet> {
+    let path = path.as_ref();
+    images(&read_maybe_gz(path)?, path)
 }
 
-/// Reads a labels file (`idx1`, dim N).
-pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>> {
-    read_idx_labels_from_bytes(&read_maybe_gz(path)?, &path.display().to_string())
+/// Reads a labels file (magic `0x00000801`, size N), gzipped or raw.
+pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    labels(&read_maybe_gz(path)?, path)
 }
 
-/// Like [`read_idx_images`] on bytes in memory (gzipped or raw); `name` appears in errors.
+/// Like [`read_idx_images`] on bytes in memory (gzipped or raw), e.g. from
+/// `include_bytes!`; `name` stands for the file in errors.
 pub fn read_idx_images_from_bytes(bytes: &[u8], name: &str) -> Result<ImageSet> {
-    let bytes = gunzip_if_needed(bytes.to_vec(), name)?;
-    let (dims, body) = parse(&bytes, Path::new(name), 3)?;
-    Ok(ImageSet { n: dims[0], rows: dims[1], cols: dims[2], pixels: body.to_vec() })
+    let name = Path::new(name);
+    images(&gunzip_slice(bytes, name)?, name)
 }
 
-/// Like [`read_idx_labels`] on bytes in memory (gzipped or raw); `name` appears in errors.
+/// Like [`read_idx_labels`] on bytes in memory (gzipped or raw); `name` stands
+/// for the file in errors.
 pub fn read_idx_labels_from_bytes(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
-    let bytes = gunzip_if_needed(bytes.to_vec(), name)?;
-    let (_, body) = parse(&bytes, Path::new(name), 1)?;
-    Ok(body.to_vec())
+    let name = Path::new(name);
+    labels(&gunzip_slice(bytes, name)?, name)
+}
+
+fn images(bytes: &[u8], name: &Path) -> Result<ImageSet> {
+    let (dims, body) = parse(bytes, name, IMAGES_MAGIC)?;
+    let (n, rows, cols) = (dims[0], dims[1], dims[2]);
+    if n > 0 && (rows == 0 || cols == 0) {
+        return Err(Error::data(name, "byte 8", format!("{n} images of {rows}x{cols} pixels: empty images")));
+    }
+    Ok(ImageSet { n, rows, cols, pixels: body.to_vec() })
+}
+
+fn labels(bytes: &[u8], name: &Path) -> Result<Vec<u8>> {
+    Ok(parse(bytes, name, LABELS_MAGIC)?.1.to_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::test_data;
 
     fn idx3(n: u32, r: u32, c: u32, data: &[u8]) -> Vec<u8> {
-        let mut v = vec![0, 0, 8, 3];
+        let mut v = IMAGES_MAGIC.to_be_bytes().to_vec();
         for d in [n, r, c] {
             v.extend(d.to_be_bytes());
         }
@@ -107,35 +165,126 @@ mod tests {
         v
     }
 
+    fn idx1(data: &[u8]) -> Vec<u8> {
+        let mut v = LABELS_MAGIC.to_be_bytes().to_vec();
+        v.extend((data.len() as u32).to_be_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut enc, bytes).expect("in-memory write");
+        enc.finish().expect("in-memory gzip")
+    }
+
     #[test]
-    fn reads_raw_and_gz() {
-        let raw = idx3(2, 1, 2, &[1, 2, 3, 4]);
+    fn reads_raw_and_gzipped_images() {
+        let raw = idx3(2, 2, 3, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
         let set = read_idx_images_from_bytes(&raw, "t").unwrap();
-        assert_eq!((set.n, set.rows, set.cols), (2, 1, 2));
-        assert_eq!(set.image(1), &[3, 4]);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut gz, &raw).unwrap();
-        assert_eq!(read_idx_images_from_bytes(&gz.finish().unwrap(), "t").unwrap(), set);
-        assert_eq!(read_idx_labels_from_bytes(&[0, 0, 8, 1, 0, 0, 0, 2, 7, 9], "l").unwrap(), vec![7, 9]);
+        assert_eq!((set.n, set.rows, set.cols, set.image_len()), (2, 2, 3, 6));
+        assert_eq!(set.image(0), &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(set.image(1), &[7, 8, 9, 10, 11, 12]);
+        assert_eq!(set.get(1), Some(&[7, 8, 9, 10, 11, 12][..]));
+        assert_eq!(set.get(2), None);
+        assert_eq!(read_idx_images_from_bytes(&gz(&raw), "t.gz").unwrap(), set);
     }
 
     #[test]
-    fn malformed_files_are_errors_with_positions() {
-        let e = read_idx_images_from_bytes(&idx3(2, 1, 2, &[1, 2, 3]), "trunc").unwrap_err().to_string();
-        assert!(e.contains("trunc") && e.contains("truncated"), "{e}");
-        let e = read_idx_labels_from_bytes(&idx3(1, 1, 1, &[0]), "lab").unwrap_err().to_string();
-        assert!(e.contains("magic"), "{e}");
-        assert!(read_idx_labels_from_bytes(&[0, 0], "short").is_err());
-        assert!(read_idx_images(Path::new("/nonexistent/x.gz")).unwrap_err().to_string().contains("/nonexistent/x.gz"));
+    fn reads_labels_and_empty_sets() {
+        assert_eq!(read_idx_labels_from_bytes(&idx1(&[7, 9, 0]), "l").unwrap(), vec![7, 9, 0]);
+        assert_eq!(read_idx_labels_from_bytes(&gz(&idx1(&[3])), "l.gz").unwrap(), vec![3]);
+        let empty = read_idx_images_from_bytes(&idx3(0, 28, 28, &[]), "e").unwrap();
+        assert_eq!((empty.n, empty.pixels.len()), (0, 0));
     }
 
     #[test]
-    fn real_digits_when_present() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/digits8x8");
-        let set = read_idx_images(&dir.join("train-images-idx3-ubyte.gz")).unwrap();
+    fn truncated_data_reports_the_offset() {
+        let e = read_idx_images_from_bytes(&idx3(2, 1, 2, &[1, 2, 3]), "trunc.idx").unwrap_err();
+        assert!(matches!(&e, Error::Data { position, .. } if position == "byte 19"), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains("trunc.idx") && msg.contains("truncated") && msg.contains("need 4"), "{msg}");
+        // A header cut short.
+        let e = read_idx_images_from_bytes(&idx3(2, 1, 2, &[])[..10], "h").unwrap_err().to_string();
+        assert!(e.contains("byte 10") && e.contains("truncated header"), "{e}");
+        // Shorter than the magic.
+        let e = read_idx_labels_from_bytes(&[0, 0], "short").unwrap_err().to_string();
+        assert!(e.contains("short") && e.contains("byte 2"), "{e}");
+    }
+
+    #[test]
+    fn trailing_bytes_and_wrong_magic_are_errors() {
+        let e = read_idx_labels_from_bytes(&[&idx1(&[1, 2])[..], &[9, 9, 9]].concat(), "long").unwrap_err();
+        assert!(matches!(&e, Error::Data { position, .. } if position == "byte 10"), "{e:?}");
+        assert!(e.to_string().contains("3 unexpected bytes"), "{e}");
+        // An images file passed as labels: the message says what it is.
+        let e = read_idx_labels_from_bytes(&idx3(1, 1, 1, &[0]), "swap").unwrap_err().to_string();
+        assert!(e.contains("byte 0") && e.contains("0x00000803") && e.contains("an images file"), "{e}");
+        // Signed-int data (type 0x0c) is not supported.
+        let e = read_idx_labels_from_bytes(&[0, 0, 0x0c, 1, 0, 0, 0, 0], "int").unwrap_err().to_string();
+        assert!(e.contains("0x00000c01"), "{e}");
+        let e = read_idx_images_from_bytes(&idx3(3, 0, 5, &[]), "zero").unwrap_err().to_string();
+        assert!(e.contains("empty images"), "{e}");
+    }
+
+    #[test]
+    fn huge_sizes_do_not_overflow_or_allocate() {
+        let e = read_idx_images_from_bytes(&idx3(u32::MAX, u32::MAX, u32::MAX, &[1]), "huge").unwrap_err();
+        assert!(matches!(e, Error::Data { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn file_errors_name_the_path() {
+        let e = read_idx_images("/nonexistent/dl-core/x.gz").unwrap_err();
+        assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("/nonexistent/dl-core/x.gz"));
+        let dir = std::env::temp_dir().join(format!("dl-core-idx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("cut-labels.gz");
+        std::fs::write(&p, gz(&idx1(&[1, 2, 3, 4])[..10])).unwrap();
+        let e = read_idx_labels(&p).unwrap_err().to_string();
+        assert!(e.contains("cut-labels.gz") && e.contains("byte 10"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    fn counts(labels: &[u8]) -> Vec<usize> {
+        (0..10u8).map(|d| labels.iter().filter(|&&l| l == d).count()).collect()
+    }
+
+    #[test]
+    fn real_digits8x8() {
+        let (Some(images), Some(labels)) = (
+            test_data("digits8x8", "train-images-idx3-ubyte.gz"),
+            test_data("digits8x8", "train-labels-idx1-ubyte.gz"),
+        ) else {
+            return;
+        };
+        let set = read_idx_images(&images).unwrap();
         assert_eq!((set.n, set.rows, set.cols), (1437, 8, 8));
-        assert!(set.pixels.iter().all(|&p| p <= 16));
-        let labels = read_idx_labels(&dir.join("t10k-labels-idx1-ubyte.gz")).unwrap();
-        assert_eq!(labels.len(), 360);
+        assert_eq!(
+            set.image(0),
+            &[
+                0, 0, 5, 13, 9, 1, 0, 0, 0, 0, 13, 15, 10, 15, 5, 0, 0, 3, 15, 2, 0, 11, 8, 0, 0, 4, 12, 0, 0, 8, 8, 0,
+                0, 5, 8, 0, 0, 9, 8, 0, 0, 4, 11, 0, 1, 12, 7, 0, 0, 2, 14, 5, 10, 12, 0, 0, 0, 0, 6, 13, 10, 0, 0, 0
+            ]
+        );
+        assert_eq!(set.pixels.iter().copied().max(), Some(16));
+        let labels = read_idx_labels(&labels).unwrap();
+        assert_eq!(counts(&labels), [143, 146, 142, 146, 144, 145, 144, 143, 141, 143]);
+        if let Some(test) = test_data("digits8x8", "t10k-labels-idx1-ubyte.gz") {
+            assert_eq!(counts(&read_idx_labels(&test).unwrap()), [35, 36, 35, 37, 37, 37, 37, 36, 33, 37]);
+        }
+    }
+
+    #[test]
+    fn real_mnist_test_split() {
+        let (Some(images), Some(labels)) =
+            (test_data("mnist", "t10k-images-idx3-ubyte.gz"), test_data("mnist", "t10k-labels-idx1-ubyte.gz"))
+        else {
+            return;
+        };
+        let set = read_idx_images(&images).unwrap();
+        assert_eq!((set.n, set.rows, set.cols), (10_000, 28, 28));
+        let labels = read_idx_labels(&labels).unwrap();
+        assert_eq!(counts(&labels), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
     }
 }

@@ -1,9 +1,26 @@
-//! Where datasets are found: `--data DIR`, else `$DL_DATA_DIR`, then the
-//! project's neighbour `../shared/data` (also tried from crate folders).
+//! Where datasets are found.
+//!
+//! The search order is: the `--data DIR` of the command line if given, else
+//! `$DL_DATA_DIR` if set (and not empty); then, in all cases, the project's
+//! neighbour folder `../shared/data`, and `../../shared/data` and
+//! `../../../shared/data` so that examples and tests also find it when run
+//! from a crate's folder (cargo runs tests with the crate folder as the
+//! working directory). An explicit `--data` replaces the environment
+//! variable rather than adding to it, so that the command line always wins.
+//!
+//! A dataset folder only counts if it holds every file the caller needs: a
+//! half-copied folder earlier in the order does not hide a complete one later.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
+
+/// The environment variable naming a data directory.
+pub const DATA_DIR_ENV: &str = "DL_DATA_DIR";
+
+/// Folders tried after `--data` / `$DL_DATA_DIR`, relative to the working directory.
+const FALLBACKS: [&str; 3] = ["../shared/data", "../../shared/data", "../../../shared/data"];
 
 /// The ordered list of folders searched for datasets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,24 +29,22 @@ pub struct DataDirs {
 }
 
 impl DataDirs {
-    /// The search order for a command-line `--data` value.
+    /// The search order for a command-line `--data` value (see the module docs).
     pub fn resolve(cli: Option<&Path>) -> DataDirs {
-        let mut dirs = Vec::new();
-        match cli {
-            Some(d) => dirs.push(d.to_path_buf()),
-            None => {
-                if let Some(env) = std::env::var_os("DL_DATA_DIR").filter(|v| !v.is_empty()) {
-                    dirs.push(PathBuf::from(env));
-                }
-            }
-        }
-        for up in ["../shared/data", "../../shared/data", "../../../shared/data"] {
-            dirs.push(PathBuf::from(up));
-        }
-        DataDirs { dirs }
+        Self::resolve_with(cli, std::env::var_os(DATA_DIR_ENV))
     }
 
-    /// Exactly these folders.
+    /// [`DataDirs::resolve`] with the environment variable's value passed in,
+    /// so that the logic is testable without mutating the process environment.
+    fn resolve_with(cli: Option<&Path>, env: Option<OsString>) -> DataDirs {
+        let first = match cli {
+            Some(d) => Some(d.to_path_buf()),
+            None => env.filter(|v| !v.is_empty()).map(PathBuf::from),
+        };
+        DataDirs { dirs: first.into_iter().chain(FALLBACKS.iter().map(PathBuf::from)).collect() }
+    }
+
+    /// Exactly these folders, in this order.
     pub fn from_dirs(dirs: Vec<PathBuf>) -> DataDirs {
         DataDirs { dirs }
     }
@@ -39,17 +54,41 @@ impl DataDirs {
         &self.dirs
     }
 
-    /// The first `dir/dataset` holding every file of `required`, if any.
-    pub fn find_opt(&self, dataset: &str, required: &[&str]) -> Option<PathBuf> {
-        self.dirs.iter().map(|d| d.join(dataset)).find(|d| required.iter().all(|f| d.join(f).is_file()))
+    /// The first `dir/dataset` that holds every file of `required_files` (as
+    /// regular files, possibly behind symlinks), if any.
+    pub fn find_opt(&self, dataset: &str, required_files: &[&str]) -> Option<PathBuf> {
+        self.dirs
+            .iter()
+            .map(|d| d.join(dataset))
+            .find(|d| d.is_dir() && required_files.iter().all(|f| d.join(f).is_file()))
     }
 
-    /// Like [`DataDirs::find_opt`], with an error listing the folders searched.
-    pub fn find(&self, dataset: &str, required: &[&str]) -> Result<PathBuf> {
-        self.find_opt(dataset, required).ok_or_else(|| Error::DatasetNotFound {
+    /// Like [`DataDirs::find_opt`], but a dataset found nowhere is an
+    /// [`Error::DatasetNotFound`] listing the folders searched, so the user
+    /// sees at once where to put the data or what to pass as `--data`.
+    pub fn find(&self, dataset: &str, required_files: &[&str]) -> Result<PathBuf> {
+        self.find_opt(dataset, required_files).ok_or_else(|| Error::DatasetNotFound {
             name: dataset.to_string(),
-            searched: self.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+            searched: self.searched(dataset, required_files),
         })
+    }
+
+    /// `dir1, dir2, ...` (with the missing files when a dataset folder exists
+    /// but is incomplete).
+    fn searched(&self, dataset: &str, required_files: &[&str]) -> String {
+        self.dirs
+            .iter()
+            .map(|d| {
+                let folder = d.join(dataset);
+                let missing: Vec<&str> = required_files.iter().copied().filter(|f| !folder.join(f).is_file()).collect();
+                if folder.is_dir() && !missing.is_empty() {
+                    format!("{} (has `{dataset}` but not {})", d.display(), missing.join(", "))
+                } else {
+                    d.display().to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -58,20 +97,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn search_order() {
+        let fallbacks: Vec<PathBuf> = FALLBACKS.iter().map(PathBuf::from).collect();
+        let cli = Path::new("/from/cli");
+        let env = Some(OsString::from("/from/env"));
+        // --data wins over the environment; fallbacks always follow.
+        let d = DataDirs::resolve_with(Some(cli), env.clone());
+        assert_eq!(d.dirs()[0], cli);
+        assert_eq!(d.dirs()[1..], fallbacks[..]);
+        let d = DataDirs::resolve_with(None, env);
+        assert_eq!(d.dirs()[0], Path::new("/from/env"));
+        assert_eq!(d.dirs().len(), 4);
+        // An empty variable counts as unset.
+        assert_eq!(DataDirs::resolve_with(None, Some(OsString::new())).dirs(), fallbacks);
+        assert_eq!(DataDirs::resolve_with(None, None).dirs(), fallbacks);
+        assert_eq!(DataDirs::resolve(Some(cli)).dirs()[0], cli);
+    }
+
+    #[test]
     fn finds_the_first_complete_folder() {
         let root = std::env::temp_dir().join(format!("dl-core-locate-{}", std::process::id()));
         let (a, b) = (root.join("a"), root.join("b"));
         std::fs::create_dir_all(a.join("ds")).unwrap();
-        std::fs::create_dir_all(b.join("ds")).unwrap();
+        std::fs::create_dir_all(b.join("ds/sub")).unwrap();
         std::fs::write(a.join("ds/x"), "").unwrap();
         std::fs::write(b.join("ds/x"), "").unwrap();
         std::fs::write(b.join("ds/y"), "").unwrap();
-        let dirs = DataDirs::from_dirs(vec![a.clone(), b.clone()]);
+        let dirs = DataDirs::from_dirs(vec![root.join("none"), a.clone(), b.clone()]);
         assert_eq!(dirs.find("ds", &["x"]).unwrap(), a.join("ds"));
         assert_eq!(dirs.find("ds", &["x", "y"]).unwrap(), b.join("ds"));
+        assert_eq!(dirs.find_opt("ds", &[]), Some(a.join("ds")));
+        // A folder is not a required file.
+        assert_eq!(dirs.find_opt("ds", &["sub"]), None);
+
         let e = dirs.find("nope", &["x"]).unwrap_err();
-        assert!(matches!(e, Error::DatasetNotFound { .. }));
-        assert!(e.to_string().contains("nope"));
-        assert_eq!(DataDirs::resolve(Some(&a)).dirs()[0], a);
+        assert!(matches!(&e, Error::DatasetNotFound { name, .. } if name == "nope"), "{e:?}");
+        let msg = e.to_string();
+        assert!(msg.contains(&a.display().to_string()) && msg.contains("DL_DATA_DIR"), "{msg}");
+        let msg = dirs.find("ds", &["x", "z"]).unwrap_err().to_string();
+        assert!(msg.contains("has `ds` but not z"), "{msg}");
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn finds_the_real_data_from_the_crate_folder() {
+        // Cargo runs tests in the crate folder, from which one of the fallbacks
+        // is the project's `shared/data` (when it exists on this machine).
+        match DataDirs::resolve(None).find_opt("timeseries", &["airline_passengers.csv"]) {
+            Some(dir) => assert!(dir.join("nile.csv").is_file()),
+            None => eprintln!("skipped: no shared/data next to the project"),
+        }
     }
 }
