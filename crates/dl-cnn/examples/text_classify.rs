@@ -67,8 +67,8 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         }
     };
     let dir = c.data_dirs().find(&args.dataset, &["train.tsv", "test.tsv"])?;
-    let train_rows = read_labeled_tsv(&dir.join("train.tsv"))?;
-    let test_rows = read_labeled_tsv(&dir.join("test.tsv"))?;
+    let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
+    let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
     let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
     let tokenizer = WordTokenizer::fit(train_rows.iter().map(|(_, t)| t.as_str()), min_freq, 50_000)?;
     let encode = |rows: &[(String, String)]| -> Result<Vec<TextItem>> {
@@ -84,7 +84,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     }
 
     let out = c.out_dir(&format!("text_classify-{}", args.dataset))?;
-    tokenizer.save(&out.join("vocab.json"))?;
+    tokenizer.save(out.join("vocab.json"))?;
     let mut cfg = c.train_config(10, Some(out.clone()));
     cfg.batch_size = 50;
     cfg.lr = args.lr;

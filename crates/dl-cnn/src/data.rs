@@ -82,7 +82,7 @@ pub fn image_items(set: &ImageSet, labels: &[u8], max_value: f32, mean: f32, std
     if set.n != labels.len() {
         return Err(Error::shape("image_items", format!("{} labels (one per image)", set.n), labels.len()));
     }
-    if !(std > 0.0) || !(max_value > 0.0) {
+    if std.is_nan() || std <= 0.0 || max_value.is_nan() || max_value <= 0.0 {
         return Err(Error::Invalid(format!("image_items: max_value {max_value} and std {std} must be positive")));
     }
     Ok((0..set.n)

@@ -33,10 +33,10 @@ pub const MNIST_MEAN_STD: (f32, f32) = (0.1307, 0.3081);
 
 /// Loads an IDX dataset folder (`train-*`, `t10k-*`).
 pub fn load_idx_dataset(dir: &Path, max_value: f32, mean: f32, std: f32) -> Result<ImageData> {
-    let tr = read_idx_images(&dir.join("train-images-idx3-ubyte.gz"))?;
-    let tr_l = read_idx_labels(&dir.join("train-labels-idx1-ubyte.gz"))?;
-    let te = read_idx_images(&dir.join("t10k-images-idx3-ubyte.gz"))?;
-    let te_l = read_idx_labels(&dir.join("t10k-labels-idx1-ubyte.gz"))?;
+    let tr = read_idx_images(dir.join("train-images-idx3-ubyte.gz"))?;
+    let tr_l = read_idx_labels(dir.join("train-labels-idx1-ubyte.gz"))?;
+    let te = read_idx_images(dir.join("t10k-images-idx3-ubyte.gz"))?;
+    let te_l = read_idx_labels(dir.join("t10k-labels-idx1-ubyte.gz"))?;
     Ok(ImageData {
         shape: [1, tr.rows, tr.cols],
         train: image_items(&tr, &tr_l, max_value, mean, std)?,

@@ -59,7 +59,7 @@ fn normalise(x: Tensor<2>) -> Tensor<2> {
 impl CosineIndex {
     /// Indexes `values` (`len * dim`, row-major).
     pub fn new(values: Vec<f32>, dim: usize, device: &Device) -> Result<Self> {
-        if dim == 0 || values.is_empty() || values.len() % dim != 0 {
+        if dim == 0 || values.is_empty() || !values.len().is_multiple_of(dim) {
             return Err(Error::shape("CosineIndex::new", format!("a non-empty multiple of dim {dim}"), values.len()));
         }
         let len = values.len() / dim;
@@ -82,7 +82,7 @@ impl CosineIndex {
         if k == 0 || k > self.len {
             return Err(Error::config("CosineIndex::search", "k", format!("must be in 1..={}, got {k}", self.len)));
         }
-        if queries.len() % self.dim != 0 {
+        if !queries.len().is_multiple_of(self.dim) {
             return Err(Error::shape("CosineIndex::search", format!("a multiple of dim {}", self.dim), queries.len()));
         }
         let device = self.vectors.device();

@@ -16,8 +16,11 @@ const TEST_LABELS: &[u8] = include_bytes!("../assets/digits8x8/t10k-labels-idx1-
 /// Largest pixel value of the 8x8 digits (they are 0..16, not 0..255).
 pub const DIGITS8X8_MAX: f32 = 16.0;
 
+/// Images of one split with their labels.
+pub type LabeledImages = (ImageSet, Vec<u8>);
+
 /// The embedded 8x8 digits: `((train images, train labels), (test images, test labels))`.
-pub fn digits8x8() -> Result<((ImageSet, Vec<u8>), (ImageSet, Vec<u8>))> {
+pub fn digits8x8() -> Result<(LabeledImages, LabeledImages)> {
     Ok((
         (
             read_idx_images_from_bytes(TRAIN_IMAGES, "embedded digits8x8/train-images")?,

@@ -564,7 +564,10 @@ fn run_conv_transpose2d(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput
     Ok(vec![output("output", y)?])
 }
 
-fn pool_common(fx: &Fixture) -> Result<([usize; 2], [usize; 2], [usize; 2], bool)> {
+/// Kernel, stride, padding and ceil_mode of a pooling fixture.
+type PoolArgs = ([usize; 2], [usize; 2], [usize; 2], bool);
+
+fn pool_common(fx: &Fixture) -> Result<PoolArgs> {
     let k = fx.pair_or("kernel_size", [0, 0])?;
     if k.contains(&0) {
         return Err(fx.err("config `kernel_size`", "missing or zero"));

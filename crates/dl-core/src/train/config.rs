@@ -74,11 +74,11 @@ impl OptimizerKind {
             OptimizerKind::Adam { betas } | OptimizerKind::AdamW { betas, .. } if !betas_ok(betas) => {
                 Err(Error::config("TrainConfig", "optimizer.betas", format!("must be in [0, 1), got {betas:?}")))
             }
-            OptimizerKind::AdamW { weight_decay, .. } if !(*weight_decay >= 0.0) => {
+            OptimizerKind::AdamW { weight_decay, .. } if weight_decay.is_nan() || *weight_decay < 0.0 => {
                 Err(Error::config("TrainConfig", "optimizer.weight_decay", "must be >= 0"))
             }
             OptimizerKind::Sgd { momentum, weight_decay }
-                if !(0.0..1.0).contains(momentum) || !(*weight_decay >= 0.0) =>
+                if !(0.0..1.0).contains(momentum) || weight_decay.is_nan() || *weight_decay < 0.0 =>
             {
                 Err(Error::config("TrainConfig", "optimizer", "SGD momentum must be in [0, 1) and weight_decay >= 0"))
             }
