@@ -6,9 +6,9 @@
 //! `accuracy.png`, `confusion.png` and the final model (`model/`).
 
 use clap::Parser;
-use dl_cnn::recipes::{MNIST_MEAN_STD, load_idx_dataset};
+use dl_cnn::recipes::load_mnist;
 use dl_cnn::{ImageBatcher, LeNet5Config, ResNetConfig};
-use dl_core::cli::{CommonArgs, print_result};
+use dl_core::cli::{CommonArgs, run_example};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{ModelConfig, Result};
 use serde_json::json;
@@ -33,30 +33,12 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    match run(&args) {
-        Ok(r) => print_result(&r),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    run_example(|| run(&args));
 }
 
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
-    let files = [
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    ];
-    let dir = c.data_dirs().find("mnist", &files)?;
-    let (mean, std) = MNIST_MEAN_STD;
-    let mut data = load_idx_dataset(&dir, 255.0, mean, std)?;
-    if c.quick {
-        data.train.truncate(2_000);
-        data.test.truncate(1_000);
-    }
+    let data = load_mnist(&c.data_dirs(), c.quick, (2_000, 1_000))?;
     let out = c.out_dir(&format!("mnist-{}", args.model))?;
     let mut cfg = c.train_config(if args.model == "resnet" { 5 } else { 12 }, Some(out.clone()));
     cfg.batch_size = args.batch_size;

@@ -10,10 +10,10 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use dl_cnn::recipes::{MNIST_MEAN_STD, load_idx_dataset};
+use dl_cnn::recipes::load_mnist;
 use dl_cnn::retrieval::{CosineIndex, extract_features, precision_at_k};
 use dl_cnn::{ImageBatcher, LeNet5Config};
-use dl_core::cli::{CommonArgs, print_result};
+use dl_core::cli::{CommonArgs, run_example};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{ModelConfig, Result};
 use serde_json::json;
@@ -35,30 +35,12 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    match run(&args) {
-        Ok(r) => print_result(&r),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    run_example(|| run(&args));
 }
 
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
-    let files = [
-        "train-images-idx3-ubyte.gz",
-        "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz",
-        "t10k-labels-idx1-ubyte.gz",
-    ];
-    let dir = c.data_dirs().find("mnist", &files)?;
-    let (mean, std) = MNIST_MEAN_STD;
-    let mut data = load_idx_dataset(&dir, 255.0, mean, std)?;
-    if c.quick {
-        data.train.truncate(3_000);
-        data.test.truncate(300);
-    }
+    let mut data = load_mnist(&c.data_dirs(), c.quick, (3_000, 300))?;
     if let Some(q) = args.queries {
         data.test.truncate(q);
     }

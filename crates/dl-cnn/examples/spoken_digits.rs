@@ -12,7 +12,7 @@ use std::path::Path;
 
 use clap::Parser;
 use dl_cnn::{ImageBatcher, ImageItem, SpectrogramCnnConfig};
-use dl_core::cli::{CommonArgs, print_result};
+use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::audio::{SpectrogramConfig, log_mel_spectrogram, read_wav_tar_gz};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{Error, ModelConfig, Result};
@@ -29,13 +29,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    match run(&args) {
-        Ok(r) => print_result(&r),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    run_example(|| run(&args));
 }
 
 fn spec_config() -> SpectrogramConfig {

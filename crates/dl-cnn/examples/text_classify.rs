@@ -12,7 +12,7 @@
 
 use clap::Parser;
 use dl_cnn::{TextBatcher, TextCnnConfig, TextItem};
-use dl_core::cli::{CommonArgs, print_result};
+use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::split::train_valid_split;
 use dl_core::data::text::{LabelSet, read_labeled_tsv};
 use dl_core::data::tokenizer::WordTokenizer;
@@ -44,13 +44,7 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    match run(&args) {
-        Ok(r) => print_result(&r),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    run_example(|| run(&args));
 }
 
 fn run(args: &Args) -> Result<serde_json::Value> {

@@ -45,6 +45,27 @@ pub fn load_idx_dataset(dir: &Path, max_value: f32, mean: f32, std: f32) -> Resu
     })
 }
 
+/// The four IDX files of an MNIST-layout dataset folder.
+pub const IDX_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+];
+
+/// MNIST from the data folders, normalised with [`MNIST_MEAN_STD`]; with `quick`,
+/// only the first `quick_sizes` (train, test) images are kept.
+pub fn load_mnist(dirs: &DataDirs, quick: bool, quick_sizes: (usize, usize)) -> Result<ImageData> {
+    let dir = dirs.find("mnist", &IDX_FILES)?;
+    let (mean, std) = MNIST_MEAN_STD;
+    let mut data = load_idx_dataset(&dir, 255.0, mean, std)?;
+    if quick {
+        data.train.truncate(quick_sizes.0);
+        data.test.truncate(quick_sizes.1);
+    }
+    Ok(data)
+}
+
 /// The 8x8 digits from the data folder if present, else the embedded copy.
 pub fn load_digits(dirs: &DataDirs) -> Result<ImageData> {
     let files = [

@@ -91,3 +91,24 @@ impl CommonArgs {
 pub fn print_result(value: &serde_json::Value) {
     println!("result: {value}");
 }
+
+/// Runs an example's body: prints its `result: {json}` line, or the error and exits with 1.
+pub fn run_example(body: impl FnOnce() -> Result<serde_json::Value>) {
+    match body() {
+        Ok(r) => print_result(&r),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Writes a row-normalised confusion matrix as a labelled heatmap PNG.
+pub fn save_confusion_png(
+    path: &std::path::Path,
+    cm: &crate::metrics::ConfusionMatrix,
+    labels: &[String],
+) -> Result<()> {
+    let n = cm.classes();
+    crate::plot::heatmap_png(path, &cm.normalized(), n, n, 40, Some(labels), Some(labels))
+}
