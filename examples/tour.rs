@@ -36,7 +36,7 @@ fn main() {
 
         // CNN: a LeNet-style network on the 8x8 handwritten digits.
         eprintln!("[cnn] training a VGG-style CNN on the 8x8 digits ...");
-        let mut cfg = c.train_config(25, Some(out.join("cnn-digits")));
+        let mut cfg = c.train_config(40, Some(out.join("cnn-digits")));
         cfg.schedule = dl_core::train::LrSchedule::Cosine { min_lr: 1e-5 };
         let r = dl_cnn::recipes::train_digits(&c.data_dirs(), &cfg, &device)?;
         rows.push(Row {

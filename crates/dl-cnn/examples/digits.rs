@@ -16,7 +16,7 @@ fn main() {
     let run = || -> dl_core::Result<serde_json::Value> {
         let c = &args.common;
         let out = c.out_dir("digits")?;
-        let mut cfg = c.train_config(25, Some(out.clone()));
+        let mut cfg = c.train_config(40, Some(out.clone()));
         cfg.schedule = dl_core::train::LrSchedule::Cosine { min_lr: 1e-5 };
         let mut result = dl_cnn::recipes::train_digits(&c.data_dirs(), &cfg, &c.device()?)?;
         result["device"] = c.backend()?.name().into();

@@ -21,7 +21,7 @@ struct Args {
     #[arg(long, default_value = "lenet")]
     model: String,
     /// Channels of the ResNet's first stage.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     width: usize,
     /// Mini-batch size.
     #[arg(long, default_value_t = 64)]
@@ -40,7 +40,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
     let data = load_mnist(&c.data_dirs(), c.quick, (2_000, 1_000))?;
     let out = c.out_dir(&format!("mnist-{}", args.model))?;
-    let mut cfg = c.train_config(if args.model == "resnet" { 5 } else { 12 }, Some(out.clone()));
+    let mut cfg = c.train_config(if args.model == "resnet" { 3 } else { 12 }, Some(out.clone()));
     cfg.batch_size = args.batch_size;
     cfg.lr = args.lr;
     cfg.schedule = LrSchedule::Cosine { min_lr: args.lr / 100.0 };
