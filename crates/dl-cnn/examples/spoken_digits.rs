@@ -13,7 +13,7 @@ use std::path::Path;
 use clap::Parser;
 use dl_cnn::{ImageBatcher, ImageItem, SpectrogramCnnConfig};
 use dl_core::cli::{CommonArgs, run_example};
-use dl_core::data::audio::{SpectrogramConfig, log_mel_spectrogram, read_wav_tar_gz};
+use dl_core::data::audio::{Spectrogram, SpectrogramConfig, normalize_per_utterance, read_wav_tar_gz};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{Error, ModelConfig, Result};
 use serde_json::json;
@@ -38,7 +38,8 @@ fn spec_config() -> SpectrogramConfig {
 
 /// Reads one split: the digit is the first field of `<split>/<digit>_<speaker>_<index>.wav`.
 fn load_split(path: &Path) -> Result<Vec<ImageItem>> {
-    let cfg = spec_config();
+    // Window, FFT plan and mel filterbank are built once for all clips.
+    let spectrogram = Spectrogram::new(&spec_config())?;
     let mut items = Vec::new();
     for (name, wav) in read_wav_tar_gz(path)? {
         let file = name.rsplit('/').next().unwrap_or(&name);
@@ -48,11 +49,8 @@ fn load_split(path: &Path) -> Result<Vec<ImageItem>> {
             .and_then(|d| d.parse::<usize>().ok())
             .filter(|d| *d < 10)
             .ok_or_else(|| Error::data(path, &name, "member name does not start with a digit 0-9"))?;
-        let mut pixels = log_mel_spectrogram(&wav, &cfg)?;
-        let n = pixels.len() as f32;
-        let mean = pixels.iter().sum::<f32>() / n;
-        let std = (pixels.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt().max(1e-5);
-        pixels.iter_mut().for_each(|v| *v = (*v - mean) / std);
+        let mut pixels = spectrogram.compute(&wav)?;
+        normalize_per_utterance(&mut pixels);
         items.push(ImageItem { pixels, label });
     }
     Ok(items)

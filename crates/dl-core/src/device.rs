@@ -115,8 +115,3 @@ pub fn select_backend(cli: Option<&str>) -> Result<Backend> {
         },
     }
 }
-
-/// A short human-readable description of a device, for logs and benchmark output.
-pub fn describe(device: &Device) -> String {
-    format!("{device:?}")
-}

@@ -155,6 +155,7 @@ fn labels(bytes: &[u8], name: &Path) -> Result<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::data::test_data;
+    use crate::data::tests::gz;
 
     fn idx3(n: u32, r: u32, c: u32, data: &[u8]) -> Vec<u8> {
         let mut v = IMAGES_MAGIC.to_be_bytes().to_vec();
@@ -170,12 +171,6 @@ mod tests {
         v.extend((data.len() as u32).to_be_bytes());
         v.extend_from_slice(data);
         v
-    }
-
-    fn gz(bytes: &[u8]) -> Vec<u8> {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut enc, bytes).expect("in-memory write");
-        enc.finish().expect("in-memory gzip")
     }
 
     #[test]

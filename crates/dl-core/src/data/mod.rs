@@ -121,10 +121,11 @@ pub(crate) fn test_data(dataset: &str, file: &str) -> Option<std::path::PathBuf>
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn gz(bytes: &[u8]) -> Vec<u8> {
+    /// Gzips bytes in memory (shared by the readers' tests).
+    pub(crate) fn gz(bytes: &[u8]) -> Vec<u8> {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut enc, bytes).expect("in-memory write");
         enc.finish().expect("in-memory gzip")
