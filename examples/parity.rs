@@ -26,6 +26,8 @@ struct Args {
 fn registry() -> Registry {
     let mut r = Registry::with_layers();
     dl_cnn::parity::register(&mut r);
+    dl_rnn::parity::register(&mut r);
+    dl_lstm::parity::register(&mut r);
     r
 }
 

@@ -13,7 +13,10 @@
 //!   seeded splits, and where to find the datasets.
 //! - [`metrics`]: accuracy, confusion matrix, precision/recall/F1, RMSE/MAE, perplexity.
 //! - [`checkpoint`]: weights (burnpack) + config (JSON) save/load.
+//! - [`weights`]: PyTorch state dicts (safetensors) read by key into models.
 //! - [`parity`]: PyTorch-parity fixtures and their checker.
+//! - [`recurrent`]: what every recurrent family shares (stacking, directions,
+//!   sequence lengths, initial states, sequence heads).
 //! - [`plot`]: PNG charts and images with no system dependency.
 //! - [`device`]: picking flex / ndarray / wgpu at run time.
 
@@ -27,8 +30,10 @@ pub mod error;
 pub mod metrics;
 pub mod parity;
 pub mod plot;
+pub mod recurrent;
 pub mod task;
 pub mod train;
+pub mod weights;
 
 pub use burn;
 pub use config::ModelConfig;

@@ -35,8 +35,9 @@ pub struct StepOutput {
 
 /// A model that learns from batches of type `B` with a supervised loss.
 pub trait Supervised<B>: Module {
-    /// Forward pass and loss on one batch.
-    fn step(&self, batch: &B) -> StepOutput;
+    /// Forward pass and loss on one batch. A batch that does not fit the model
+    /// (wrong width, bad lengths) is an error, never a panic.
+    fn step(&self, batch: &B) -> Result<StepOutput>;
 }
 
 /// Builds a batch of type `B` on a device from dataset items.
@@ -174,7 +175,7 @@ where
     for chunk in items.chunks(batch_size) {
         let refs: Vec<&I> = chunk.iter().collect();
         let batch = batcher.batch(&refs, &device)?;
-        acc.add(&model.step(&batch))?;
+        acc.add(&model.step(&batch)?)?;
     }
     Ok(acc.finish())
 }
@@ -198,7 +199,7 @@ where
     for chunk in items.chunks(batch_size) {
         let refs: Vec<&I> = chunk.iter().collect();
         let batch = batcher.batch(&refs, &device)?;
-        out.extend(argmax_rows(&model.step(&batch).output));
+        out.extend(argmax_rows(&model.step(&batch)?.output));
     }
     Ok(out)
 }

@@ -24,9 +24,9 @@ pub trait ImageClassifier: Module {
 macro_rules! image_supervised {
     ($t:ty) => {
         impl dl_core::Supervised<$crate::data::ImageBatch> for $t {
-            fn step(&self, batch: &$crate::data::ImageBatch) -> dl_core::StepOutput {
+            fn step(&self, batch: &$crate::data::ImageBatch) -> dl_core::Result<dl_core::StepOutput> {
                 let logits = $crate::models::ImageClassifier::forward(self, batch.images.clone());
-                dl_core::StepOutput::classification(logits, batch.targets.clone())
+                Ok(dl_core::StepOutput::classification(logits, batch.targets.clone()))
             }
         }
     };

@@ -133,7 +133,7 @@ impl TextCnn {
 }
 
 impl Supervised<TextBatch> for TextCnn {
-    fn step(&self, batch: &TextBatch) -> StepOutput {
-        StepOutput::classification(self.forward(batch.tokens.clone()), batch.targets.clone())
+    fn step(&self, batch: &TextBatch) -> dl_core::Result<StepOutput> {
+        Ok(StepOutput::classification(self.forward(batch.tokens.clone()), batch.targets.clone()))
     }
 }

@@ -137,7 +137,7 @@ where
         for idx in order.chunks(cfg.batch_size).take(steps_per_epoch) {
             let items: Vec<&I> = idx.iter().map(|&i| &train[i]).collect();
             let batch = batcher.batch(&items, device)?;
-            let out = model.step(&batch);
+            let out = model.step(&batch)?;
             acc.add(&out)?;
             let grads = GradientsParams::from_grads(out.loss.backward(), &model);
             lr = cfg.schedule.lr(cfg.lr, state.step, total_steps, steps_per_epoch, cfg.warmup_steps);

@@ -1,0 +1,406 @@
+//! Sequence heads: what a recurrent encoder is used *for*.
+//!
+//! One [`SequenceModel`] puts an optional token embedding in front of any
+//! [`SequenceEncoder`] (an RNN, GRU or LSTM stack of either family crate) and
+//! a linear head behind it:
+//!
+//! - many-to-one classification (sentiment, spam): the sequence is summarised
+//!   by its final state, or the mean / max of its step outputs, then classified;
+//! - many-to-one regression (forecasting, the adding problem): same summary,
+//!   real-valued outputs, MSE;
+//! - many-to-many tagging: every real step gets its own class.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::{SequenceEncoder, check_lengths, length_mask};
+use crate::Error;
+use crate::config::{ModelConfig, check};
+use crate::task::{Batcher, StepOutput, Supervised};
+
+/// What the head predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SequenceTask {
+    /// One class per sequence (cross-entropy).
+    Classify {
+        /// Number of classes.
+        classes: usize,
+    },
+    /// Real values per sequence (MSE).
+    Regress {
+        /// Number of values.
+        outputs: usize,
+    },
+    /// One class per step (cross-entropy over the real steps).
+    Tag {
+        /// Number of tag classes.
+        classes: usize,
+    },
+}
+
+impl SequenceTask {
+    fn width(&self) -> usize {
+        match *self {
+            SequenceTask::Classify { classes } | SequenceTask::Tag { classes } => classes,
+            SequenceTask::Regress { outputs } => outputs,
+        }
+    }
+}
+
+/// How a many-to-one head summarises the step outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The final state of the top layer (both directions), the classic choice.
+    #[default]
+    Last,
+    /// Mean of the outputs over each sequence's real steps.
+    Mean,
+    /// Maximum of the outputs over each sequence's real steps.
+    Max,
+}
+
+/// Hyper-parameters of the head around an encoder.
+#[derive(Config, Debug, PartialEq)]
+pub struct HeadConfig {
+    /// What to predict.
+    pub task: SequenceTask,
+    /// Token input: the vocabulary size (the embedding width is the encoder's input size).
+    /// `None` for real-valued inputs.
+    #[config(default = "None")]
+    pub vocab_size: Option<usize>,
+    /// Summary for many-to-one tasks (ignored by tagging).
+    #[config(default = "Pooling::Last")]
+    pub pooling: Pooling,
+    /// Dropout on the embeddings and on the summary while training.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+impl HeadConfig {
+    /// Checks every field.
+    pub fn validate(&self) -> crate::Result<()> {
+        let width = self.task.width();
+        if width == 0 {
+            return Err(Error::config("HeadConfig", "task", "needs at least 1 output / class"));
+        }
+        if matches!(self.task, SequenceTask::Classify { classes: 1 } | SequenceTask::Tag { classes: 1 }) {
+            return Err(Error::config("HeadConfig", "task", "classification needs at least 2 classes"));
+        }
+        if let Some(v) = self.vocab_size {
+            check::positive("HeadConfig", "vocab_size", v)?;
+        }
+        check::probability("HeadConfig", "dropout", self.dropout)
+    }
+
+    /// Puts this head around `encoder`.
+    pub fn init<E: SequenceEncoder + Module>(&self, encoder: E, device: &Device) -> crate::Result<SequenceModel<E>> {
+        self.validate()?;
+        Ok(SequenceModel {
+            embedding: self.vocab_size.map(|v| EmbeddingConfig::new(v, encoder.input_size()).init(device)),
+            output: LinearConfig::new(encoder.output_size(), self.task.width()).init(device),
+            encoder,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            task: self.task,
+            pooling: self.pooling,
+        })
+    }
+}
+
+/// An encoder config plus a head config: the config of a whole [`SequenceModel`],
+/// saved with its checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceModelConfig<C> {
+    /// The recurrent encoder.
+    pub encoder: C,
+    /// The head.
+    pub head: HeadConfig,
+}
+
+impl<C> ModelConfig for SequenceModelConfig<C>
+where
+    C: ModelConfig,
+    C::Model: SequenceEncoder + Module,
+{
+    type Model = SequenceModel<C::Model>;
+
+    fn validate(&self) -> crate::Result<()> {
+        self.encoder.validate()?;
+        self.head.validate()
+    }
+
+    fn build(&self, device: &Device) -> Self::Model {
+        let encoder = self.encoder.build(device);
+        SequenceModel {
+            embedding: self.head.vocab_size.map(|v| EmbeddingConfig::new(v, encoder.input_size()).init(device)),
+            output: LinearConfig::new(encoder.output_size(), self.head.task.width()).init(device),
+            encoder,
+            dropout: DropoutConfig::new(self.head.dropout).init(),
+            task: self.head.task,
+            pooling: self.head.pooling,
+        }
+    }
+}
+
+/// Input of a sequence model.
+#[derive(Debug, Clone)]
+pub enum SequenceInput {
+    /// Real-valued steps `[B, T, F]`.
+    Features(Tensor<3>),
+    /// Token ids `[B, T]` (needs a model with a vocabulary).
+    Tokens(Tensor<2, Int>),
+}
+
+impl SequenceInput {
+    fn dims(&self) -> [usize; 2] {
+        match self {
+            SequenceInput::Features(x) => [x.dims()[0], x.dims()[1]],
+            SequenceInput::Tokens(x) => x.dims(),
+        }
+    }
+}
+
+/// What a batch is compared against.
+#[derive(Debug, Clone)]
+pub enum SequenceTarget {
+    /// One class per sequence `[B]`.
+    Classes(Tensor<1, Int>),
+    /// Values per sequence `[B, K]`.
+    Values(Tensor<2>),
+    /// One class per step `[B, T]` (padding ignored).
+    Tags(Tensor<2, Int>),
+}
+
+/// A padded batch of sequences with their lengths and targets.
+#[derive(Debug, Clone)]
+pub struct SequenceBatch {
+    /// The padded inputs.
+    pub input: SequenceInput,
+    /// Real length of each sequence.
+    pub lengths: Vec<usize>,
+    /// Targets.
+    pub target: SequenceTarget,
+}
+
+impl SequenceBatch {
+    /// Checks lengths and target shapes against the input.
+    pub fn new(input: SequenceInput, lengths: Vec<usize>, target: SequenceTarget) -> crate::Result<Self> {
+        let [b, t] = input.dims();
+        check_lengths("SequenceBatch", &lengths, b, t)?;
+        let ok = match &target {
+            SequenceTarget::Classes(c) => c.dims() == [b],
+            SequenceTarget::Values(v) => v.dims()[0] == b,
+            SequenceTarget::Tags(g) => g.dims() == [b, t],
+        };
+        if !ok {
+            return Err(Error::shape("SequenceBatch targets", format!("batch {b}, steps {t}"), format!("{target:?}")));
+        }
+        Ok(Self { input, lengths, target })
+    }
+}
+
+/// Embedding (optional) + recurrent encoder + linear head.
+#[derive(Module, Debug)]
+pub struct SequenceModel<E: SequenceEncoder + Module> {
+    /// Token embedding, for token inputs.
+    pub embedding: Option<Embedding>,
+    /// The recurrent encoder.
+    pub encoder: E,
+    /// Dropout on embeddings and summaries.
+    pub dropout: Dropout,
+    /// The linear head.
+    pub output: Linear,
+    #[module(skip)]
+    task: SequenceTask,
+    #[module(skip)]
+    pooling: Pooling,
+}
+
+impl<E: SequenceEncoder + Module> SequenceModel<E> {
+    /// What the head predicts.
+    pub fn task(&self) -> SequenceTask {
+        self.task
+    }
+
+    /// Embeds token inputs (checking ids) or passes features through.
+    pub fn embed(&self, input: SequenceInput) -> crate::Result<Tensor<3>> {
+        match input {
+            SequenceInput::Features(x) => Ok(x),
+            SequenceInput::Tokens(ids) => {
+                let emb = self.embedding.as_ref().ok_or_else(|| {
+                    Error::Invalid("this sequence model takes real-valued features, not token ids".into())
+                })?;
+                let vocab = emb.weight.dims()[0] as i64;
+                let max = ids.clone().max().into_scalar::<i64>();
+                let min = ids.clone().min().into_scalar::<i64>();
+                if min < 0 || max >= vocab {
+                    return Err(Error::Unknown {
+                        kind: "token id",
+                        value: if min < 0 { min.to_string() } else { max.to_string() },
+                        context: format!("a model with a vocabulary of {vocab}"),
+                    });
+                }
+                Ok(self.dropout.forward(emb.forward(ids)))
+            }
+        }
+    }
+
+    /// Model outputs: `[B, K]` for many-to-one tasks, `[B, T, K]` flattened to
+    /// `[B * T, K]` for tagging.
+    pub fn forward(&self, input: SequenceInput, lengths: &[usize]) -> crate::Result<Tensor<2>> {
+        let [b, t] = input.dims();
+        check_lengths("SequenceModel", lengths, b, t)?;
+        let x = self.embed(input)?;
+        let device = x.device();
+        let enc = self.encoder.encode(x, Some(lengths), None)?;
+        if let SequenceTask::Tag { .. } = self.task {
+            let [b, t, f] = enc.output.dims();
+            return Ok(self.output.forward(self.dropout.forward(enc.output.reshape([b * t, f]))));
+        }
+        let summary = match self.pooling {
+            Pooling::Last => enc.last,
+            Pooling::Mean => {
+                let lens: Vec<f32> = lengths.iter().map(|&l| l as f32).collect();
+                let lens = Tensor::<2>::from_data(TensorData::new(lens, [b, 1]), &device);
+                enc.output.sum_dim(1).reshape([b, self.encoder.output_size()]) / lens
+            }
+            Pooling::Max => {
+                let mask = length_mask(lengths, t, &device).reshape([b, t, 1]);
+                let shifted = enc.output + (mask - 1.0) * 1e9;
+                shifted.max_dim(1).reshape([b, self.encoder.output_size()])
+            }
+        };
+        Ok(self.output.forward(self.dropout.forward(summary)))
+    }
+}
+
+impl<E: SequenceEncoder + Module> Supervised<SequenceBatch> for SequenceModel<E> {
+    fn step(&self, batch: &SequenceBatch) -> crate::Result<StepOutput> {
+        let out = self.forward(batch.input.clone(), &batch.lengths)?;
+        match (&self.task, &batch.target) {
+            (SequenceTask::Classify { .. }, SequenceTarget::Classes(c)) => {
+                Ok(StepOutput::classification(out, c.clone()))
+            }
+            (SequenceTask::Regress { outputs }, SequenceTarget::Values(v)) => {
+                if v.dims()[1] != *outputs {
+                    return Err(Error::shape(
+                        "regression targets",
+                        format!("[B, {outputs}]"),
+                        format!("{:?}", v.dims()),
+                    ));
+                }
+                Ok(StepOutput::regression(out, v.clone()))
+            }
+            (SequenceTask::Tag { .. }, SequenceTarget::Tags(g)) => {
+                // Keep only the real steps of each sequence.
+                let [b, t] = g.dims();
+                let idx: Vec<i64> = batch
+                    .lengths
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, &l)| (0..l).map(move |s| (i * t + s) as i64))
+                    .collect();
+                let n = idx.len();
+                let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &out.device());
+                let logits = out.select(0, idx.clone());
+                let tags = g.clone().reshape([b * t]).select(0, idx);
+                Ok(StepOutput::classification(logits, tags))
+            }
+            (task, _) => {
+                Err(Error::Invalid(format!("a batch with {:?} targets given to a {task:?} model", batch.target)))
+            }
+        }
+    }
+}
+
+/// A token sequence with one class (sentiment, spam).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenSequence {
+    /// Token ids.
+    pub ids: Vec<usize>,
+    /// Class id.
+    pub label: usize,
+}
+
+/// Pads token sequences to the longest in the batch (at most `max_len`, longer ones are cut).
+#[derive(Debug, Clone)]
+pub struct TokenSequenceBatcher {
+    /// Padding id.
+    pub pad_id: usize,
+    /// Longest kept sequence.
+    pub max_len: usize,
+}
+
+impl Batcher<TokenSequence, SequenceBatch> for TokenSequenceBatcher {
+    fn batch(&self, items: &[&TokenSequence], device: &Device) -> crate::Result<SequenceBatch> {
+        check::positive("TokenSequenceBatcher", "max_len", self.max_len)?;
+        if items.is_empty() {
+            return Err(Error::Invalid("an empty batch".into()));
+        }
+        // An empty text keeps one padding token so that every sequence has a step.
+        let lengths: Vec<usize> = items.iter().map(|i| i.ids.len().clamp(1, self.max_len)).collect();
+        let t = lengths.iter().copied().max().unwrap_or(1);
+        let mut data = Vec::with_capacity(items.len() * t);
+        for item in items {
+            let kept = item.ids.len().min(t);
+            data.extend(item.ids[..kept].iter().map(|&i| i as i64));
+            data.extend(std::iter::repeat_n(self.pad_id as i64, t - kept));
+        }
+        let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        SequenceBatch::new(
+            SequenceInput::Tokens(Tensor::from_data(TensorData::new(data, [items.len(), t]), device)),
+            lengths,
+            SequenceTarget::Classes(Tensor::from_data(TensorData::new(labels, [items.len()]), device)),
+        )
+    }
+}
+
+/// A real-valued sequence `[T, F]` (row-major) with real-valued targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSequence {
+    /// `steps x width` values, one step after another.
+    pub values: Vec<f32>,
+    /// Features per step.
+    pub width: usize,
+    /// Targets.
+    pub target: Vec<f32>,
+}
+
+/// Pads real-valued sequences to the longest in the batch with zeros.
+#[derive(Debug, Clone, Default)]
+pub struct SeriesBatcher;
+
+impl Batcher<SeriesSequence, SequenceBatch> for SeriesBatcher {
+    fn batch(&self, items: &[&SeriesSequence], device: &Device) -> crate::Result<SequenceBatch> {
+        let first = items.first().ok_or_else(|| Error::Invalid("an empty batch".into()))?;
+        let (f, k) = (first.width, first.target.len());
+        let mut lengths = Vec::with_capacity(items.len());
+        for (i, it) in items.iter().enumerate() {
+            if it.width != f || f == 0 || it.values.len() % f != 0 || it.values.is_empty() || it.target.len() != k {
+                return Err(Error::shape(
+                    format!("SeriesBatcher item {i}"),
+                    format!("a non-empty multiple of width {f} values and {k} targets"),
+                    format!("{} values of width {}, {} targets", it.values.len(), it.width, it.target.len()),
+                ));
+            }
+            lengths.push(it.values.len() / f);
+        }
+        let t = lengths.iter().copied().max().unwrap_or(1);
+        let mut data = Vec::with_capacity(items.len() * t * f);
+        let mut targets = Vec::with_capacity(items.len() * k);
+        for it in items {
+            data.extend_from_slice(&it.values);
+            data.extend(std::iter::repeat_n(0.0, t * f - it.values.len()));
+            targets.extend_from_slice(&it.target);
+        }
+        SequenceBatch::new(
+            SequenceInput::Features(Tensor::from_data(TensorData::new(data, [items.len(), t, f]), device)),
+            lengths,
+            SequenceTarget::Values(Tensor::from_data(TensorData::new(targets, [items.len(), k]), device)),
+        )
+    }
+}

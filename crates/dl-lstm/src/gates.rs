@@ -1,0 +1,73 @@
+//! Gate introspection: what an LSTM remembers, step by step.
+//!
+//! [`forward_with_gates`] runs the stack like `forward` and also returns, for
+//! every layer, direction, sequence and step, the input, forget and output
+//! gate activations and the cell state. A forget gate near 1 over a span
+//! means the cell carries information across it; an input gate spiking at one
+//! step shows where the network decided to write. None of burn, PyTorch or
+//! the usual Rust crates expose this.
+
+use burn::tensor::Tensor;
+
+use crate::Lstm;
+use crate::cell::{GateValues, LstmCell};
+use dl_core::recurrent::{CellState, RecurrentOutput, RecurrentState, StepObserver, StepPosition};
+use dl_core::{Error, Result};
+
+/// Every gate of every step: each tensor is `[layers * directions, B, T, H]`, rows in
+/// PyTorch's state order (layer 0 forward, layer 0 reverse, layer 1 forward, ...).
+/// At padded steps the values are those computed but discarded (the state did not change).
+#[derive(Debug, Clone)]
+pub struct GateReadout {
+    /// Input gates.
+    pub input: Tensor<4>,
+    /// Forget gates.
+    pub forget: Tensor<4>,
+    /// Output gates.
+    pub output: Tensor<4>,
+    /// Cell states after each step.
+    pub cell: Tensor<4>,
+}
+
+struct Recorder {
+    steps: Vec<(StepPosition, GateValues)>,
+}
+
+impl StepObserver<LstmCell> for Recorder {
+    fn step(&mut self, cell: &LstmCell, pos: StepPosition, x: Tensor<2>, state: CellState) -> CellState {
+        let (next, gates) = cell.step_gates(x, state);
+        self.steps.push((pos, gates));
+        next
+    }
+}
+
+/// Runs `lstm` (see `RecurrentStack::forward`) and records every gate.
+pub fn forward_with_gates(
+    lstm: &Lstm,
+    input: Tensor<3>,
+    lengths: Option<&[usize]>,
+    state: Option<RecurrentState>,
+) -> Result<(RecurrentOutput, GateReadout)> {
+    let mut rec = Recorder { steps: Vec::new() };
+    let out = lstm.forward_with(input, lengths, state, &mut rec)?;
+    let dirs = lstm.directions();
+    let rows = lstm.num_layers() * dirs;
+    let mut steps = rec.steps;
+    steps.sort_by_key(|(p, _)| ((p.layer * dirs + usize::from(p.reverse)), p.t));
+    let t_len = steps.len() / rows.max(1);
+    if t_len * rows != steps.len() {
+        return Err(Error::Invalid("gate read-out: uneven number of steps".into()));
+    }
+    let mut per_row: [Vec<Tensor<3>>; 4] = Default::default();
+    for row in steps.chunks(t_len) {
+        let pick = |f: fn(&GateValues) -> &Tensor<2>| -> Tensor<3> {
+            Tensor::stack::<3>(row.iter().map(|(_, g)| f(g).clone()).collect(), 1)
+        };
+        per_row[0].push(pick(|g| &g.input));
+        per_row[1].push(pick(|g| &g.forget));
+        per_row[2].push(pick(|g| &g.output));
+        per_row[3].push(pick(|g| &g.cell));
+    }
+    let [i, f, o, c] = per_row.map(|v| Tensor::stack::<4>(v, 0));
+    Ok((out, GateReadout { input: i, forget: f, output: o, cell: c }))
+}

@@ -1,0 +1,29 @@
+//! # dl-rnn
+//!
+//! Recurrent neural networks: a network that feeds its previous state back in
+//! at the next step, so one set of weights reads a sequence of any length.
+//!
+//! - [`Rnn`]: the Elman RNN, `h' = act(W_ih x + b_ih + W_hh h + b_hh)` with
+//!   tanh or ReLU. Simple and fast, but gradients through many steps are
+//!   products of many Jacobians, so they vanish (or explode) over long spans.
+//! - [`Gru`]: the gated recurrent unit (Cho et al. 2014). A reset gate decides
+//!   how much of the past enters the candidate state, an update gate blends
+//!   old and new state; the additive update keeps gradients alive.
+//!
+//! Both are [`dl_core::recurrent::RecurrentStack`]s: multi-layer with dropout
+//! between layers, bidirectional, optional initial state, variable-length
+//! batches, and usable with every head of [`dl_core::recurrent::heads`].
+//! [`pytorch`] loads `nn.RNN` / `nn.GRU` state dicts.
+
+pub mod cell;
+pub mod config;
+pub mod parity;
+pub mod pytorch;
+
+pub use cell::{GruCell, Nonlinearity, RnnCell};
+pub use config::{GruConfig, RnnConfig};
+
+/// An Elman RNN stack.
+pub type Rnn = dl_core::recurrent::RecurrentStack<RnnCell>;
+/// A GRU stack.
+pub type Gru = dl_core::recurrent::RecurrentStack<GruCell>;
