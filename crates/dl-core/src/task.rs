@@ -204,6 +204,32 @@ where
     Ok(out)
 }
 
+/// Runs `model` over `items` and returns each example's output row (logits or predictions).
+pub fn predict_outputs<M, I, B, Bt>(
+    model: &M,
+    items: &[I],
+    batcher: &Bt,
+    batch_size: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>>
+where
+    M: Supervised<B>,
+    Bt: Batcher<I, B>,
+{
+    crate::config::check::positive("predict_outputs", "batch_size", batch_size)?;
+    let model = model.valid();
+    let device = device.clone().without_autodiff();
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(batch_size) {
+        let refs: Vec<&I> = chunk.iter().collect();
+        let batch = batcher.batch(&refs, &device)?;
+        let y = model.step(&batch)?.output;
+        let [_, k] = y.dims();
+        out.extend(to_f32(y)?.chunks(k.max(1)).map(<[f32]>::to_vec));
+    }
+    Ok(out)
+}
+
 impl StepOutput {
     /// Cross-entropy on `[N, C]` logits against class ids `[N]`.
     pub fn classification(logits: Tensor<2>, targets: Tensor<1, Int>) -> StepOutput {

@@ -9,7 +9,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 use dl_core::recurrent::{CellState, RecurrentCell};
 
@@ -63,8 +63,16 @@ impl LstmCell {
             LinearConfig::new(state, 4 * hidden).with_bias(bias).with_initializer(init.clone()).init(device);
         if forget_bias != 0.0 {
             // The two biases add up: put the whole value on b_if and zero b_hf.
-            let fill = |b: Param<Tensor<1>>, v: f64| Param::from_tensor(b.val().slice_fill(hidden..2 * hidden, v));
-            input_l.bias = input_l.bias.map(|b| fill(b, forget_bias));
+            // (Built on the host: an in-place edit of an initialised parameter would be a
+            // tracked operation on an autodiff device, not a leaf.)
+            let fill = |b: Param<Tensor<1>>, v: f32| -> Param<Tensor<1>> {
+                let t = b.val();
+                let device = t.device();
+                let mut values = t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                values.iter_mut().skip(hidden).take(hidden).for_each(|x| *x = v);
+                Param::from_tensor(Tensor::from_data(TensorData::new(values, [4 * hidden]), &device))
+            };
+            input_l.bias = input_l.bias.map(|b| fill(b, forget_bias as f32));
             hidden_l.bias = hidden_l.bias.map(|b| fill(b, 0.0));
         }
         Self {

@@ -26,6 +26,7 @@ pub mod audio;
 pub mod idx;
 pub mod locate;
 pub mod split;
+pub mod synthetic;
 pub mod text;
 pub mod timeseries;
 pub mod tokenizer;

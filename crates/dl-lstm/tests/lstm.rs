@@ -1,0 +1,274 @@
+//! dl-lstm tests: parity with PyTorch (`lstm`, with h0/c0, layers, directions,
+//! proj_size), variable-length batches, bidirectionality, state handling, gate
+//! introspection, peepholes, forget-bias initialisation, errors, training,
+//! save/load and backend conformance.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor};
+use dl_core::parity::{Registry, Verdict, check_one};
+use dl_core::recurrent::heads::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask, SeriesBatcher};
+use dl_core::recurrent::{RecurrentCell, RecurrentState};
+use dl_core::task::to_f32;
+use dl_core::train::{TrainConfig, fit};
+use dl_core::{Backend, Error, ModelConfig};
+use dl_lstm::gates::forward_with_gates;
+use dl_lstm::*;
+
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// burn's device RNG is process-wide on flex: tests that draw random numbers hold this lock.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn device() -> Device {
+    Backend::Flex.device().expect("flex is the default backend")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    to_f32(t).unwrap()
+}
+
+fn random<const D: usize>(shape: [usize; D], d: &Device) -> Tensor<D> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), d)
+}
+
+fn check_lstm_fixtures(d: &Device) -> usize {
+    let mut registry = Registry::new();
+    dl_lstm::parity::register(&mut registry);
+    let mut checked = 0;
+    for dir in [root().join("fixtures/parity"), root().join("../shared/parity/samples")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            if p.extension().is_some_and(|x| x == "json") && text.contains("\"module\": \"lstm\"") {
+                match check_one(&registry, &p, d) {
+                    Verdict::Pass(diff) => assert!(diff <= 1e-5, "{} diff {diff}", p.display()),
+                    other => panic!("{}: {other:?}", p.display()),
+                }
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
+#[test]
+fn lstm_matches_pytorch_fixtures() {
+    // Committed: h0/c0 and proj_size + 2 layers + bidirectional (tools/parity).
+    assert!(check_lstm_fixtures(&device()) >= 2);
+}
+
+#[test]
+fn loading_pytorch_weights_checks_projection_and_peepholes() {
+    let d = device();
+    let fx = dl_core::parity::Fixture::load(&root().join("fixtures/parity/p_lstm_proj_bidir.json")).unwrap();
+    // Same sizes without the projection: the weight_hh shape differs and is named.
+    let no_proj = LstmConfig::new(5, 6).with_num_layers(2).with_bidirectional(true).init(&d).unwrap();
+    let err = dl_lstm::pytorch::load_lstm(no_proj, &fx, "", &d).unwrap_err();
+    assert!(err.to_string().contains("weight_hh_l0"), "{err}");
+    let peep = LstmConfig::new(5, 6).with_proj_size(3).with_peephole(true).init(&d).unwrap();
+    assert!(dl_lstm::pytorch::load_lstm(peep, &fx, "", &d).unwrap_err().to_string().contains("peephole"));
+}
+
+#[test]
+fn padded_steps_never_change_outputs_or_final_states() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(1);
+    for cfg in [
+        LstmConfig::new(3, 4).with_num_layers(2).with_bidirectional(true),
+        LstmConfig::new(3, 6).with_proj_size(2).with_bidirectional(true),
+        LstmConfig::new(3, 4).with_peephole(true),
+    ] {
+        let lstm = cfg.init(&d).unwrap();
+        let lengths = [4usize, 1, 3];
+        let x = random([3, 4, 3], &d);
+        let batch = lstm.forward(x.clone(), Some(&lengths), None).unwrap();
+        let w = lstm.directions() * lstm.hidden_size();
+        let out = values(batch.output.clone());
+        let c = batch.state.c.clone().unwrap();
+        let [rows, _, hc] = c.dims();
+        for (i, &len) in lengths.iter().enumerate() {
+            let alone = lstm.forward(x.clone().slice([i..i + 1, 0..len, 0..3]), None, None).unwrap();
+            assert!(max_diff(&out[i * 4 * w..(i * 4 + len) * w], &values(alone.output)) < 1e-5, "{cfg:?} seq {i}");
+            assert!(out[(i * 4 + len) * w..(i + 1) * 4 * w].iter().all(|v| *v == 0.0));
+            let c_i = values(c.clone().slice([0..rows, i..i + 1, 0..hc]));
+            assert!(max_diff(&c_i, &values(alone.state.c.unwrap())) < 1e-5, "{cfg:?} seq {i}: c_n");
+        }
+    }
+}
+
+#[test]
+fn the_reverse_direction_reads_the_sequence_backwards_and_states_carry_over() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(2);
+    let bi = LstmConfig::new(3, 4).with_bidirectional(true).init(&d).unwrap();
+    let mut uni = LstmConfig::new(3, 4).init(&d).unwrap();
+    uni.forward[0] = bi.reverse[0].clone();
+    let x = random([2, 6, 3], &d);
+    let a = bi.forward(x.clone(), None, None).unwrap();
+    let b = uni.forward(x.flip([1]), None, None).unwrap();
+    assert!(max_diff(&values(a.output.slice([0..2, 0..6, 4..8]).flip([1])), &values(b.output)) < 1e-5);
+
+    // Split a sequence; carry (h, c) across the split.
+    let lstm = LstmConfig::new(2, 5).with_num_layers(2).init(&d).unwrap();
+    let x = random([3, 7, 2], &d);
+    let whole = lstm.forward(x.clone(), None, None).unwrap();
+    let first = lstm.forward(x.clone().slice([0..3, 0..4, 0..2]), None, None).unwrap();
+    let second = lstm.forward(x.slice([0..3, 4..7, 0..2]), None, Some(first.state)).unwrap();
+    assert!(max_diff(&values(whole.state.c.unwrap()), &values(second.state.c.unwrap())) < 1e-5);
+    assert!(max_diff(&values(whole.state.h), &values(second.state.h)) < 1e-5);
+}
+
+#[test]
+fn gate_readout_is_consistent_with_the_states() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(3);
+    let lstm = LstmConfig::new(3, 4).with_num_layers(2).with_bidirectional(true).init(&d).unwrap();
+    let x = random([2, 5, 3], &d);
+    let lengths = [5usize, 3];
+    let (out, gates) = forward_with_gates(&lstm, x.clone(), Some(&lengths), None).unwrap();
+    // Same outputs as a plain forward.
+    let plain = lstm.forward(x, Some(&lengths), None).unwrap();
+    assert_eq!(values(out.output.clone()), values(plain.output));
+    assert_eq!(gates.input.dims(), [4, 2, 5, 4]);
+    for g in [&gates.input, &gates.forget, &gates.output] {
+        let v = values(g.clone());
+        assert!(v.iter().all(|x| (0.0..=1.0).contains(x)), "gates are sigmoids");
+    }
+    // Without a projection, h = o * tanh(c) at every real step of the top forward layer.
+    let o = gates.output.clone().slice([2..3, 0..1, 0..5, 0..4]).reshape([5, 4]);
+    let c = gates.cell.clone().slice([2..3, 0..1, 0..5, 0..4]).reshape([5, 4]);
+    let h = out.output.clone().slice([0..1, 0..5, 0..4]).reshape([5, 4]);
+    assert!(max_diff(&values(o * c.tanh()), &values(h)) < 1e-5);
+    // The cell read out at each sequence's last real step is c_n (forward rows).
+    let c_n = out.state.c.unwrap();
+    for (i, &len) in lengths.iter().enumerate() {
+        let read = gates.cell.clone().slice([2..3, i..i + 1, len - 1..len, 0..4]).reshape([4]);
+        let fin = c_n.clone().slice([2..3, i..i + 1, 0..4]).reshape([4]);
+        assert!(max_diff(&values(read), &values(fin)) < 1e-6);
+    }
+}
+
+#[test]
+fn forget_bias_and_peepholes() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(4);
+    let lstm = LstmConfig::new(2, 3).init(&d).unwrap();
+    let b_i = values(lstm.forward[0].input.bias.as_ref().unwrap().val());
+    let b_h = values(lstm.forward[0].hidden.bias.as_ref().unwrap().val());
+    assert!(b_i[3..6].iter().all(|v| *v == 1.0) && b_h[3..6].iter().all(|v| *v == 0.0));
+    assert_eq!(LstmConfig::new(2, 3).with_forget_bias(0.0).init(&d).unwrap().forward[0].cell_size(), Some(3));
+
+    // Zero peepholes are the plain LSTM; non-zero ones change the result.
+    let plain = LstmConfig::new(2, 3).init(&d).unwrap();
+    let mut peep = LstmConfig::new(2, 3).with_peephole(true).init(&d).unwrap();
+    peep.forward[0].input = plain.forward[0].input.clone();
+    peep.forward[0].hidden = plain.forward[0].hidden.clone();
+    let x = random([2, 4, 2], &d);
+    let a = values(plain.forward(x.clone(), None, None).unwrap().output);
+    let b = values(peep.forward(x.clone(), None, None).unwrap().output);
+    assert_eq!(a, b);
+    peep.forward[0].peephole = Some(burn::module::Param::from_tensor(Tensor::ones([3, 3], &d)));
+    let c = values(peep.forward(x, None, None).unwrap().output);
+    assert!(max_diff(&a, &c) > 1e-3);
+}
+
+#[test]
+fn invalid_configs_and_states_are_errors() {
+    let d = device();
+    let text = |r: dl_core::Result<Lstm>| r.expect_err("expected an error").to_string();
+    assert!(text(LstmConfig::new(3, 4).with_proj_size(4).init(&d)).contains("proj_size"));
+    assert!(text(LstmConfig::new(3, 0).init(&d)).contains("hidden_size"));
+    assert!(text(LstmConfig::new(3, 4).with_dropout(0.2).init(&d)).contains("dropout"));
+    assert!(text(LstmConfig::new(3, 4).with_bias(false).init(&d)).contains("forget_bias"));
+    let lstm = LstmConfig::new(3, 4).init(&d).unwrap();
+    let x = Tensor::<3>::zeros([2, 5, 3], &d);
+    let h_only = RecurrentState { h: Tensor::zeros([1, 2, 4], &d), c: None };
+    assert!(lstm.forward(x.clone(), None, Some(h_only)).unwrap_err().to_string().contains("c0"));
+    let bad_c = RecurrentState { h: Tensor::zeros([1, 2, 4], &d), c: Some(Tensor::zeros([1, 3, 4], &d)) };
+    assert!(lstm.forward(x, None, Some(bad_c)).unwrap_err().to_string().contains("c0"));
+}
+
+#[test]
+fn an_lstm_solves_a_short_adding_problem() {
+    let _rng = rng_lock();
+    let d = device().autodiff();
+    d.seed(5);
+    let train = dl_core::data::synthetic::adding_problem(1024, 10, 1);
+    let cfg = SequenceModelConfig {
+        encoder: LstmConfig::new(2, 16),
+        head: HeadConfig::new(SequenceTask::Regress { outputs: 1 }),
+    };
+    let tc = TrainConfig { epochs: 25, batch_size: 32, lr: 5e-3, progress: false, ..TrainConfig::default() };
+    let r = fit(cfg.init(&d).unwrap(), &train, None, &SeriesBatcher, &tc, &d).unwrap();
+    let first = r.history.epochs[0].train_loss;
+    let last = r.history.epochs.last().unwrap().train_loss;
+    // The constant-mean baseline is 0.167.
+    assert!(last < 0.03 && last < first / 5.0, "loss {first} -> {last}");
+}
+
+#[test]
+fn save_load_is_bit_exact_and_rejects_other_configs() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(6);
+    let config = SequenceModelConfig {
+        encoder: LstmConfig::new(3, 6).with_proj_size(2).with_num_layers(2).with_peephole(true),
+        head: HeadConfig::new(SequenceTask::Classify { classes: 3 }),
+    };
+    let model = config.init(&d).unwrap();
+    let dir = std::env::temp_dir().join(format!("dl-lstm-test-{}-save", std::process::id()));
+    dl_core::checkpoint::save_model(&config, &model, &dir).unwrap();
+    let (cfg2, loaded) = dl_core::checkpoint::load_model::<SequenceModelConfig<LstmConfig>>(&dir, &d).unwrap();
+    assert_eq!(cfg2, config);
+    let x = random([2, 4, 3], &d);
+    let a = values(model.forward(SequenceInput::Features(x.clone()), &[4, 1]).unwrap());
+    let b = values(loaded.forward(SequenceInput::Features(x), &[4, 1]).unwrap());
+    assert_eq!(a, b, "bit-exact");
+    let other = SequenceModelConfig { encoder: LstmConfig::new(3, 6), head: config.head.clone() }.init(&d).unwrap();
+    let err = dl_core::checkpoint::load_weights(other, dir.join("model.bpk")).unwrap_err();
+    assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
+}
+
+#[test]
+fn backend_conformance() {
+    let _rng = rng_lock();
+    let flex = device();
+    flex.seed(7);
+    let lstm = LstmConfig::new(3, 5).with_proj_size(2).with_bidirectional(true).init(&flex).unwrap();
+    let x = random([2, 4, 3], &flex);
+    let reference = values(lstm.forward(x.clone(), Some(&[4, 2]), None).unwrap().output);
+    for backend in Backend::compiled() {
+        let d = backend.device().unwrap();
+        let got =
+            values(lstm.clone().to_device(&d).forward(x.clone().to_device(&d), Some(&[4, 2]), None).unwrap().output);
+        assert!(max_diff(&reference, &got) < 1e-5, "{backend}");
+        assert!(check_lstm_fixtures(&d) >= 2, "{backend}");
+        let ad = d.clone().autodiff();
+        let train = dl_core::data::synthetic::adding_problem(128, 6, 2);
+        let cfg = SequenceModelConfig {
+            encoder: LstmConfig::new(2, 8),
+            head: HeadConfig::new(SequenceTask::Regress { outputs: 1 }),
+        };
+        let tc = TrainConfig { epochs: 3, batch_size: 32, lr: 1e-2, progress: false, ..TrainConfig::default() };
+        let r = fit(cfg.init(&ad).unwrap(), &train, None, &SeriesBatcher, &tc, &ad).unwrap();
+        assert!(r.history.epochs[2].train_loss < r.history.epochs[0].train_loss, "{backend}");
+    }
+}
