@@ -12,12 +12,17 @@
 
 use std::time::Instant;
 
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 use clap::Parser;
 use dl_cnn::{ImageClassifier, LeNet5Config};
+use dl_core::recurrent::SequenceEncoder;
+use dl_core::recurrent::heads::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask};
 use dl_core::train::OptimizerKind;
 use dl_core::{ModelConfig, Result, StepOutput};
+use dl_lstm::LstmConfig;
+use dl_rnn::RnnConfig;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -29,13 +34,13 @@ struct Args {
     /// Fewer iterations (1 warm-up, 3 timed).
     #[arg(long)]
     quick: bool,
-    /// Only this workload (cnn).
+    /// Only this workload (cnn, rnn, lstm).
     #[arg(long)]
     only: Option<String>,
 }
 
 /// Workloads this runner implements (the other families add theirs here).
-const WORKLOADS: [&str; 1] = ["cnn"];
+const WORKLOADS: [&str; 3] = ["cnn", "rnn", "lstm"];
 
 fn timed(mut step: impl FnMut() -> Result<()>, warmup: usize, iters: usize) -> Result<f64> {
     for _ in 0..warmup {
@@ -88,6 +93,37 @@ fn cnn(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
     Ok(())
 }
 
+/// `rnn` / `lstm`: a recurrent regressor (input 32, hidden 128, head on the last step),
+/// batch 32 x 100 steps, MSE, Adam 1e-3.
+fn recurrent<C>(encoder: C, workload: &str, device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()>
+where
+    C: ModelConfig,
+    C::Model: SequenceEncoder + Module + 'static,
+{
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let config = SequenceModelConfig { encoder, head: HeadConfig::new(SequenceTask::Regress { outputs: 1 }) };
+    let mut model = config.init(&ad)?;
+    let mut optim = OptimizerKind::adam().init(None);
+    let x = Tensor::<3>::random([32, 100, 32], Distribution::Normal(0.0, 1.0), &ad);
+    let y = Tensor::<2>::random([32, 1], Distribution::Normal(0.0, 1.0), &ad);
+    let lengths = [100usize; 32];
+    let dt = timed(
+        || {
+            let pred = model.forward(SequenceInput::Features(x.clone()), &lengths)?;
+            let out = StepOutput::regression(pred, y.clone());
+            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            model = optim.step(1e-3, model.clone(), grads);
+            let _ = out.loss.into_scalar::<f32>();
+            Ok(())
+        },
+        warmup,
+        iters,
+    )?;
+    emit(workload, "train_seqs_per_s", 32.0 / dt, "sequences/s", name);
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     let run = || -> Result<()> {
@@ -106,6 +142,13 @@ fn main() {
         let want = |w: &str| args.only.as_deref().is_none_or(|o| o == w);
         if want("cnn") {
             cnn(&device, backend.name(), warmup, iters)?;
+        }
+        if want("rnn") {
+            recurrent(RnnConfig::new(32, 128), "rnn", &device, backend.name(), warmup, iters)?;
+        }
+        if want("lstm") {
+            let lstm = LstmConfig::new(32, 128).with_num_layers(2).with_forget_bias(0.0);
+            recurrent(lstm, "lstm", &device, backend.name(), warmup, iters)?;
         }
         Ok(())
     };

@@ -17,6 +17,7 @@
 //! - [`parity`]: PyTorch-parity fixtures and their checker.
 //! - [`recurrent`]: what every recurrent family shares (stacking, directions,
 //!   sequence lengths, initial states, sequence heads).
+//! - [`sampling`]: greedy / temperature / top-k / top-p choice of the next token.
 //! - [`plot`]: PNG charts and images with no system dependency.
 //! - [`device`]: picking flex / ndarray / wgpu at run time.
 
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod parity;
 pub mod plot;
 pub mod recurrent;
+pub mod sampling;
 pub mod task;
 pub mod train;
 pub mod weights;

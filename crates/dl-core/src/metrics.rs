@@ -38,6 +38,39 @@ pub fn perplexity(mean_nll_nats: f64) -> f64 {
     mean_nll_nats.exp()
 }
 
+/// Corpus BLEU-4 (Papineni et al. 2002) of `hypotheses` against one reference each,
+/// on tokens as given: clipped n-gram precisions for n = 1..4 summed over the corpus,
+/// their geometric mean, times the brevity penalty `min(1, exp(1 - ref_len / hyp_len))`.
+/// In `[0, 1]`; 0 when some n-gram order has no match (no smoothing), as sacreBLEU's default.
+pub fn bleu<S: AsRef<str> + Eq + std::hash::Hash>(hypotheses: &[Vec<S>], references: &[Vec<S>]) -> Result<f64> {
+    same_len("bleu", hypotheses.len(), references.len())?;
+    let (mut hyp_len, mut ref_len) = (0usize, 0usize);
+    let mut matches = [0usize; 4];
+    let mut totals = [0usize; 4];
+    for (h, r) in hypotheses.iter().zip(references) {
+        hyp_len += h.len();
+        ref_len += r.len();
+        for n in 1..=4 {
+            fn grams<S: AsRef<str>>(s: &[S], n: usize) -> std::collections::HashMap<Vec<&str>, usize> {
+                let mut m: std::collections::HashMap<Vec<&str>, usize> = std::collections::HashMap::new();
+                for w in s.windows(n) {
+                    *m.entry(w.iter().map(AsRef::as_ref).collect()).or_default() += 1;
+                }
+                m
+            }
+            let (hg, rg) = (grams(h, n), grams(r, n));
+            totals[n - 1] += h.len().saturating_sub(n - 1);
+            matches[n - 1] += hg.iter().map(|(g, c)| (*c).min(rg.get(g).copied().unwrap_or(0))).sum::<usize>();
+        }
+    }
+    if hyp_len == 0 || matches.contains(&0) {
+        return Ok(0.0);
+    }
+    let log_p: f64 = (0..4).map(|i| (matches[i] as f64 / totals[i] as f64).ln()).sum::<f64>() / 4.0;
+    let bp = if hyp_len >= ref_len { 1.0 } else { (1.0 - ref_len as f64 / hyp_len as f64).exp() };
+    Ok(bp * log_p.exp())
+}
+
 fn same_len(what: &str, a: usize, b: usize) -> Result<()> {
     if a != b {
         return Err(Error::shape(what, format!("{b} predictions (one per target)"), a));
@@ -152,6 +185,25 @@ impl ConfusionMatrix {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bleu_matches_hand_computed_values() {
+        let t = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        // Identical: 1.
+        assert!((bleu(&[t("the cat sat on the mat")], &[t("the cat sat on the mat")]).unwrap() - 1.0).abs() < 1e-12);
+        // No 4-gram match: 0 (unsmoothed).
+        assert_eq!(bleu(&[t("the cat sat on")], &[t("on the cat sat down")]).unwrap(), 0.0);
+        assert_eq!(bleu(&[t("a b c")], &[t("a b c d")]).unwrap(), 0.0);
+        // Hand-computed: hyp "the cat sat on the red mat" vs ref "the cat sat on the mat":
+        // p1 = 6/7, p2 = 4/6, p3 = 3/5, p4 = 2/4, no brevity penalty.
+        let want = ((6.0f64 / 7.0).ln() + (4.0f64 / 6.0).ln() + (3.0f64 / 5.0).ln() + (0.5f64).ln()) / 4.0;
+        let got = bleu(&[t("the cat sat on the red mat")], &[t("the cat sat on the mat")]).unwrap();
+        assert!((got - want.exp()).abs() < 1e-12, "{got}");
+        // Brevity penalty: a short hypothesis is penalised.
+        let short = bleu(&[t("the cat sat on")], &[t("the cat sat on the mat")]).unwrap();
+        assert!((short - (1.0f64 - 6.0 / 4.0).exp()).abs() < 1e-12, "{short}");
+        assert!(bleu(&[t("a")], &[]).is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -53,8 +53,11 @@ pub struct Evaluation {
     pub loss: f64,
     /// Examples seen.
     pub examples: usize,
-    /// Confusion matrix, for classification targets.
+    /// Confusion matrix, for classification targets with at most
+    /// [`CONFUSION_MAX_CLASSES`] classes (a language model's vocabulary is not tabulated).
     pub confusion: Option<ConfusionMatrix>,
+    /// Correct and total predictions, for classification targets.
+    pub correct: (u64, u64),
     /// Sum of squared errors and number of values, for regression targets.
     pub squared_error: f64,
     /// Number of regression values.
@@ -64,7 +67,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// Accuracy for classification, `None` for regression.
     pub fn accuracy(&self) -> Option<f64> {
-        self.confusion.as_ref().map(|c| c.accuracy())
+        (self.correct.1 > 0).then(|| self.correct.0 as f64 / self.correct.1 as f64)
     }
 
     /// Root mean squared error for regression, `None` for classification.
@@ -84,9 +87,13 @@ pub struct MetricAccumulator {
     loss_sum: f64,
     examples: usize,
     confusion: Option<ConfusionMatrix>,
+    correct: (u64, u64),
     squared_error: f64,
     values: usize,
 }
+
+/// Classification with more classes than this keeps only the accuracy, not a confusion matrix.
+pub const CONFUSION_MAX_CLASSES: usize = 1024;
 
 impl MetricAccumulator {
     /// Adds one step's loss and outputs. Reads values back from the device.
@@ -102,11 +109,18 @@ impl MetricAccumulator {
             Targets::Classes(t) => {
                 let pred = argmax_rows(&out.output);
                 let target: Vec<usize> = to_usize(t.clone())?;
-                let cm = match &mut self.confusion {
-                    Some(cm) => cm,
-                    None => self.confusion.insert(ConfusionMatrix::new(k)?),
-                };
-                cm.add(&pred, &target)?;
+                if pred.len() != target.len() {
+                    return Err(Error::shape("step output", format!("{} rows", target.len()), pred.len()));
+                }
+                self.correct.0 += pred.iter().zip(&target).filter(|(p, t)| p == t).count() as u64;
+                self.correct.1 += target.len() as u64;
+                if k <= CONFUSION_MAX_CLASSES {
+                    let cm = match &mut self.confusion {
+                        Some(cm) => cm,
+                        None => self.confusion.insert(ConfusionMatrix::new(k)?),
+                    };
+                    cm.add(&pred, &target)?;
+                }
             }
             Targets::Values(t) => {
                 let diff = (out.output.clone() - t.clone()).powf_scalar(2.0).sum();
@@ -123,6 +137,7 @@ impl MetricAccumulator {
             loss: if self.examples == 0 { f64::NAN } else { self.loss_sum / self.examples as f64 },
             examples: self.examples,
             confusion: self.confusion,
+            correct: self.correct,
             squared_error: self.squared_error,
             values: self.values,
         }

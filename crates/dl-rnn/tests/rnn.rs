@@ -386,3 +386,96 @@ fn backend_conformance() {
         assert!(r.history.epochs[2].train_loss < r.history.epochs[0].train_loss, "{backend}");
     }
 }
+
+// ------------------------------------------------------------------ seq2seq
+
+mod seq2seq {
+    use super::*;
+    use dl_core::recurrent::seq2seq::{AttentionKind, PairBatcher, PairItem, Seq2SeqConfig, Seq2SeqHeadConfig};
+
+    const BOS: usize = 2;
+    const EOS: usize = 3;
+
+    /// Reverse a sequence of 2..6 tokens from {4..9}: needs attention to the right source position.
+    fn reversal(n: usize, seed: u64) -> Vec<PairItem> {
+        let mut rng = dl_core::data::split::SplitRng::new(seed);
+        (0..n)
+            .map(|_| {
+                let src: Vec<usize> = (0..2 + rng.below(5)).map(|_| 4 + rng.below(6)).collect();
+                PairItem { tgt: src.iter().rev().copied().collect(), src }
+            })
+            .collect()
+    }
+
+    fn config(attention: AttentionKind) -> Seq2SeqConfig<GruConfig, GruConfig> {
+        Seq2SeqConfig {
+            encoder: GruConfig::new(16, 24).with_bidirectional(true),
+            decoder: GruConfig::new(16 + 32, 32),
+            head: Seq2SeqHeadConfig::new(10, 10).with_attention(attention).with_attention_dim(32),
+        }
+    }
+
+    #[test]
+    fn attention_models_learn_to_reverse_and_beam_search_is_at_least_as_likely() {
+        let _rng = rng_lock();
+        let ad = device().autodiff();
+        let plain = device();
+        let train = reversal(512, 1);
+        let batcher = PairBatcher { pad: 0, bos: BOS, eos: EOS };
+        for attention in [AttentionKind::Additive, AttentionKind::Multiplicative] {
+            ad.seed(12);
+            let model = config(attention).init(&ad).unwrap();
+            let tc = TrainConfig { epochs: 30, batch_size: 32, lr: 1e-2, progress: false, ..TrainConfig::default() };
+            let r = fit(model, &train, None, &batcher, &tc, &ad).unwrap();
+            let model = r.model.valid();
+            let test = reversal(50, 2);
+            let sources: Vec<Vec<usize>> = test.iter().map(|p| p.src.clone()).collect();
+            let greedy = model.greedy(&sources, BOS, EOS, 10, &plain).unwrap();
+            let exact = greedy.iter().zip(&test).filter(|(d, p)| d.tokens == p.tgt).count();
+            assert!(exact >= 45, "{attention:?}: {exact}/50 reversed exactly");
+            for (d, p) in greedy.iter().zip(&test).take(10) {
+                // One attention row per output step (tokens + <eos>), each a distribution over the source.
+                assert_eq!(d.attention.len(), d.tokens.len() + 1);
+                for row in &d.attention {
+                    assert_eq!(row.len(), p.src.len());
+                    assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+                }
+                let beam1 = model.beam_search(&p.src, BOS, EOS, 1, 10, 0.0, &plain).unwrap();
+                assert_eq!(beam1.tokens, d.tokens, "beam 1 is greedy");
+                let beam4 = model.beam_search(&p.src, BOS, EOS, 4, 10, 0.0, &plain).unwrap();
+                assert!(beam4.log_prob >= d.log_prob - 1e-4, "beam {} < greedy {}", beam4.log_prob, d.log_prob);
+            }
+        }
+    }
+
+    #[test]
+    fn padded_sources_get_no_attention_and_bad_configs_are_errors() {
+        let _rng = rng_lock();
+        let d = device();
+        d.seed(13);
+        let model = config(AttentionKind::Additive).init(&d).unwrap();
+        let batcher = PairBatcher { pad: 0, bos: BOS, eos: EOS };
+        let items = [PairItem { src: vec![4, 5, 6, 7], tgt: vec![7] }, PairItem { src: vec![4], tgt: vec![4] }];
+        let batch = batcher.batch(&items.iter().collect::<Vec<_>>(), &d).unwrap();
+        let (enc, state) = model.encode(batch.src.clone(), &batch.src_lengths).unwrap();
+        let prev = Tensor::<1, Int>::from_data(TensorData::new(vec![BOS as i64; 2], [2]), &d);
+        let (_, attn, _) = model.decode_step(prev, state, &enc);
+        let a = values(attn);
+        assert!(a[5..8].iter().all(|w| *w < 1e-6), "padding attended: {a:?}");
+        assert!((a[4] - 1.0).abs() < 1e-5);
+        // A source longer than the padded batch, an id outside the vocabulary, bad configs.
+        assert!(model.encode(batch.src.clone(), &[5, 1]).is_err());
+        let bad = Tensor::<2, Int>::from_data(TensorData::new(vec![4i64, 12], [1, 2]), &d);
+        assert!(err_text(model.encode(bad, &[2]).map(|_| ())).contains("token id `12`"));
+        let mut c = config(AttentionKind::Additive);
+        c.decoder = GruConfig::new(32, 32);
+        assert!(err_text(c.init(&d)).contains("decoder.input_size"));
+        let mut c = config(AttentionKind::Additive);
+        c.decoder = GruConfig::new(48, 32).with_bidirectional(true);
+        assert!(err_text(c.init(&d)).contains("unidirectional"));
+        let mut c = config(AttentionKind::Additive);
+        c.head.teacher_forcing = 1.5;
+        assert!(err_text(c.init(&d)).contains("teacher_forcing"));
+        assert!(model.beam_search(&[], BOS, EOS, 3, 5, 0.0, &d).is_err());
+    }
+}

@@ -278,6 +278,26 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
     }
 }
 
+impl<E: SequenceEncoder + Module> SequenceModel<E> {
+    /// Runs token ids `[B, T]` from `state` and returns every step's head output
+    /// `[B, T, K]` and the state after the last step: the building block of
+    /// generation (feed one token at a time, carrying the state) for tagging /
+    /// language-model heads.
+    pub fn step_tokens(
+        &self,
+        ids: Tensor<2, Int>,
+        state: Option<super::RecurrentState>,
+    ) -> crate::Result<(Tensor<3>, super::RecurrentState)> {
+        let [b, t] = ids.dims();
+        let x = self.embed(SequenceInput::Tokens(ids))?;
+        let enc = self.encoder.encode(x, None, state)?;
+        let f = self.encoder.output_size();
+        let k = self.task.width();
+        let y = self.output.forward(enc.output.reshape([b * t, f])).reshape([b, t, k]);
+        Ok((y, enc.state))
+    }
+}
+
 impl<E: SequenceEncoder + Module> Supervised<SequenceBatch> for SequenceModel<E> {
     fn step(&self, batch: &SequenceBatch) -> crate::Result<StepOutput> {
         let out = self.forward(batch.input.clone(), &batch.lengths)?;
@@ -401,6 +421,33 @@ impl Batcher<SeriesSequence, SequenceBatch> for SeriesBatcher {
             SequenceInput::Features(Tensor::from_data(TensorData::new(data, [items.len(), t, f]), device)),
             lengths,
             SequenceTarget::Values(Tensor::from_data(TensorData::new(targets, [items.len(), k]), device)),
+        )
+    }
+}
+
+/// Next-token prediction windows: each item is `L + 1` token ids; the input is the
+/// first `L`, the tags are the last `L` (language modelling with a tagging head).
+#[derive(Debug, Clone, Default)]
+pub struct NextTokenBatcher;
+
+impl Batcher<Vec<usize>, SequenceBatch> for NextTokenBatcher {
+    fn batch(&self, items: &[&Vec<usize>], device: &Device) -> crate::Result<SequenceBatch> {
+        let first = items.first().ok_or_else(|| Error::Invalid("an empty batch".into()))?;
+        let l = first.len().saturating_sub(1);
+        if l == 0 || items.iter().any(|w| w.len() != l + 1) {
+            return Err(Error::shape(
+                "NextTokenBatcher",
+                "windows of one length >= 2",
+                format!("first has {}", first.len()),
+            ));
+        }
+        let b = items.len();
+        let input: Vec<i64> = items.iter().flat_map(|w| w[..l].iter().map(|&i| i as i64)).collect();
+        let tags: Vec<i64> = items.iter().flat_map(|w| w[1..].iter().map(|&i| i as i64)).collect();
+        SequenceBatch::new(
+            SequenceInput::Tokens(Tensor::from_data(TensorData::new(input, [b, l]), device)),
+            vec![l; b],
+            SequenceTarget::Tags(Tensor::from_data(TensorData::new(tags, [b, l]), device)),
         )
     }
 }

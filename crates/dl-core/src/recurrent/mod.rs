@@ -11,6 +11,8 @@
 //!   states; each sequence's final state is taken at its own last step).
 //! - [`heads`]: many-to-one classifier and regressor, many-to-many tagger,
 //!   usable with any [`SequenceEncoder`].
+//! - [`seq2seq`]: an encoder-decoder with additive or multiplicative
+//!   attention, teacher forcing, greedy and beam-search decoding.
 //!
 //! burn's own `Rnn`/`Gru`/`Lstm` are single-layer cells with one pair of
 //! `Linear` per gate and no sequence lengths, projection, peepholes or gate
@@ -19,6 +21,7 @@
 //! one per gate) and add what burn lacks.
 
 pub mod heads;
+pub mod seq2seq;
 mod stack;
 
 use burn::module::{Module, ModuleDisplay};

@@ -1,0 +1,547 @@
+//! Encoder-decoder (sequence-to-sequence) with attention, for any recurrent
+//! encoder and any recurrent decoder cell.
+//!
+//! The encoder reads the source; its summary initialises the decoder (through
+//! a `tanh` bridge). At each target step the decoder cell reads the previous
+//! target token and the previous attentional vector (Luong et al. 2015's
+//! input feeding), then attends over the encoder outputs:
+//!
+//! - additive (Bahdanau et al. 2015): `score_j = v^T tanh(W_k e_j + W_q h)`;
+//! - multiplicative (Luong's "general"): `score_j = (W_k e_j)^T h`;
+//!
+//! padded source positions are masked out. The context and the decoder state
+//! give the attentional vector `tanh(W_c [ctx; h])`, and a linear layer the
+//! next-token logits. Training uses teacher forcing (the gold previous token,
+//! or with probability `1 - teacher_forcing` the model's own argmax);
+//! decoding is greedy (batched) or beam search with a length penalty.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::{CellState, RecurrentCell, RecurrentStack, SequenceEncoder, check_lengths};
+use crate::Error;
+use crate::config::{ModelConfig, check};
+use crate::task::{Batcher, StepOutput, Supervised, to_f32};
+
+/// How the decoder scores encoder positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKind {
+    /// Bahdanau: a one-hidden-layer MLP of key and query.
+    #[default]
+    Additive,
+    /// Luong "general": a bilinear form of key and query.
+    Multiplicative,
+}
+
+/// Head hyper-parameters of a [`Seq2Seq`] around its encoder and decoder.
+#[derive(Config, Debug, PartialEq)]
+pub struct Seq2SeqHeadConfig {
+    /// Source vocabulary size (the embedding width is the encoder's input size).
+    pub src_vocab: usize,
+    /// Target vocabulary size (the embedding width is the decoder's input size minus
+    /// its hidden size: the rest of the decoder input is the fed-back attentional vector).
+    pub tgt_vocab: usize,
+    /// Attention score.
+    #[config(default = "AttentionKind::Additive")]
+    pub attention: AttentionKind,
+    /// Hidden width of the additive score (ignored by multiplicative attention).
+    #[config(default = 128)]
+    pub attention_dim: usize,
+    /// Probability of feeding the gold previous token while training (1 = always).
+    #[config(default = 1.0)]
+    pub teacher_forcing: f64,
+    /// Dropout on embeddings and attentional vectors while training.
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+/// A whole encoder-decoder config: the encoder's, the decoder's (a one-direction
+/// recurrent stack) and the head's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seq2SeqConfig<EC, DC> {
+    /// Encoder config (any recurrent stack, bidirectional allowed).
+    pub encoder: EC,
+    /// Decoder config (unidirectional; input size = target embedding + hidden).
+    pub decoder: DC,
+    /// Vocabularies, attention, teacher forcing, dropout.
+    pub head: Seq2SeqHeadConfig,
+}
+
+impl<EC, DC, C> ModelConfig for Seq2SeqConfig<EC, DC>
+where
+    EC: ModelConfig,
+    EC::Model: SequenceEncoder + Module,
+    DC: ModelConfig<Model = RecurrentStack<C>>,
+    C: RecurrentCell + Module,
+{
+    type Model = Seq2Seq<EC::Model, C>;
+
+    fn validate(&self) -> crate::Result<()> {
+        self.encoder.validate()?;
+        self.decoder.validate()?;
+        let h = &self.head;
+        check::positive("Seq2SeqHeadConfig", "src_vocab", h.src_vocab)?;
+        check::positive("Seq2SeqHeadConfig", "tgt_vocab", h.tgt_vocab)?;
+        check::positive("Seq2SeqHeadConfig", "attention_dim", h.attention_dim)?;
+        check::probability("Seq2SeqHeadConfig", "dropout", h.dropout)?;
+        if !(0.0..=1.0).contains(&h.teacher_forcing) {
+            return Err(Error::config("Seq2SeqHeadConfig", "teacher_forcing", "must be in [0, 1]"));
+        }
+        Ok(())
+    }
+
+    fn build(&self, device: &Device) -> Self::Model {
+        let encoder = self.encoder.build(device);
+        let decoder = self.decoder.build(device);
+        let (he, hd) = (encoder.output_size(), decoder.hidden_size());
+        let emb = decoder.forward[0].input_size().saturating_sub(hd).max(1);
+        let h = &self.head;
+        let key_dim = match h.attention {
+            AttentionKind::Additive => h.attention_dim,
+            AttentionKind::Multiplicative => hd,
+        };
+        let additive = h.attention == AttentionKind::Additive;
+        Seq2Seq {
+            src_embedding: EmbeddingConfig::new(h.src_vocab, encoder.input_size()).init(device),
+            tgt_embedding: EmbeddingConfig::new(h.tgt_vocab, emb).init(device),
+            bridge: LinearConfig::new(encoder.summary_size(), hd).init(device),
+            attn_key: LinearConfig::new(he, key_dim).with_bias(additive).init(device),
+            attn_query: additive.then(|| LinearConfig::new(hd, key_dim).with_bias(false).init(device)),
+            attn_v: additive.then(|| LinearConfig::new(key_dim, 1).with_bias(false).init(device)),
+            combine: LinearConfig::new(he + hd, hd).init(device),
+            output: LinearConfig::new(hd, h.tgt_vocab).init(device),
+            dropout: DropoutConfig::new(h.dropout).init(),
+            encoder,
+            decoder,
+            attention: h.attention,
+            teacher_forcing: h.teacher_forcing,
+        }
+    }
+
+    fn init(&self, device: &Device) -> crate::Result<Self::Model> {
+        self.validate()?;
+        let model = self.build(device);
+        if model.decoder.directions() != 1 {
+            return Err(Error::config(
+                "Seq2SeqConfig",
+                "decoder",
+                "must be unidirectional (it generates left to right)",
+            ));
+        }
+        let (din, hd) = (model.decoder.forward[0].input_size(), model.decoder.hidden_size());
+        if din <= hd {
+            return Err(Error::config(
+                "Seq2SeqConfig",
+                "decoder.input_size",
+                format!("must be target embedding width + hidden size ({hd}), got {din}"),
+            ));
+        }
+        Ok(model)
+    }
+}
+
+/// An attention encoder-decoder.
+#[derive(Module, Debug)]
+pub struct Seq2Seq<E: SequenceEncoder + Module, C: RecurrentCell + Module> {
+    /// Source token embedding.
+    pub src_embedding: Embedding,
+    /// Target token embedding.
+    pub tgt_embedding: Embedding,
+    /// Source encoder.
+    pub encoder: E,
+    /// Decoder layers (one direction).
+    pub decoder: RecurrentStack<C>,
+    /// Encoder summary -> initial decoder state.
+    pub bridge: Linear,
+    /// Encoder outputs -> attention keys.
+    pub attn_key: Linear,
+    /// Decoder state -> additive query.
+    pub attn_query: Option<Linear>,
+    /// Additive score vector.
+    pub attn_v: Option<Linear>,
+    /// `[context; state]` -> attentional vector.
+    pub combine: Linear,
+    /// Attentional vector -> target logits.
+    pub output: Linear,
+    /// Dropout.
+    pub dropout: Dropout,
+    #[module(skip)]
+    attention: AttentionKind,
+    #[module(skip)]
+    teacher_forcing: f64,
+}
+
+/// The encoded source, ready to be attended over.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Encoder outputs `[B, S, He]`.
+    pub outputs: Tensor<3>,
+    /// Attention keys `[B, S, K]`.
+    pub keys: Tensor<3>,
+    /// 0 at real source positions, -1e9 at padding: `[B, S]`.
+    pub mask: Tensor<2>,
+}
+
+/// Decoder state between steps.
+#[derive(Debug, Clone)]
+pub struct DecoderState {
+    /// One state per decoder layer.
+    pub layers: Vec<CellState>,
+    /// The previous attentional vector `[B, Hd]` (input feeding).
+    pub feed: Tensor<2>,
+}
+
+impl DecoderState {
+    fn select(self, idx: Tensor<1, Int>) -> Self {
+        DecoderState {
+            layers: self
+                .layers
+                .into_iter()
+                .map(|s| CellState { h: s.h.select(0, idx.clone()), c: s.c.map(|c| c.select(0, idx.clone())) })
+                .collect(),
+            feed: self.feed.select(0, idx),
+        }
+    }
+}
+
+/// A batch of source/target pairs.
+#[derive(Debug, Clone)]
+pub struct Seq2SeqBatch {
+    /// Source ids `[B, S]`, right-padded.
+    pub src: Tensor<2, Int>,
+    /// Real source lengths.
+    pub src_lengths: Vec<usize>,
+    /// Decoder inputs `[B, T]`: `<bos>` then the target.
+    pub tgt_in: Tensor<2, Int>,
+    /// Decoder targets `[B, T]`: the target then `<eos>`.
+    pub tgt_out: Tensor<2, Int>,
+    /// Real target lengths (target + 1).
+    pub tgt_lengths: Vec<usize>,
+}
+
+/// A translation pair as token ids (without `<bos>` / `<eos>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairItem {
+    /// Source ids.
+    pub src: Vec<usize>,
+    /// Target ids.
+    pub tgt: Vec<usize>,
+}
+
+/// Pads pairs and adds `<bos>` / `<eos>` to the targets.
+#[derive(Debug, Clone)]
+pub struct PairBatcher {
+    /// Padding id.
+    pub pad: usize,
+    /// Begin-of-sentence id.
+    pub bos: usize,
+    /// End-of-sentence id.
+    pub eos: usize,
+}
+
+impl Batcher<PairItem, Seq2SeqBatch> for PairBatcher {
+    fn batch(&self, items: &[&PairItem], device: &Device) -> crate::Result<Seq2SeqBatch> {
+        if items.is_empty() {
+            return Err(Error::Invalid("an empty batch".into()));
+        }
+        if let Some(i) = items.iter().position(|p| p.src.is_empty()) {
+            return Err(Error::shape(format!("PairBatcher item {i}"), "a non-empty source", "an empty one"));
+        }
+        let b = items.len();
+        let s = items.iter().map(|p| p.src.len()).max().unwrap_or(1);
+        let t = items.iter().map(|p| p.tgt.len() + 1).max().unwrap_or(1);
+        let (mut src, mut tin, mut tout) =
+            (Vec::with_capacity(b * s), Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+        for p in items {
+            src.extend(p.src.iter().map(|&i| i as i64));
+            src.extend(std::iter::repeat_n(self.pad as i64, s - p.src.len()));
+            tin.push(self.bos as i64);
+            tin.extend(p.tgt.iter().map(|&i| i as i64));
+            tin.extend(std::iter::repeat_n(self.pad as i64, t - p.tgt.len() - 1));
+            tout.extend(p.tgt.iter().map(|&i| i as i64));
+            tout.push(self.eos as i64);
+            tout.extend(std::iter::repeat_n(self.pad as i64, t - p.tgt.len() - 1));
+        }
+        Ok(Seq2SeqBatch {
+            src: Tensor::from_data(TensorData::new(src, [b, s]), device),
+            src_lengths: items.iter().map(|p| p.src.len()).collect(),
+            tgt_in: Tensor::from_data(TensorData::new(tin, [b, t]), device),
+            tgt_out: Tensor::from_data(TensorData::new(tout, [b, t]), device),
+            tgt_lengths: items.iter().map(|p| p.tgt.len() + 1).collect(),
+        })
+    }
+}
+
+/// A decoded sentence with what the decoder looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    /// Output ids, without `<eos>`.
+    pub tokens: Vec<usize>,
+    /// Attention weights over the source, one row per output token (and `<eos>`).
+    pub attention: Vec<Vec<f32>>,
+    /// Sum of log-probabilities of the chosen tokens.
+    pub log_prob: f32,
+}
+
+impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
+    fn check_ids(&self, ids: &Tensor<2, Int>, vocab: usize, what: &str) -> crate::Result<()> {
+        let max = ids.clone().max().into_scalar::<i64>();
+        let min = ids.clone().min().into_scalar::<i64>();
+        if min < 0 || max >= vocab as i64 {
+            return Err(Error::Unknown {
+                kind: "token id",
+                value: if min < 0 { min.to_string() } else { max.to_string() },
+                context: format!("the {what} vocabulary of {vocab}"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Encodes source ids `[B, S]` with their lengths.
+    pub fn encode(&self, src: Tensor<2, Int>, lengths: &[usize]) -> crate::Result<(Encoded, DecoderState)> {
+        let [b, s] = src.dims();
+        check_lengths("Seq2Seq source", lengths, b, s)?;
+        self.check_ids(&src, self.src_embedding.weight.dims()[0], "source")?;
+        let device = src.device();
+        let x = self.dropout.forward(self.src_embedding.forward(src));
+        let enc = self.encoder.encode(x, Some(lengths), None)?;
+        let keys = self.attn_key.forward(enc.output.clone());
+        let mask = crate::recurrent::length_mask(lengths, s, &device);
+        let mask = (mask - 1.0) * 1e9;
+        let h0 = self.bridge.forward(enc.last).tanh();
+        let layers = self
+            .decoder
+            .forward
+            .iter()
+            .map(|cell| CellState { h: h0.clone(), c: cell.cell_size().map(|n| Tensor::zeros([b, n], &device)) })
+            .collect();
+        let feed = Tensor::zeros([b, self.decoder.hidden_size()], &device);
+        Ok((Encoded { outputs: enc.output, keys, mask }, DecoderState { layers, feed }))
+    }
+
+    /// One decoder step from previous tokens `[B]`: logits `[B, V]`, attention `[B, S]`, next state.
+    pub fn decode_step(
+        &self,
+        prev: Tensor<1, Int>,
+        state: DecoderState,
+        enc: &Encoded,
+    ) -> (Tensor<2>, Tensor<2>, DecoderState) {
+        let [b] = prev.dims();
+        let e = self.tgt_embedding.weight.dims()[1];
+        let emb = self.dropout.forward(self.tgt_embedding.forward(prev.reshape([b, 1]))).reshape([b, e]);
+        let mut x = Tensor::cat(vec![emb, state.feed], 1);
+        let mut layers = Vec::with_capacity(state.layers.len());
+        for (cell, s) in self.decoder.forward.iter().zip(state.layers) {
+            let next = cell.step(x, s);
+            x = next.h.clone();
+            layers.push(next);
+        }
+        let h = x;
+        let [_, s_len, k] = enc.keys.dims();
+        let scores = match (&self.attn_query, &self.attn_v) {
+            (Some(q), Some(v)) => {
+                let q = q.forward(h.clone()).reshape([b, 1, k]);
+                v.forward((enc.keys.clone() + q).tanh()).reshape([b, s_len])
+            }
+            _ => enc.keys.clone().matmul(h.clone().reshape([b, k, 1])).reshape([b, s_len]),
+        };
+        let attn = softmax(scores + enc.mask.clone(), 1);
+        let he = enc.outputs.dims()[2];
+        let ctx = attn.clone().reshape([b, 1, s_len]).matmul(enc.outputs.clone()).reshape([b, he]);
+        let feed = self.combine.forward(Tensor::cat(vec![ctx, h], 1)).tanh();
+        let logits = self.output.forward(self.dropout.forward(feed.clone()));
+        (logits, attn, DecoderState { layers, feed })
+    }
+
+    /// Teacher-forced logits `[B, T, V]` for a batch.
+    pub fn forward(&self, batch: &Seq2SeqBatch) -> crate::Result<Tensor<3>> {
+        let [b, t] = batch.tgt_in.dims();
+        check_lengths("Seq2Seq target", &batch.tgt_lengths, b, t)?;
+        self.check_ids(&batch.tgt_in, self.tgt_embedding.weight.dims()[0], "target")?;
+        let (enc, mut state) = self.encode(batch.src.clone(), &batch.src_lengths)?;
+        let device = batch.src.device();
+        let gold: Vec<Tensor<1, Int>> = batch.tgt_in.clone().chunk(t, 1).into_iter().map(|c| c.reshape([b])).collect();
+        let mut logits = Vec::with_capacity(t);
+        let mut prev = gold[0].clone();
+        for step in 0..t {
+            let (l, _, next) = self.decode_step(prev.clone(), state, &enc);
+            state = next;
+            if step + 1 < t {
+                let teacher = self.teacher_forcing >= 1.0
+                    || Tensor::<1>::random([1], Distribution::Default, &device).into_scalar::<f32>()
+                        < self.teacher_forcing as f32;
+                prev = if teacher { gold[step + 1].clone() } else { l.clone().argmax(1).reshape([b]) };
+            }
+            logits.push(l);
+        }
+        Ok(Tensor::stack(logits, 1))
+    }
+
+    /// Greedy decoding of a batch of sources (each non-empty), up to `max_len` tokens.
+    pub fn greedy(
+        &self,
+        sources: &[Vec<usize>],
+        bos: usize,
+        eos: usize,
+        max_len: usize,
+        device: &Device,
+    ) -> crate::Result<Vec<Decoded>> {
+        let model = self;
+        let b = sources.len();
+        if b == 0 {
+            return Ok(Vec::new());
+        }
+        let batch = PairBatcher { pad: 0, bos, eos }.batch(
+            &sources
+                .iter()
+                .map(|s| PairItem { src: s.clone(), tgt: vec![] })
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>(),
+            device,
+        )?;
+        let (enc, mut state) = model.encode(batch.src, &batch.src_lengths)?;
+        let mut prev = Tensor::<1, Int>::from_data(TensorData::new(vec![bos as i64; b], [b]), device);
+        let mut out: Vec<Decoded> =
+            (0..b).map(|_| Decoded { tokens: vec![], attention: vec![], log_prob: 0.0 }).collect();
+        let mut done = vec![false; b];
+        for _ in 0..max_len {
+            let (l, attn, next) = model.decode_step(prev, state, &enc);
+            state = next;
+            let lp = to_f32(log_softmax(l, 1))?;
+            let v = lp.len() / b;
+            let attn = to_f32(attn)?;
+            let s = attn.len() / b;
+            let mut picks = Vec::with_capacity(b);
+            for i in 0..b {
+                let row = &lp[i * v..(i + 1) * v];
+                let best = row.iter().enumerate().fold(0, |m, (j, x)| if *x > row[m] { j } else { m });
+                picks.push(best as i64);
+                if !done[i] {
+                    out[i].attention.push(attn[i * s..i * s + sources[i].len()].to_vec());
+                    out[i].log_prob += row[best];
+                    if best == eos {
+                        done[i] = true;
+                    } else {
+                        out[i].tokens.push(best);
+                    }
+                }
+            }
+            if done.iter().all(|d| *d) {
+                break;
+            }
+            prev = Tensor::from_data(TensorData::new(picks, [b]), device);
+        }
+        Ok(out)
+    }
+
+    /// Beam search for one source: keeps the `beam` best partial translations, and
+    /// returns the finished one with the best `log_prob / ((5 + len) / 6)^alpha`
+    /// (GNMT's length penalty; `alpha` 0 = raw log-probability).
+    #[allow(clippy::too_many_arguments)]
+    pub fn beam_search(
+        &self,
+        source: &[usize],
+        bos: usize,
+        eos: usize,
+        beam: usize,
+        max_len: usize,
+        alpha: f32,
+        device: &Device,
+    ) -> crate::Result<Decoded> {
+        check::positive("beam_search", "beam", beam)?;
+        if source.is_empty() {
+            return Err(Error::shape("beam_search", "a non-empty source", "an empty one"));
+        }
+        let src = Tensor::<2, Int>::from_data(
+            TensorData::new(source.iter().map(|&i| i as i64).collect(), [1, source.len()]),
+            device,
+        );
+        let (enc1, state1) = self.encode(src, &[source.len()])?;
+        let penalty = |len: usize| ((5.0 + len as f32) / 6.0).powf(alpha);
+        // Live hypotheses: (tokens, attention rows, log_prob).
+        let mut live: Vec<Decoded> = vec![Decoded { tokens: vec![bos], attention: vec![], log_prob: 0.0 }];
+        let mut state = state1;
+        let mut finished: Vec<Decoded> = Vec::new();
+        for _ in 0..max_len {
+            let k = live.len();
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; k], [k]), device);
+            let enc = Encoded {
+                outputs: enc1.outputs.clone().select(0, idx.clone()),
+                keys: enc1.keys.clone().select(0, idx.clone()),
+                mask: enc1.mask.clone().select(0, idx),
+            };
+            let prev: Vec<i64> = live.iter().map(|h| *h.tokens.last().unwrap_or(&bos) as i64).collect();
+            let prev = Tensor::<1, Int>::from_data(TensorData::new(prev, [k]), device);
+            let (l, attn, next) = self.decode_step(prev, state, &enc);
+            let lp = to_f32(log_softmax(l, 1))?;
+            let v = lp.len() / k;
+            let attn = to_f32(attn)?;
+            let s = source.len();
+            let mut cands: Vec<(f32, usize, usize)> = Vec::with_capacity(k * beam);
+            for (r, h) in live.iter().enumerate() {
+                let row = &lp[r * v..(r + 1) * v];
+                let mut order: Vec<usize> = (0..v).collect();
+                order.select_nth_unstable_by(beam.min(v) - 1, |a, b| row[*b].total_cmp(&row[*a]));
+                for &tok in order.iter().take(beam.min(v)) {
+                    cands.push((h.log_prob + row[tok], r, tok));
+                }
+            }
+            cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let mut keep_rows = Vec::new();
+            let mut new_live = Vec::new();
+            for (score, r, tok) in cands {
+                if new_live.len() >= beam {
+                    break;
+                }
+                let mut h = live[r].clone();
+                h.attention.push(attn[r * s..(r + 1) * s].to_vec());
+                h.log_prob = score;
+                if tok == eos {
+                    finished.push(h);
+                } else {
+                    h.tokens.push(tok);
+                    new_live.push(h);
+                    keep_rows.push(r as i64);
+                }
+            }
+            let best_live = new_live.first().map(|h| h.log_prob / penalty(h.tokens.len()));
+            let best_done =
+                finished.iter().map(|h| h.log_prob / penalty(h.tokens.len())).fold(f32::NEG_INFINITY, f32::max);
+            // Log-probabilities only fall: stop once no live hypothesis can catch up
+            // (exact for alpha = 0, the usual heuristic otherwise) or all have finished.
+            if new_live.is_empty() || finished.len() >= beam || best_live.is_some_and(|b| b < best_done) {
+                live = new_live;
+                break;
+            }
+            let n = keep_rows.len();
+            state = next.select(Tensor::from_data(TensorData::new(keep_rows, [n]), device));
+            live = new_live;
+        }
+        finished.extend(live);
+        let best = finished
+            .into_iter()
+            .max_by(|a, b| (a.log_prob / penalty(a.tokens.len())).total_cmp(&(b.log_prob / penalty(b.tokens.len()))))
+            .ok_or_else(|| Error::Invalid("beam search produced nothing".into()))?;
+        Ok(Decoded { tokens: best.tokens[1..].to_vec(), attention: best.attention, log_prob: best.log_prob })
+    }
+}
+
+impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Supervised<Seq2SeqBatch> for Seq2Seq<E, C> {
+    fn step(&self, batch: &Seq2SeqBatch) -> crate::Result<StepOutput> {
+        let logits = self.forward(batch)?;
+        let [b, t, v] = logits.dims();
+        let idx: Vec<i64> =
+            batch.tgt_lengths.iter().enumerate().flat_map(|(i, &l)| (0..l).map(move |s| (i * t + s) as i64)).collect();
+        let n = idx.len();
+        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &logits.device());
+        let rows = logits.reshape([b * t, v]).select(0, idx.clone());
+        let targets = batch.tgt_out.clone().reshape([b * t]).select(0, idx);
+        Ok(StepOutput::classification(rows, targets))
+    }
+}
