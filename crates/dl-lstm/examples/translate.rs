@@ -61,6 +61,9 @@ struct Args {
     lr: f64,
 }
 
+/// A test pair: source ids, reference tokens, and the raw sentences.
+type TestPair<'a> = (Vec<usize>, Vec<String>, &'a (String, String));
+
 fn words(s: &str) -> usize {
     s.split_whitespace().count()
 }
@@ -141,7 +144,7 @@ fn main() {
         let model = burn::module::Module::to_device(model, &device);
 
         // Test BLEU: references are the tokenized French sentences (unknown words included).
-        let test: Vec<(Vec<usize>, Vec<String>, &(String, String))> = test_rows
+        let test: Vec<TestPair> = test_rows
             .iter()
             .map(|row| (en.encode(&row.0), WordTokenizer::tokens(&row.1), row))
             .filter(|(s, _, _)| !s.is_empty())

@@ -60,10 +60,8 @@ impl ModelConfig for LstmConfig {
         if self.dropout > 0.0 && self.num_layers == 1 {
             return Err(Error::config(c, "dropout", "applies between layers: needs num_layers >= 2"));
         }
-        if self.proj_size >= self.hidden_size {
-            if self.proj_size > 0 {
-                return Err(Error::config(c, "proj_size", "must be smaller than hidden_size (0 for none)"));
-            }
+        if self.proj_size > 0 && self.proj_size >= self.hidden_size {
+            return Err(Error::config(c, "proj_size", "must be smaller than hidden_size (0 for none)"));
         }
         if !self.forget_bias.is_finite() {
             return Err(Error::config(c, "forget_bias", "must be finite"));
