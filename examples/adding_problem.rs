@@ -10,14 +10,27 @@
 //! cargo run --release --example adding_problem -- [--lengths 50,100,200] [--models rnn,gru,lstm]
 //! ```
 //! Writes `out/adding_problem/T<T>_<model>/` (checkpoint, metrics.csv, curves),
-//! `valid_mse_T<T>.png` per length and `test_mse.png`, and prints `result: {json}`.
+//! `valid_mse_T<T>.png` per length, `test_mse.png`, the trained LSTM's gates on
+//! one test sequence (`gates_T<T>_{input,forget,cell}.png`, units x steps, the
+//! marked steps labelled `*`), and prints `result: {json}`.
 
+use std::path::Path;
+
+use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
+use dl_core::ModelConfig;
+use dl_core::checkpoint::load_weights;
 use dl_core::cli::{CommonArgs, run_example};
+use dl_core::config::load_json;
 use dl_core::data::synthetic::adding_problem;
+use dl_core::plot::heatmap_png;
 use dl_core::plot::{Series, line_chart};
 use dl_core::recurrent::heads::Pooling;
+use dl_core::recurrent::heads::{SequenceModelConfig, SeriesSequence};
+use dl_core::task::to_f32;
 use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
+use dl_lstm::LstmConfig;
+use dl_lstm::gates::forward_with_gates;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -46,6 +59,44 @@ struct Args {
     /// Adam learning rate.
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
+}
+
+/// Reloads the trained LSTM of `run_dir` and writes heatmaps of its input and forget
+/// gates (units x steps) and its cell state on one test sequence; the two marked
+/// steps are labelled `*`. The forget gate stays near 1 in the units that carry the
+/// first marked value, and the input gate opens at the marked steps.
+fn gate_maps(run_dir: &Path, item: &SeriesSequence, prefix: &Path, device: &Device) -> dl_core::Result<()> {
+    let config: SequenceModelConfig<LstmConfig> = load_json(run_dir.join("config.json"))?;
+    let model = load_weights(config.init(device)?, run_dir.join("best").join("model.bpk"))?;
+    let t = item.values.len() / 2;
+    let x = Tensor::<3>::from_data(TensorData::new(item.values.clone(), [1, t, 2]), device);
+    let (_, gates) = forward_with_gates(&model.encoder, x, None, None)?;
+    let labels: Vec<String> =
+        (0..t).map(|s| if item.values[2 * s + 1] == 1.0 { "*".to_string() } else { String::new() }).collect();
+    for (name, g) in [("input", gates.input), ("forget", gates.forget), ("cell", gates.cell)] {
+        let [_, _, _, h] = g.dims();
+        // [1, 1, T, H] -> units x steps.
+        let v = to_f32(g.reshape([t, h]).transpose())?;
+        let v: Vec<f32> = if name == "cell" {
+            let m = v.iter().fold(1e-6f32, |a, b| a.max(b.abs()));
+            v.iter().map(|x| 0.5 + 0.5 * x / m).collect()
+        } else {
+            v
+        };
+        heatmap_png(
+            &prefix.with_file_name(format!(
+                "{}_{name}.png",
+                prefix.file_name().and_then(|f| f.to_str()).unwrap_or("gates")
+            )),
+            &v,
+            h,
+            t,
+            8,
+            None,
+            Some(&labels),
+        )?;
+    }
+    Ok(())
 }
 
 fn main() {
@@ -87,6 +138,9 @@ fn main() {
                     r.valid_curve.iter().enumerate().map(|(i, v)| ((i + 1) as f64, *v)).collect(),
                 ));
                 test_series[fi].points.push((t as f64, r.test_mse));
+                if family == Family::Lstm {
+                    gate_maps(&out.join(format!("T{t}_lstm")), &test[0], &out.join(format!("gates_T{t}")), &device)?;
+                }
                 rows.push(json!({
                     "T": t, "model": family.name(), "hidden": r.hidden, "params": r.params,
                     "test_mse": r.test_mse, "within_0.04": r.within_tolerance, "seconds": r.seconds,
