@@ -207,3 +207,22 @@ where
 pub fn sub_dir(base: Option<&PathBuf>, name: &str) -> Option<PathBuf> {
     base.map(|b| b.join(name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budgets_match_across_families() {
+        let budget = Family::Lstm.layer_params(2, 32);
+        assert_eq!(budget, 4 * (32 * 2 + 32 * 32 + 64));
+        for f in Family::ALL {
+            let h = f.hidden_for_budget(2, budget);
+            let p = f.layer_params(2, h) as f64;
+            assert!((p - budget as f64).abs() / (budget as f64) < 0.05, "{f:?}: {h} units, {p} params");
+        }
+        assert_eq!(Family::Rnn.hidden_for_budget(2, budget), 66);
+        assert_eq!(Family::Gru.hidden_for_budget(2, budget), 37);
+        assert!(Family::parse("transformer").is_err());
+    }
+}
