@@ -456,6 +456,23 @@ mod seq2seq {
     }
 
     #[test]
+    fn scheduled_sampling_trains_and_evaluation_is_deterministic() {
+        let _rng = rng_lock();
+        let ad = device().autodiff();
+        ad.seed(14);
+        let mut c = config(AttentionKind::Multiplicative);
+        c.head.teacher_forcing = 0.5;
+        let train = reversal(128, 3);
+        let batcher = PairBatcher { pad: 0, bos: BOS, eos: EOS };
+        let tc = TrainConfig { epochs: 6, batch_size: 32, lr: 1e-2, progress: false, ..TrainConfig::default() };
+        let r = fit(c.init(&ad).unwrap(), &train, None, &batcher, &tc, &ad).unwrap();
+        assert!(r.history.epochs[5].train_loss < r.history.epochs[0].train_loss);
+        let a = evaluate(&r.model, &train, &batcher, 64, &device()).unwrap().loss;
+        let b = evaluate(&r.model, &train, &batcher, 64, &device()).unwrap().loss;
+        assert_eq!(a, b);
+    }
+
+    #[test]
     fn padded_sources_get_no_attention_and_bad_configs_are_errors() {
         let _rng = rng_lock();
         let d = device();

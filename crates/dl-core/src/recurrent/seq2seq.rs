@@ -372,7 +372,9 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
             let (l, _, next) = self.decode_step(prev.clone(), state, &enc);
             state = next;
             if step + 1 < t {
+                // Evaluation (no autodiff) always feeds the gold token, so its loss is deterministic.
                 let teacher = self.teacher_forcing >= 1.0
+                    || !device.is_autodiff()
                     || Tensor::<1>::random([1], Distribution::Default, &device).into_scalar::<f32>()
                         < self.teacher_forcing as f32;
                 prev = if teacher { gold[step + 1].clone() } else { l.clone().argmax(1).reshape([b]) };
