@@ -127,3 +127,21 @@ pub fn load_linear<S: TensorSource>(
     }
     Ok(layer)
 }
+
+/// Loads one recurrent layer's input and hidden projections from PyTorch's
+/// `{prefix}weight_ih{sfx}` / `bias_ih{sfx}` and `weight_hh{sfx}` / `bias_hh{sfx}`
+/// (`sfx` is `_l0`, `_l0_reverse`, ...): the layout shared by `nn.RNN`, `nn.GRU`
+/// and `nn.LSTM`, whose gate blocks the cells keep in PyTorch's order.
+pub fn load_recurrent_pair<S: TensorSource>(
+    input: Linear,
+    hidden: Linear,
+    src: &S,
+    prefix: &str,
+    sfx: &str,
+    device: &Device,
+) -> Result<(Linear, Linear)> {
+    let input = load_linear(input, src, &format!("{prefix}weight_ih{sfx}"), &format!("{prefix}bias_ih{sfx}"), device)?;
+    let hidden =
+        load_linear(hidden, src, &format!("{prefix}weight_hh{sfx}"), &format!("{prefix}bias_hh{sfx}"), device)?;
+    Ok((input, hidden))
+}

@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use crate::Lstm;
 use crate::cell::LstmCell;
 use dl_core::Error;
-use dl_core::weights::{TensorSource, expect, load_linear};
+use dl_core::weights::{TensorSource, expect, load_recurrent_pair};
 
 /// Loads an `nn.LSTM`'s weights (keys under `prefix`) into `lstm`, which must have the
 /// same sizes. Errors name the missing or mis-shaped key.
@@ -22,15 +22,7 @@ pub fn load_lstm<S: TensorSource>(lstm: Lstm, src: &S, prefix: &str, device: &De
                 "PyTorch's nn.LSTM has no peepholes: build the LSTM with peephole = false".into(),
             ));
         }
-        cell.input =
-            load_linear(cell.input, src, &format!("{prefix}weight_ih{sfx}"), &format!("{prefix}bias_ih{sfx}"), device)?;
-        cell.hidden = load_linear(
-            cell.hidden,
-            src,
-            &format!("{prefix}weight_hh{sfx}"),
-            &format!("{prefix}bias_hh{sfx}"),
-            device,
-        )?;
+        (cell.input, cell.hidden) = load_recurrent_pair(cell.input, cell.hidden, src, prefix, sfx, device)?;
         let key = format!("{prefix}weight_hr{sfx}");
         match cell.projection.take() {
             Some(mut p) => {

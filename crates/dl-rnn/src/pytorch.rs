@@ -10,22 +10,14 @@ use burn::tensor::Device;
 
 use crate::cell::{GruCell, RnnCell};
 use crate::{Gru, Rnn};
-use dl_core::weights::{TensorSource, load_linear};
+use dl_core::weights::{TensorSource, load_recurrent_pair};
 
 /// Loads the weights of an `nn.RNN` whose state-dict keys start with `prefix`
 /// (`""` for the module itself, `"encoder."` inside a larger model) into `rnn`,
 /// which must have the same sizes. Errors name the missing or mis-shaped key.
 pub fn load_rnn<S: TensorSource>(rnn: Rnn, src: &S, prefix: &str, device: &Device) -> dl_core::Result<Rnn> {
     rnn.map_pytorch_cells(|mut cell: RnnCell, sfx| {
-        cell.input =
-            load_linear(cell.input, src, &format!("{prefix}weight_ih{sfx}"), &format!("{prefix}bias_ih{sfx}"), device)?;
-        cell.hidden = load_linear(
-            cell.hidden,
-            src,
-            &format!("{prefix}weight_hh{sfx}"),
-            &format!("{prefix}bias_hh{sfx}"),
-            device,
-        )?;
+        (cell.input, cell.hidden) = load_recurrent_pair(cell.input, cell.hidden, src, prefix, sfx, device)?;
         Ok(cell)
     })
 }
@@ -33,15 +25,7 @@ pub fn load_rnn<S: TensorSource>(rnn: Rnn, src: &S, prefix: &str, device: &Devic
 /// Loads the weights of an `nn.GRU` (keys under `prefix`) into `gru`.
 pub fn load_gru<S: TensorSource>(gru: Gru, src: &S, prefix: &str, device: &Device) -> dl_core::Result<Gru> {
     gru.map_pytorch_cells(|mut cell: GruCell, sfx| {
-        cell.input =
-            load_linear(cell.input, src, &format!("{prefix}weight_ih{sfx}"), &format!("{prefix}bias_ih{sfx}"), device)?;
-        cell.hidden = load_linear(
-            cell.hidden,
-            src,
-            &format!("{prefix}weight_hh{sfx}"),
-            &format!("{prefix}bias_hh{sfx}"),
-            device,
-        )?;
+        (cell.input, cell.hidden) = load_recurrent_pair(cell.input, cell.hidden, src, prefix, sfx, device)?;
         Ok(cell)
     })
 }
