@@ -1,7 +1,6 @@
 //! Recipes that train an Elman RNN, a GRU and an LSTM the same way, so their
 //! differences are the cells' and nothing else.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::module::Module;
@@ -201,11 +200,6 @@ where
         seconds,
         predictions,
     })
-}
-
-/// `out/<name>` under `base`, or `None` when `base` is `None`.
-pub fn sub_dir(base: Option<&PathBuf>, name: &str) -> Option<PathBuf> {
-    base.map(|b| b.join(name))
 }
 
 #[cfg(test)]

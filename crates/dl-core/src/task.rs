@@ -207,16 +207,8 @@ where
     M: Supervised<B>,
     Bt: Batcher<I, B>,
 {
-    crate::config::check::positive("predict_classes", "batch_size", batch_size)?;
-    let model = model.valid();
-    let device = device.clone().without_autodiff();
-    let mut out = Vec::with_capacity(items.len());
-    for chunk in items.chunks(batch_size) {
-        let refs: Vec<&I> = chunk.iter().collect();
-        let batch = batcher.batch(&refs, &device)?;
-        out.extend(argmax_rows(&model.step(&batch)?.output));
-    }
-    Ok(out)
+    let rows = predict_outputs(model, items, batcher, batch_size, device)?;
+    Ok(rows.iter().map(|r| r.iter().enumerate().fold(0, |b, (j, x)| if *x > r[b] { j } else { b })).collect())
 }
 
 /// Runs `model` over `items` and returns each example's output row (logits or predictions).

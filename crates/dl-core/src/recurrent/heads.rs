@@ -100,14 +100,19 @@ impl HeadConfig {
     /// Puts this head around `encoder`.
     pub fn init<E: SequenceEncoder + Module>(&self, encoder: E, device: &Device) -> crate::Result<SequenceModel<E>> {
         self.validate()?;
-        Ok(SequenceModel {
+        Ok(self.assemble(encoder, device))
+    }
+
+    /// Builds the embedding and output layer around `encoder` (config already validated).
+    fn assemble<E: SequenceEncoder + Module>(&self, encoder: E, device: &Device) -> SequenceModel<E> {
+        SequenceModel {
             embedding: self.vocab_size.map(|v| EmbeddingConfig::new(v, encoder.input_size()).init(device)),
             output: LinearConfig::new(encoder.output_size(), self.task.width()).init(device),
             encoder,
             dropout: DropoutConfig::new(self.dropout).init(),
             task: self.task,
             pooling: self.pooling,
-        })
+        }
     }
 }
 
@@ -134,15 +139,7 @@ where
     }
 
     fn build(&self, device: &Device) -> Self::Model {
-        let encoder = self.encoder.build(device);
-        SequenceModel {
-            embedding: self.head.vocab_size.map(|v| EmbeddingConfig::new(v, encoder.input_size()).init(device)),
-            output: LinearConfig::new(encoder.output_size(), self.head.task.width()).init(device),
-            encoder,
-            dropout: DropoutConfig::new(self.head.dropout).init(),
-            task: self.head.task,
-            pooling: self.head.pooling,
-        }
+        self.head.assemble(self.encoder.build(device), device)
     }
 }
 

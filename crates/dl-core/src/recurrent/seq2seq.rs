@@ -393,7 +393,6 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
         max_len: usize,
         device: &Device,
     ) -> crate::Result<Vec<Decoded>> {
-        let model = self;
         let b = sources.len();
         if b == 0 {
             return Ok(Vec::new());
@@ -407,13 +406,13 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
                 .collect::<Vec<_>>(),
             device,
         )?;
-        let (enc, mut state) = model.encode(batch.src, &batch.src_lengths)?;
+        let (enc, mut state) = self.encode(batch.src, &batch.src_lengths)?;
         let mut prev = Tensor::<1, Int>::from_data(TensorData::new(vec![bos as i64; b], [b]), device);
         let mut out: Vec<Decoded> =
             (0..b).map(|_| Decoded { tokens: vec![], attention: vec![], log_prob: 0.0 }).collect();
         let mut done = vec![false; b];
         for _ in 0..max_len {
-            let (l, attn, next) = model.decode_step(prev, state, &enc);
+            let (l, attn, next) = self.decode_step(prev, state, &enc);
             state = next;
             let lp = to_f32(log_softmax(l, 1))?;
             let v = lp.len() / b;
