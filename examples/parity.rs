@@ -28,6 +28,7 @@ fn registry() -> Registry {
     dl_cnn::parity::register(&mut r);
     dl_rnn::parity::register(&mut r);
     dl_lstm::parity::register(&mut r);
+    dl_transformer::parity::register(&mut r);
     r
 }
 

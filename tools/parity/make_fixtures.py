@@ -67,7 +67,8 @@ MODULES = {
     "transformer_decoder_layer": nn.TransformerDecoderLayer,
 }
 FUNCTIONS = {"max_pool2d": F.max_pool2d, "avg_pool2d": F.avg_pool2d}
-KINDS = set(MODULES) | set(FUNCTIONS) | {"lenet5"}
+HF_KINDS = {"hf_gpt2", "hf_llama", "hf_bert"}
+KINDS = set(MODULES) | set(FUNCTIONS) | {"lenet5"} | HF_KINDS
 
 
 # ---------------------------------------------------------------------------
@@ -77,6 +78,9 @@ KINDS = set(MODULES) | set(FUNCTIONS) | {"lenet5"}
 #   ("ids", shape, high)   i64 uniform in [0, high)
 #   ("same", other)        a copy of an earlier input (self-attention q = k = v)
 #   ("causal", L)          f32 [L, L]: 0 on and below the diagonal, -inf above
+#   ("padded_ids", B, T, high, lengths)  i64 ids in [1, high) with positions at or past
+#                          each row's length holding pad id 0; goes with
+#   ("attention_mask", lengths, T)  i64 [B, T], 1 for tokens, 0 for padding
 #   ("mask", L, S)         f32 [L, S]: standard normal, about 30% of entries -1e4,
 #                          never a whole row
 # Recurrent and attention configs carry dropout 0.0 and batch_first true
@@ -208,6 +212,32 @@ CASES = [
          config=_tl(d_model=8, nhead=4, dim_feedforward=12, activation="gelu"),
          inputs={"tgt": [1, 3, 8], "memory": [1, 5, 8], "tgt_mask": ("causal", 3), "memory_mask": ("mask", 3, 5)},
          notes="post-norm, exact gelu, causal tgt_mask and additive memory_mask"),
+    # -- Hugging Face models (transformers 5, eager attention, random weights)
+    dict(name="p_hf_gpt2_odd_heads", kind="hf_gpt2",
+         config=dict(vocab_size=50, n_positions=16, n_embd=15, n_layer=2, n_head=3, bos_token_id=0, eos_token_id=0),
+         inputs={"input_ids": ("ids", [2, 7], 50)}, notes="3 heads of width 5, tied lm_head"),
+    dict(name="p_hf_gpt2_untied_inner", kind="hf_gpt2",
+         config=dict(vocab_size=33, n_positions=12, n_embd=12, n_layer=3, n_head=4, n_inner=20, bos_token_id=0, eos_token_id=0,
+                     tie_word_embeddings=False, layer_norm_epsilon=1e-6),
+         inputs={"input_ids": ("ids", [1, 12], 33)}, notes="untied lm_head, n_inner 20, full context"),
+    dict(name="p_hf_llama_gqa3", kind="hf_llama",
+         config=dict(vocab_size=40, hidden_size=24, intermediate_size=40, num_hidden_layers=2,
+                     num_attention_heads=6, num_key_value_heads=2, head_dim=4, rms_norm_eps=1e-5,
+                     max_position_embeddings=64),
+         inputs={"input_ids": ("ids", [2, 6], 40)}, notes="grouped-query attention, 6 query heads per 2 kv heads"),
+    dict(name="p_hf_llama_mqa_wide_heads", kind="hf_llama",
+         config=dict(vocab_size=30, hidden_size=16, intermediate_size=28, num_hidden_layers=2,
+                     num_attention_heads=4, num_key_value_heads=1, head_dim=6, rms_norm_eps=1e-6,
+                     rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+                     max_position_embeddings=64, tie_word_embeddings=True),
+         inputs={"input_ids": ("ids", [1, 11], 30)},
+         notes="multi-query attention, head_dim 6 != hidden/heads, rope_theta 5e5, tied embeddings"),
+    dict(name="p_hf_bert_odd_padded", kind="hf_bert",
+         config=dict(vocab_size=60, hidden_size=15, num_hidden_layers=2, num_attention_heads=5,
+                     intermediate_size=23, max_position_embeddings=20, type_vocab_size=2),
+         inputs={"input_ids": ("padded_ids", 3, 8, 60, [8, 5, 2]),
+                 "attention_mask": ("attention_mask", [8, 5, 2], 8)},
+         notes="5 heads of width 3, padded batch (lengths 8, 5, 2), all positions compared"),
 ]
 
 
@@ -218,9 +248,20 @@ def case_seed(seed, name):
     return (seed * 1_000_003 + zlib.crc32(name.encode("utf-8"))) % (2 ** 63)
 
 
+def build_hf(kind, config):
+    import transformers as tf
+    cls = {"hf_gpt2": (tf.GPT2Config, tf.GPT2LMHeadModel),
+           "hf_llama": (tf.LlamaConfig, tf.LlamaForCausalLM),
+           "hf_bert": (tf.BertConfig, tf.BertModel)}[kind]
+    cfg = cls[0](**config, attn_implementation="eager")
+    return cls[1](cfg)
+
+
 def build(kind, config):
     if kind in FUNCTIONS:
         return None
+    if kind in HF_KINDS:
+        return build_hf(kind, config)
     if kind == "lenet5":
         assert config == {}, "lenet5 takes no config"
         return LeNet5()
@@ -251,6 +292,15 @@ def make_input(spec, earlier):
     how = spec[0]
     if how == "ids":
         return torch.randint(0, spec[2], tuple(spec[1]), dtype=torch.int64)
+    if how == "padded_ids":
+        _, b, t, high, lengths = spec
+        ids = torch.randint(1, high, (b, t), dtype=torch.int64)
+        for i, n in enumerate(lengths):
+            ids[i, n:] = 0
+        return ids
+    if how == "attention_mask":
+        _, lengths, t = spec
+        return torch.tensor([[1 if j < n else 0 for j in range(t)] for n in lengths], dtype=torch.int64)
     if how == "same":
         return earlier[spec[1]].clone()
     if how == "causal":
@@ -264,6 +314,11 @@ def make_input(spec, earlier):
 
 
 def forward(kind, module, config, x):
+    if kind in ("hf_gpt2", "hf_llama"):
+        return {"logits": module(input_ids=x["input_ids"]).logits}
+    if kind == "hf_bert":
+        return {"last_hidden_state": module(input_ids=x["input_ids"],
+                                            attention_mask=x.get("attention_mask")).last_hidden_state}
     if kind in FUNCTIONS:
         return {"output": FUNCTIONS[kind](x["input"], **config)}
     if kind in ("rnn", "gru"):
@@ -309,6 +364,9 @@ def write_case(out_dir, seed, case):
     if module is not None:
         for k, v in module.state_dict().items():
             tensors[f"param.{k}"] = v.detach().clone().contiguous()
+        if kind == "hf_gpt2" and config.get("tie_word_embeddings", True):
+            # state_dict() may omit the tied copy; FORMAT.md stores it under both keys.
+            tensors["param.lm_head.weight"] = tensors["param.transformer.wte.weight"].clone()
     for k, v in tensors.items():
         if v.dtype not in (torch.float32, torch.int64):
             raise RuntimeError(f"{name}: {k} has dtype {v.dtype}")
@@ -316,12 +374,15 @@ def write_case(out_dir, seed, case):
     st_path = os.path.join(out_dir, f"{name}.safetensors")
     save_file(tensors, st_path, metadata={"format": "pt"})
     os.chmod(st_path, 0o644)  # safetensors creates 0600
+    if kind in HF_KINDS:
+        # The full config dict, as FORMAT.md asks (JSON-serialisable values only).
+        config = json.loads(json.dumps(module.config.to_dict(), default=str))
     meta = {
         "module": kind,
         "config": config,
         "inputs": list(inputs),
         "outputs": list(outputs),
-        "tolerance": MODEL_TOL if kind == "lenet5" else LAYER_TOL,
+        "tolerance": MODEL_TOL if kind == "lenet5" or kind in HF_KINDS else LAYER_TOL,
         "notes": f"{case['notes']}. Shapes: {shapes(inputs)} -> {shapes(outputs)}. "
                  f"Generated by {GENERATOR} --seed {seed} (torch {torch.__version__.split('+')[0]}, CPU).",
     }

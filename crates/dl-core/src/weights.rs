@@ -39,35 +39,73 @@ impl TensorSource for crate::parity::Fixture {
     }
 }
 
-/// The F32 tensors of a `.safetensors` state dict.
+/// The floating-point tensors of a `.safetensors` state dict, as `f32`.
+///
+/// F16 and BF16 checkpoints are widened to `f32` on load. Integer tensors
+/// (buffers such as BERT's `embeddings.position_ids`) are not weights: their
+/// keys are kept in [`StateDict::buffers`] and asking for them as a tensor is an error.
 #[derive(Debug, Clone)]
 pub struct StateDict {
     path: PathBuf,
     tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    buffers: Vec<String>,
+}
+
+/// IEEE half precision to `f32` (normals, subnormals, infinities, NaN).
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: value = f * 2^-24.
+            let v = f as f32 * (1.0 / 16_777_216.0);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 112) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
 }
 
 impl StateDict {
-    /// Reads every F32 tensor of `path` (other dtypes are an error naming the key).
+    /// Reads every floating-point tensor of `path`; other float widths than
+    /// F32/F16/BF16 are an error naming the key.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
         let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::data(path, "header", e))?;
         let mut tensors = BTreeMap::new();
+        let mut buffers = Vec::new();
         for (key, view) in st.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(Error::data(
-                    path,
-                    format!("tensor `{key}`"),
-                    format!("dtype {:?}, expected F32", view.dtype()),
-                ));
-            }
-            let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let raw = view.data();
+            let values: Vec<f32> = match view.dtype() {
+                Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                Dtype::F16 => raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
+                Dtype::BF16 => raw
+                    .chunks_exact(2)
+                    .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+                    .collect(),
+                Dtype::I64 | Dtype::I32 | Dtype::I16 | Dtype::I8 | Dtype::U8 | Dtype::BOOL => {
+                    buffers.push(key);
+                    continue;
+                }
+                other => {
+                    return Err(Error::data(path, format!("tensor `{key}`"), format!("unsupported dtype {other:?}")));
+                }
+            };
             tensors.insert(key, (view.shape().to_vec(), values));
         }
-        Ok(Self { path: path.to_path_buf(), tensors })
+        Ok(Self { path: path.to_path_buf(), tensors, buffers })
     }
 
-    /// Keys, sorted.
+    /// Keys of the integer buffers that were not loaded as weights.
+    pub fn buffers(&self) -> &[String] {
+        &self.buffers
+    }
+
+    /// Keys of the float tensors, sorted.
     pub fn keys(&self) -> Vec<&str> {
         self.tensors.keys().map(String::as_str).collect()
     }
@@ -78,6 +116,9 @@ impl TensorSource for StateDict {
         self.tensors.contains_key(key)
     }
     fn shape_of(&self, key: &str) -> Result<Vec<usize>> {
+        if self.buffers.iter().any(|b| b == key) {
+            return Err(Error::checkpoint(&self.path, format!("`{key}` is an integer buffer, not a weight")));
+        }
         self.tensors
             .get(key)
             .map(|(s, _)| s.clone())
@@ -144,4 +185,21 @@ pub fn load_recurrent_pair<S: TensorSource>(
     let hidden =
         load_linear(hidden, src, &format!("{prefix}weight_hh{sfx}"), &format!("{prefix}bias_hh{sfx}"), device)?;
     Ok((input, hidden))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f16_to_f32;
+
+    #[test]
+    fn half_precision_widens_exactly() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
+    }
 }

@@ -1,0 +1,141 @@
+//! Text generation for decoder-only language models: greedy, temperature,
+//! top-k, top-p, stop tokens, a token budget, a seed, and incremental decoding
+//! with a KV cache (each new token costs one position, not the whole prefix).
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::attention::KvCache;
+use dl_core::data::split::SplitRng;
+use dl_core::recurrent::heads::{SequenceBatch, SequenceInput, SequenceTarget};
+use dl_core::sampling::Sampling;
+use dl_core::task::to_f32;
+use dl_core::{Error, Result, StepOutput};
+
+/// A decoder-only language model that can run incrementally.
+pub trait CausalLm {
+    /// Vocabulary size (width of the logits).
+    fn vocab_size(&self) -> usize;
+    /// Longest context the model accepts (`None`: no limit, e.g. rotary positions).
+    fn max_len(&self) -> Option<usize>;
+    /// An empty cache with one entry per layer.
+    fn new_cache(&self) -> KvCache;
+    /// Logits `[B, T, V]` of `ids` `[B, T]`, which follow the steps held in
+    /// `cache` (extended with them); without a cache, `ids` is the whole prefix.
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Result<Tensor<3>>;
+}
+
+/// Checks that every id of `ids` is below `vocab` (an embedding lookup out of
+/// range would panic on CPU and read garbage on a GPU).
+pub fn check_ids(model: &str, ids: &Tensor<2, Int>, vocab: usize) -> Result<()> {
+    let [b, t] = ids.dims();
+    if b == 0 || t == 0 {
+        return Err(Error::shape(format!("{model} input ids"), "[B >= 1, T >= 1]", format!("[{b}, {t}]")));
+    }
+    let max = ids.clone().max().into_scalar::<i64>();
+    let min = ids.clone().min().into_scalar::<i64>();
+    if min < 0 || max >= vocab as i64 {
+        return Err(Error::Unknown {
+            kind: "token id",
+            value: if min < 0 { min.to_string() } else { max.to_string() },
+            context: format!("{model} with a vocabulary of {vocab}"),
+        });
+    }
+    Ok(())
+}
+
+/// Next-token cross-entropy of a language model on a batch of `Tokens` inputs
+/// with `Tags` targets (the next token at every position; padded steps, past
+/// each sequence's length, are left out).
+pub fn lm_step<M: CausalLm>(model: &M, batch: &SequenceBatch) -> Result<StepOutput> {
+    let (SequenceInput::Tokens(ids), SequenceTarget::Tags(tags)) = (&batch.input, &batch.target) else {
+        return Err(Error::Invalid("a language model learns from token inputs with next-token (tag) targets".into()));
+    };
+    let logits = model.forward_cached(ids.clone(), None)?;
+    let [b, t, v] = logits.dims();
+    let logits = logits.reshape([b * t, v]);
+    let tags = tags.clone().reshape([b * t]);
+    if batch.lengths.iter().all(|&l| l == t) {
+        return Ok(StepOutput::classification(logits, tags));
+    }
+    let idx: Vec<i64> =
+        batch.lengths.iter().enumerate().flat_map(|(i, &l)| (0..l).map(move |s| (i * t + s) as i64)).collect();
+    let n = idx.len();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &logits.device());
+    Ok(StepOutput::classification(logits.select(0, idx.clone()), tags.select(0, idx)))
+}
+
+/// How to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateConfig {
+    /// Tokens to generate at most.
+    pub max_new_tokens: usize,
+    /// Greedy / temperature / top-k / top-p.
+    pub sampling: Sampling,
+    /// Generation stops after emitting one of these (it is included in the output).
+    pub stop_tokens: Vec<usize>,
+    /// Seed of the sampler.
+    pub seed: u64,
+    /// Decode incrementally with a KV cache (same tokens, much less work).
+    pub use_cache: bool,
+}
+
+impl Default for GenerateConfig {
+    fn default() -> Self {
+        Self { max_new_tokens: 100, sampling: Sampling::GREEDY, stop_tokens: Vec::new(), seed: 0, use_cache: true }
+    }
+}
+
+fn ids_tensor(ids: &[usize], device: &Device) -> Tensor<2, Int> {
+    Tensor::from_data(TensorData::new(ids.iter().map(|&i| i as i64).collect::<Vec<_>>(), [1, ids.len()]), device)
+}
+
+fn last_logits(logits: Tensor<3>) -> Result<Vec<f32>> {
+    let [_, t, v] = logits.dims();
+    to_f32(logits.slice([0..1, t - 1..t, 0..v]))
+}
+
+/// Continues `prompt`; returns the generated tokens (not the prompt). When the
+/// context would exceed the model's `max_len`, the oldest tokens are dropped
+/// (a sliding window), as nanoGPT does.
+pub fn generate<M: CausalLm>(model: &M, prompt: &[usize], cfg: &GenerateConfig, device: &Device) -> Result<Vec<usize>> {
+    cfg.sampling.validate()?;
+    if prompt.is_empty() {
+        return Err(Error::Invalid("generate: the prompt is empty".into()));
+    }
+    if let Some(&bad) = prompt.iter().find(|&&i| i >= model.vocab_size()) {
+        return Err(Error::Unknown {
+            kind: "token id",
+            value: bad.to_string(),
+            context: format!("prompt for a vocabulary of {}", model.vocab_size()),
+        });
+    }
+    let window = model.max_len().unwrap_or(usize::MAX);
+    let mut rng = SplitRng::new(cfg.seed);
+    let mut tokens = prompt.to_vec();
+    let mut out = Vec::with_capacity(cfg.max_new_tokens);
+    let mut cache = model.new_cache();
+    let mut pending: Vec<usize> = Vec::new(); // tokens not yet in the cache
+    for step in 0..cfg.max_new_tokens {
+        let logits = if cfg.use_cache {
+            if step == 0 || cache.len() + pending.len() > window {
+                // (Re)fill the cache from the last `window` tokens.
+                cache = model.new_cache();
+                let start = tokens.len().saturating_sub(window);
+                model.forward_cached(ids_tensor(&tokens[start..], device), Some(&mut cache))?
+            } else {
+                model.forward_cached(ids_tensor(&pending, device), Some(&mut cache))?
+            }
+        } else {
+            let start = tokens.len().saturating_sub(window);
+            model.forward_cached(ids_tensor(&tokens[start..], device), None)?
+        };
+        let next = cfg.sampling.pick(&last_logits(logits)?, &mut rng)?;
+        tokens.push(next);
+        out.push(next);
+        pending = vec![next];
+        if cfg.stop_tokens.contains(&next) {
+            break;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,381 @@
+//! Hugging Face checkpoints: `config.json` + `model.safetensors` into the
+//! crate's BERT, GPT-2 and LLaMA models, by the parameter names of
+//! `transformers` (`BertModel`, `GPT2LMHeadModel`, `LlamaForCausalLM`).
+//!
+//! The loaders take any [`TensorSource`], so the same code reads a checkpoint
+//! folder and a parity fixture. Every shape is checked against the config;
+//! a missing tensor or a wrong shape is an error naming the key.
+
+use std::path::Path;
+
+use burn::module::Param;
+use burn::nn::{Embedding, LayerNorm, Linear, RmsNorm};
+use burn::tensor::Device;
+use serde_json::{Map, Value};
+
+use crate::attention::Attention;
+use crate::ffn::{Activation, FeedForward};
+use crate::layer::EncoderLayer;
+use crate::models::bert::{Bert, BertConfig};
+use crate::models::gpt::{Gpt, GptConfig};
+use crate::models::llama::{Llama, LlamaConfig};
+use dl_core::weights::{StateDict, TensorSource, expect, load_linear};
+use dl_core::{Error, ModelConfig, Result};
+
+// ----- config.json -----
+
+fn field<'a>(cfg: &'a Map<String, Value>, model: &'static str, key: &str) -> Result<&'a Value> {
+    cfg.get(key).filter(|v| !v.is_null()).ok_or_else(|| Error::config(model, key, "missing in the Hugging Face config"))
+}
+
+fn usize_of(cfg: &Map<String, Value>, model: &'static str, key: &str) -> Result<usize> {
+    field(cfg, model, key)?
+        .as_u64()
+        .map(|v| v as usize)
+        .ok_or_else(|| Error::config(model, key, "not a non-negative integer"))
+}
+
+fn usize_or(cfg: &Map<String, Value>, model: &'static str, key: &str, default: usize) -> Result<usize> {
+    if cfg.get(key).is_none_or(Value::is_null) { Ok(default) } else { usize_of(cfg, model, key) }
+}
+
+fn f64_or(cfg: &Map<String, Value>, model: &'static str, key: &str, default: f64) -> Result<f64> {
+    match cfg.get(key).filter(|v| !v.is_null()) {
+        None => Ok(default),
+        Some(v) => v.as_f64().ok_or_else(|| Error::config(model, key, "not a number")),
+    }
+}
+
+fn bool_or(cfg: &Map<String, Value>, model: &'static str, key: &str, default: bool) -> Result<bool> {
+    match cfg.get(key).filter(|v| !v.is_null()) {
+        None => Ok(default),
+        Some(v) => v.as_bool().ok_or_else(|| Error::config(model, key, "not a boolean")),
+    }
+}
+
+fn str_or<'a>(cfg: &'a Map<String, Value>, model: &'static str, key: &str, default: &'a str) -> Result<&'a str> {
+    match cfg.get(key).filter(|v| !v.is_null()) {
+        None => Ok(default),
+        Some(v) => v.as_str().ok_or_else(|| Error::config(model, key, "not a string")),
+    }
+}
+
+/// A [`BertConfig`] from a `BertConfig` dict (dropout 0: the checkpoint is used for inference or fine-tuned with its own setting).
+pub fn bert_config(cfg: &Map<String, Value>) -> Result<BertConfig> {
+    const M: &str = "BertConfig";
+    if str_or(cfg, M, "position_embedding_type", "absolute")? != "absolute" {
+        return Err(Error::config(M, "position_embedding_type", "only \"absolute\" is supported"));
+    }
+    let c = BertConfig::new(
+        usize_of(cfg, M, "vocab_size")?,
+        usize_of(cfg, M, "hidden_size")?,
+        usize_of(cfg, M, "num_hidden_layers")?,
+        usize_of(cfg, M, "num_attention_heads")?,
+        usize_of(cfg, M, "intermediate_size")?,
+    )
+    .with_hidden_act(Activation::parse(str_or(cfg, M, "hidden_act", "gelu")?)?)
+    .with_layer_norm_eps(f64_or(cfg, M, "layer_norm_eps", 1e-12)?)
+    .with_max_position_embeddings(usize_or(cfg, M, "max_position_embeddings", 512)?)
+    .with_type_vocab_size(usize_or(cfg, M, "type_vocab_size", 2)?)
+    .with_pad_token_id(usize_or(cfg, M, "pad_token_id", 0)?)
+    .with_dropout(0.0);
+    c.validate()?;
+    Ok(c)
+}
+
+/// A [`GptConfig`] from a `GPT2Config` dict.
+pub fn gpt2_config(cfg: &Map<String, Value>) -> Result<GptConfig> {
+    const M: &str = "GPT2Config";
+    if !bool_or(cfg, M, "scale_attn_weights", true)? || bool_or(cfg, M, "scale_attn_by_inverse_layer_idx", false)? {
+        return Err(Error::config(M, "scale_attn_weights", "only the standard 1/sqrt(head_dim) scaling is supported"));
+    }
+    let n_inner = match cfg.get("n_inner").filter(|v| !v.is_null()) {
+        None => None,
+        Some(_) => Some(usize_of(cfg, M, "n_inner")?),
+    };
+    let c = GptConfig::new(
+        usize_of(cfg, M, "vocab_size")?,
+        usize_of(cfg, M, "n_positions")?,
+        usize_of(cfg, M, "n_embd")?,
+        usize_of(cfg, M, "n_layer")?,
+        usize_of(cfg, M, "n_head")?,
+    )
+    .with_n_inner(n_inner)
+    .with_activation(Activation::parse(str_or(cfg, M, "activation_function", "gelu_new")?)?)
+    .with_layer_norm_epsilon(f64_or(cfg, M, "layer_norm_epsilon", 1e-5)?)
+    .with_tie_word_embeddings(bool_or(cfg, M, "tie_word_embeddings", true)?);
+    c.validate()?;
+    Ok(c)
+}
+
+/// A [`LlamaConfig`] from a `LlamaConfig` dict (`rope_theta` at the top level,
+/// or in `rope_parameters` as transformers 5 writes it).
+pub fn llama_config(cfg: &Map<String, Value>) -> Result<LlamaConfig> {
+    const M: &str = "LlamaConfig";
+    if str_or(cfg, M, "hidden_act", "silu")? != "silu" {
+        return Err(Error::config(M, "hidden_act", "only \"silu\" (SwiGLU) is supported"));
+    }
+    if bool_or(cfg, M, "attention_bias", false)? || bool_or(cfg, M, "mlp_bias", false)? {
+        return Err(Error::config(M, "attention_bias", "biases are not supported"));
+    }
+    let rope = cfg.get("rope_parameters").or_else(|| cfg.get("rope_scaling")).and_then(Value::as_object);
+    let theta = match rope {
+        Some(r) => {
+            let kind = r.get("rope_type").or_else(|| r.get("type")).and_then(Value::as_str).unwrap_or("default");
+            if kind != "default" {
+                return Err(Error::config(M, "rope_parameters", format!("rope_type {kind:?} is not supported")));
+            }
+            match r.get("rope_theta").and_then(Value::as_f64) {
+                Some(t) => t,
+                None => f64_or(cfg, M, "rope_theta", 10_000.0)?,
+            }
+        }
+        None => f64_or(cfg, M, "rope_theta", 10_000.0)?,
+    };
+    let heads = usize_of(cfg, M, "num_attention_heads")?;
+    let c = LlamaConfig::new(
+        usize_of(cfg, M, "vocab_size")?,
+        usize_of(cfg, M, "hidden_size")?,
+        usize_of(cfg, M, "intermediate_size")?,
+        usize_of(cfg, M, "num_hidden_layers")?,
+        heads,
+    )
+    .with_num_key_value_heads(Some(usize_or(cfg, M, "num_key_value_heads", heads)?))
+    .with_head_dim(match cfg.get("head_dim").filter(|v| !v.is_null()) {
+        None => None,
+        Some(_) => Some(usize_of(cfg, M, "head_dim")?),
+    })
+    .with_rms_norm_eps(f64_or(cfg, M, "rms_norm_eps", 1e-6)?)
+    .with_rope_theta(theta)
+    .with_max_position_embeddings(usize_or(cfg, M, "max_position_embeddings", 2048)?)
+    .with_tie_word_embeddings(bool_or(cfg, M, "tie_word_embeddings", false)?);
+    c.validate()?;
+    Ok(c)
+}
+
+/// Reads `dir/config.json` as a JSON object.
+pub fn read_config(dir: &Path) -> Result<Map<String, Value>> {
+    let path = dir.join("config.json");
+    let v: Value = dl_core::config::load_json(&path)?;
+    v.as_object().cloned().ok_or_else(|| Error::data(&path, "top level", "not a JSON object"))
+}
+
+// ----- weights -----
+
+fn load_embedding<S: TensorSource>(mut e: Embedding, src: &S, key: &str, device: &Device) -> Result<Embedding> {
+    let dims = e.weight.dims();
+    e.weight = Param::from_tensor(expect::<2, S>(src, key, dims, device)?);
+    Ok(e)
+}
+
+fn load_layer_norm<S: TensorSource>(mut ln: LayerNorm, src: &S, prefix: &str, device: &Device) -> Result<LayerNorm> {
+    let d = ln.gamma.dims()[0];
+    ln.gamma = Param::from_tensor(expect::<1, S>(src, &format!("{prefix}.weight"), [d], device)?);
+    if ln.beta.is_some() {
+        ln.beta = Some(Param::from_tensor(expect::<1, S>(src, &format!("{prefix}.bias"), [d], device)?));
+    }
+    Ok(ln)
+}
+
+fn load_rms_norm<S: TensorSource>(mut n: RmsNorm, src: &S, key: &str, device: &Device) -> Result<RmsNorm> {
+    let d = n.gamma.dims()[0];
+    n.gamma = Param::from_tensor(expect::<1, S>(src, key, [d], device)?);
+    Ok(n)
+}
+
+fn pt_linear<S: TensorSource>(l: Linear, src: &S, prefix: &str, device: &Device) -> Result<Linear> {
+    load_linear(l, src, &format!("{prefix}.weight"), &format!("{prefix}.bias"), device)
+}
+
+/// GPT-2's `Conv1D`: weight stored `[in, out]` (burn's own layout), bias `[out]`;
+/// `cols` selects the output columns that go into `l`.
+fn conv1d_cols<S: TensorSource>(
+    mut l: Linear,
+    src: &S,
+    prefix: &str,
+    cols: std::ops::Range<usize>,
+    total: usize,
+    device: &Device,
+) -> Result<Linear> {
+    let [d_in, _] = l.weight.dims();
+    let w = expect::<2, S>(src, &format!("{prefix}.weight"), [d_in, total], device)?;
+    l.weight = Param::from_tensor(w.slice([0..d_in, cols.clone()]));
+    let b = expect::<1, S>(src, &format!("{prefix}.bias"), [total], device)?;
+    l.bias = Some(Param::from_tensor(b.slice([cols])));
+    Ok(l)
+}
+
+/// Loads an encoder layer from Hugging Face BERT names (`{p}.attention.self.query`, ...).
+fn load_bert_layer<S: TensorSource>(mut l: EncoderLayer, src: &S, p: &str, device: &Device) -> Result<EncoderLayer> {
+    let a = &mut l.self_attn;
+    a.query = pt_linear(a.query.clone(), src, &format!("{p}.attention.self.query"), device)?;
+    a.key = pt_linear(a.key.clone(), src, &format!("{p}.attention.self.key"), device)?;
+    a.value = pt_linear(a.value.clone(), src, &format!("{p}.attention.self.value"), device)?;
+    a.output = pt_linear(a.output.clone(), src, &format!("{p}.attention.output.dense"), device)?;
+    l.norm1 = load_layer_norm(l.norm1, src, &format!("{p}.attention.output.LayerNorm"), device)?;
+    l.ffn = load_mlp(l.ffn, src, &format!("{p}.intermediate.dense"), &format!("{p}.output.dense"), device)?;
+    l.norm2 = load_layer_norm(l.norm2, src, &format!("{p}.output.LayerNorm"), device)?;
+    Ok(l)
+}
+
+fn load_mlp<S: TensorSource>(
+    mut f: FeedForward,
+    src: &S,
+    up: &str,
+    down: &str,
+    device: &Device,
+) -> Result<FeedForward> {
+    let inner = f.inner.take().ok_or_else(|| Error::Invalid("an MLP feed-forward was expected".into()))?;
+    f.inner = Some(pt_linear(inner, src, up, device)?);
+    f.down = pt_linear(f.down, src, down, device)?;
+    Ok(f)
+}
+
+/// Loads BERT weights (`embeddings.*`, `encoder.layer.*`, `pooler.dense.*`) into `bert`.
+/// A `bert.` prefix (as in `BertForSequenceClassification` checkpoints) is detected.
+pub fn load_bert<S: TensorSource>(mut bert: Bert, src: &S, device: &Device) -> Result<Bert> {
+    let p = if src.contains("bert.embeddings.word_embeddings.weight") { "bert." } else { "" };
+    bert.word_embeddings =
+        load_embedding(bert.word_embeddings, src, &format!("{p}embeddings.word_embeddings.weight"), device)?;
+    bert.position_embeddings =
+        load_embedding(bert.position_embeddings, src, &format!("{p}embeddings.position_embeddings.weight"), device)?;
+    bert.token_type_embeddings = load_embedding(
+        bert.token_type_embeddings,
+        src,
+        &format!("{p}embeddings.token_type_embeddings.weight"),
+        device,
+    )?;
+    bert.embeddings_norm = load_layer_norm(bert.embeddings_norm, src, &format!("{p}embeddings.LayerNorm"), device)?;
+    let layers = std::mem::take(&mut bert.layers);
+    bert.layers = layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| load_bert_layer(l, src, &format!("{p}encoder.layer.{i}"), device))
+        .collect::<Result<_>>()?;
+    bert.pooler = pt_linear(bert.pooler, src, &format!("{p}pooler.dense"), device)?;
+    Ok(bert)
+}
+
+/// With tied embeddings the output matrix is the embedding matrix; a stored
+/// copy (transformers saves one under `lm_head.weight`) must be equal to it.
+fn check_tied<S: TensorSource>(src: &S, key: &str, emb: &Embedding, device: &Device) -> Result<()> {
+    if !src.contains(key) {
+        return Ok(());
+    }
+    let head = expect::<2, S>(src, key, emb.weight.dims(), device)?;
+    let diff = (head - emb.weight.val()).abs().max().into_scalar::<f32>();
+    if diff > 0.0 {
+        return Err(Error::Invalid(format!(
+            "tie_word_embeddings is set but `{key}` differs from the embeddings by {diff}"
+        )));
+    }
+    Ok(())
+}
+
+/// Loads GPT-2 weights (`transformer.*` and `lm_head.weight`, or a bare
+/// `GPT2Model`'s `wte.weight`, `h.0.*`, ...) into `gpt`.
+pub fn load_gpt2<S: TensorSource>(mut gpt: Gpt, src: &S, device: &Device) -> Result<Gpt> {
+    let p = if src.contains("transformer.wte.weight") { "transformer." } else { "" };
+    gpt.wte = load_embedding(gpt.wte, src, &format!("{p}wte.weight"), device)?;
+    gpt.wpe = load_embedding(gpt.wpe, src, &format!("{p}wpe.weight"), device)?;
+    let d = gpt.wte.weight.dims()[1];
+    let blocks = std::mem::take(&mut gpt.blocks);
+    gpt.blocks = blocks
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut b)| {
+            let h = format!("{p}h.{i}");
+            b.ln_1 = load_layer_norm(b.ln_1, src, &format!("{h}.ln_1"), device)?;
+            b.ln_2 = load_layer_norm(b.ln_2, src, &format!("{h}.ln_2"), device)?;
+            let a: &mut Attention = &mut b.attn;
+            let c_attn = format!("{h}.attn.c_attn");
+            a.query = conv1d_cols(a.query.clone(), src, &c_attn, 0..d, 3 * d, device)?;
+            a.key = conv1d_cols(a.key.clone(), src, &c_attn, d..2 * d, 3 * d, device)?;
+            a.value = conv1d_cols(a.value.clone(), src, &c_attn, 2 * d..3 * d, 3 * d, device)?;
+            a.output = conv1d_cols(a.output.clone(), src, &format!("{h}.attn.c_proj"), 0..d, d, device)?;
+            let inner = b.mlp.inner.take().ok_or_else(|| Error::Invalid("GPT blocks have an MLP".into()))?;
+            let ff = inner.weight.dims()[1];
+            b.mlp.inner = Some(conv1d_cols(inner, src, &format!("{h}.mlp.c_fc"), 0..ff, ff, device)?);
+            b.mlp.down = conv1d_cols(b.mlp.down.clone(), src, &format!("{h}.mlp.c_proj"), 0..d, d, device)?;
+            Ok(b)
+        })
+        .collect::<Result<_>>()?;
+    gpt.ln_f = load_layer_norm(gpt.ln_f, src, &format!("{p}ln_f"), device)?;
+    match gpt.lm_head.take() {
+        Some(head) => gpt.lm_head = Some(load_linear(head, src, "lm_head.weight", "lm_head.bias", device)?),
+        None => check_tied(src, "lm_head.weight", &gpt.wte, device)?,
+    }
+    Ok(gpt)
+}
+
+/// Loads LLaMA weights (`model.*`, `lm_head.weight`) into `llama`.
+pub fn load_llama<S: TensorSource>(mut llama: Llama, src: &S, device: &Device) -> Result<Llama> {
+    llama.embed_tokens = load_embedding(llama.embed_tokens, src, "model.embed_tokens.weight", device)?;
+    let layers = std::mem::take(&mut llama.layers);
+    llama.layers = layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut b)| {
+            let p = format!("model.layers.{i}");
+            b.input_layernorm = load_rms_norm(b.input_layernorm, src, &format!("{p}.input_layernorm.weight"), device)?;
+            b.post_attention_layernorm = load_rms_norm(
+                b.post_attention_layernorm,
+                src,
+                &format!("{p}.post_attention_layernorm.weight"),
+                device,
+            )?;
+            let a = &mut b.self_attn;
+            a.query = pt_linear(a.query.clone(), src, &format!("{p}.self_attn.q_proj"), device)?;
+            a.key = pt_linear(a.key.clone(), src, &format!("{p}.self_attn.k_proj"), device)?;
+            a.value = pt_linear(a.value.clone(), src, &format!("{p}.self_attn.v_proj"), device)?;
+            a.output = pt_linear(a.output.clone(), src, &format!("{p}.self_attn.o_proj"), device)?;
+            let mut swiglu = b.mlp.swiglu.take().ok_or_else(|| Error::Invalid("LLaMA blocks use SwiGLU".into()))?;
+            swiglu.linear_inner = pt_linear(swiglu.linear_inner, src, &format!("{p}.mlp.gate_proj"), device)?;
+            swiglu.linear_outer = pt_linear(swiglu.linear_outer, src, &format!("{p}.mlp.up_proj"), device)?;
+            b.mlp.swiglu = Some(swiglu);
+            b.mlp.down = pt_linear(b.mlp.down.clone(), src, &format!("{p}.mlp.down_proj"), device)?;
+            Ok(b)
+        })
+        .collect::<Result<_>>()?;
+    llama.norm = load_rms_norm(llama.norm, src, "model.norm.weight", device)?;
+    match llama.lm_head.take() {
+        Some(head) => llama.lm_head = Some(load_linear(head, src, "lm_head.weight", "lm_head.bias", device)?),
+        None => check_tied(src, "lm_head.weight", &llama.embed_tokens, device)?,
+    }
+    Ok(llama)
+}
+
+/// `dir/model.safetensors` (or `pytorch_model.safetensors`) as a state dict.
+pub fn read_weights(dir: &Path) -> Result<StateDict> {
+    let path = dir.join("model.safetensors");
+    StateDict::load(&path)
+}
+
+/// A BERT checkpoint folder (`config.json`, `model.safetensors`).
+pub fn bert_from_dir(dir: &Path, device: &Device) -> Result<(BertConfig, Bert)> {
+    let config = bert_config(&read_config(dir)?)?;
+    let bert = load_bert(config.init(device)?, &read_weights(dir)?, device)?;
+    Ok((config, bert))
+}
+
+/// A GPT-2 checkpoint folder.
+pub fn gpt2_from_dir(dir: &Path, device: &Device) -> Result<(GptConfig, Gpt)> {
+    let config = gpt2_config(&read_config(dir)?)?;
+    let gpt = load_gpt2(config.init(device)?, &read_weights(dir)?, device)?;
+    Ok((config, gpt))
+}
+
+/// A LLaMA checkpoint folder.
+pub fn llama_from_dir(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama)> {
+    let config = llama_config(&read_config(dir)?)?;
+    let llama = load_llama(config.init(device)?, &read_weights(dir)?, device)?;
+    Ok((config, llama))
+}
+
+/// Cosine similarity of two vectors (for comparing embeddings).
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+}

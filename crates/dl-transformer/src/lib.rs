@@ -1,0 +1,34 @@
+//! # dl-transformer
+//!
+//! Attention lets every position read every other position in one step:
+//! nothing is carried through a recurrence, so a whole sequence is processed
+//! in parallel and long-range dependencies are one hop away. This crate
+//! builds the Transformer family on dl-core and burn:
+//!
+//! - building blocks: [`attention`] (scaled dot-product, multi-head,
+//!   grouped/multi-query, padding and causal masks, KV cache), [`position`]
+//!   (sinusoidal, learned, rotary), [`ffn`] (GELU MLP, SwiGLU), [`layer`]
+//!   (pre-/post-norm encoder and decoder layers);
+//! - models: [`models::bert`], [`models::gpt`], [`models::llama`];
+//! - [`generate`]: greedy / temperature / top-k / top-p decoding with a KV cache;
+//! - [`hf`] and [`tokenizer`]: Hugging Face checkpoints and `tokenizer.json`;
+//!   [`embed`]: sentence embeddings; [`pytorch`]: `nn.Transformer*` weights;
+//! - [`parity`]: the PyTorch-parity kinds of the crate.
+
+pub mod attention;
+pub mod embed;
+pub mod ffn;
+pub mod generate;
+pub mod hf;
+pub mod layer;
+pub mod models;
+pub mod parity;
+pub mod position;
+pub mod pytorch;
+pub mod tokenizer;
+
+pub use attention::{Attention, AttentionConfig, KvCache};
+pub use generate::{CausalLm, GenerateConfig, generate};
+pub use models::bert::{Bert, BertClassifier, BertClassifierConfig, BertConfig, BertForMaskedLm, BertMlmConfig};
+pub use models::gpt::{Gpt, GptConfig};
+pub use models::llama::{Llama, LlamaConfig};

@@ -1,0 +1,214 @@
+//! GPT-2-style decoder (Radford et al. 2019): learned positions, pre-norm
+//! blocks, causal self-attention, GELU MLP, final LayerNorm, tied output.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask};
+use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
+use crate::generate::{CausalLm, check_ids, lm_step};
+use dl_core::config::check;
+use dl_core::recurrent::heads::SequenceBatch;
+use dl_core::{Error, ModelConfig, StepOutput, Supervised};
+
+/// Hyper-parameters of [`Gpt`], named as in Hugging Face's `GPT2Config`.
+#[derive(Config, Debug)]
+pub struct GptConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Context length (learned positions).
+    pub n_positions: usize,
+    /// Model width.
+    pub n_embd: usize,
+    /// Blocks.
+    pub n_layer: usize,
+    /// Attention heads.
+    pub n_head: usize,
+    /// Feed-forward width; `None` means `4 · n_embd`.
+    #[config(default = "None")]
+    pub n_inner: Option<usize>,
+    /// Feed-forward non-linearity (`GeluTanh` is GPT-2's `gelu_new`).
+    #[config(default = "Activation::GeluTanh")]
+    pub activation: Activation,
+    /// LayerNorm epsilon.
+    #[config(default = 1e-5)]
+    pub layer_norm_epsilon: f64,
+    /// Dropout on embeddings, attention weights and residual branches (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+    /// Biases in linear layers and LayerNorms (GPT-2: yes; nanoGPT's default: no).
+    #[config(default = true)]
+    pub bias: bool,
+    /// Output projection shares the token embedding matrix.
+    #[config(default = true)]
+    pub tie_word_embeddings: bool,
+}
+
+impl GptConfig {
+    fn attention(&self) -> AttentionConfig {
+        AttentionConfig::new(self.n_embd, self.n_head).with_bias(self.bias).with_dropout(self.dropout)
+    }
+
+    fn norm(&self, device: &Device) -> LayerNorm {
+        LayerNormConfig::new(self.n_embd).with_epsilon(self.layer_norm_epsilon).with_bias(self.bias).init(device)
+    }
+}
+
+impl ModelConfig for GptConfig {
+    type Model = Gpt;
+
+    fn validate(&self) -> dl_core::Result<()> {
+        check::positive("GptConfig", "vocab_size", self.vocab_size)?;
+        check::positive("GptConfig", "n_positions", self.n_positions)?;
+        check::positive("GptConfig", "n_layer", self.n_layer)?;
+        check::positive_f("GptConfig", "layer_norm_epsilon", self.layer_norm_epsilon)?;
+        check::probability("GptConfig", "dropout", self.dropout)?;
+        if self.n_inner == Some(0) {
+            return Err(Error::config("GptConfig", "n_inner", "must be at least 1"));
+        }
+        if self.activation == Activation::SwiGlu {
+            return Err(Error::config("GptConfig", "activation", "GPT blocks use an MLP; SwiGLU is LLaMA's"));
+        }
+        self.attention().validate()
+    }
+
+    fn build(&self, device: &Device) -> Gpt {
+        let d_ff = self.n_inner.unwrap_or(4 * self.n_embd);
+        let blocks = (0..self.n_layer)
+            .map(|_| GptBlock {
+                ln_1: self.norm(device),
+                attn: self.attention().build(device),
+                ln_2: self.norm(device),
+                mlp: FeedForwardConfig::new(self.n_embd, d_ff)
+                    .with_activation(self.activation)
+                    .with_bias(self.bias)
+                    .build(device),
+            })
+            .collect();
+        Gpt {
+            wte: EmbeddingConfig::new(self.vocab_size, self.n_embd).init(device),
+            wpe: EmbeddingConfig::new(self.n_positions, self.n_embd).init(device),
+            drop: DropoutConfig::new(self.dropout).init(),
+            blocks,
+            ln_f: self.norm(device),
+            lm_head: (!self.tie_word_embeddings)
+                .then(|| LinearConfig::new(self.n_embd, self.vocab_size).with_bias(false).init(device)),
+            vocab_size: self.vocab_size,
+            n_positions: self.n_positions,
+        }
+    }
+}
+
+/// One pre-norm block: `x + attn(ln_1(x))`, then `x + mlp(ln_2(x))`.
+#[derive(Module, Debug)]
+pub struct GptBlock {
+    /// Norm before attention.
+    pub ln_1: LayerNorm,
+    /// Causal self-attention.
+    pub attn: Attention,
+    /// Norm before the MLP.
+    pub ln_2: LayerNorm,
+    /// MLP.
+    pub mlp: FeedForward,
+}
+
+/// A GPT-2-style language model.
+#[derive(Module, Debug)]
+pub struct Gpt {
+    /// Token embeddings `[V, d]` (also the output matrix when tied).
+    pub wte: Embedding,
+    /// Position embeddings `[n_positions, d]`.
+    pub wpe: Embedding,
+    drop: Dropout,
+    /// Blocks.
+    pub blocks: Vec<GptBlock>,
+    /// Final norm.
+    pub ln_f: LayerNorm,
+    /// Untied output projection.
+    pub lm_head: Option<Linear>,
+    #[module(skip)]
+    vocab_size: usize,
+    #[module(skip)]
+    n_positions: usize,
+}
+
+impl Gpt {
+    /// Logits `[B, T, V]` of every position of `ids` `[B, T]`.
+    pub fn forward(&self, ids: Tensor<2, Int>) -> dl_core::Result<Tensor<3>> {
+        self.forward_cached(ids, None)
+    }
+
+    /// The hidden states after the final norm, `[B, T, d]`, and the attention
+    /// weights of every block `[B, H, T, T_total]`.
+    pub fn hidden(
+        &self,
+        ids: Tensor<2, Int>,
+        mut cache: Option<&mut KvCache>,
+    ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
+        let [b, t] = ids.dims();
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        check_ids("Gpt", &ids, self.vocab_size)?;
+        if past + t > self.n_positions {
+            return Err(Error::shape("Gpt input", format!("at most {} positions", self.n_positions), past + t));
+        }
+        if let Some(c) = cache.as_ref()
+            && c.layers.len() != self.blocks.len()
+        {
+            return Err(Error::shape("Gpt cache", format!("{} layers", self.blocks.len()), c.layers.len()));
+        }
+        let device = ids.device();
+        let positions =
+            Tensor::<1, Int>::arange(past as i64..(past + t) as i64, &device).reshape([1, t]).repeat_dim(0, b);
+        let mut x = self.drop.forward(self.wte.forward(ids) + self.wpe.forward(positions));
+        let mask = causal_mask(t, past + t, &device)?;
+        let mut weights = Vec::with_capacity(self.blocks.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            let layer_cache: Option<&mut LayerCache> = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let h = block.ln_1.forward(x.clone());
+            let a = block.attn.forward_with(h.clone(), h, Some(mask.clone()), None, layer_cache)?;
+            x = x + self.drop.forward(a.context);
+            x = x.clone() + self.drop.forward(block.mlp.forward(block.ln_2.forward(x)));
+            weights.push(a.weights);
+        }
+        Ok((self.ln_f.forward(x), weights))
+    }
+
+    /// Projects hidden states `[B, T, d]` to logits `[B, T, V]`.
+    pub fn logits(&self, h: Tensor<3>) -> Tensor<3> {
+        match &self.lm_head {
+            Some(head) => head.forward(h),
+            None => {
+                let [b, t, d] = h.dims();
+                let w = self.wte.weight.val(); // [V, d]
+                h.reshape([b * t, d]).matmul(w.transpose()).reshape([b, t, self.vocab_size])
+            }
+        }
+    }
+}
+
+impl CausalLm for Gpt {
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        Some(self.n_positions)
+    }
+
+    fn new_cache(&self) -> KvCache {
+        KvCache::new(self.blocks.len())
+    }
+
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> dl_core::Result<Tensor<3>> {
+        let (h, _) = self.hidden(ids, cache)?;
+        Ok(self.logits(h))
+    }
+}
+
+impl Supervised<SequenceBatch> for Gpt {
+    fn step(&self, batch: &SequenceBatch) -> dl_core::Result<StepOutput> {
+        lm_step(self, batch)
+    }
+}

@@ -1,0 +1,213 @@
+//! LLaMA-style decoder (Touvron et al. 2023): RMSNorm pre-norm blocks, rotary
+//! positions, grouped-query attention, SwiGLU feed-forward, no biases.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::tensor::{Device, Int, Tensor};
+
+use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask};
+use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
+use crate::generate::{CausalLm, check_ids, lm_step};
+use crate::position::Rope;
+use dl_core::config::check;
+use dl_core::recurrent::heads::SequenceBatch;
+use dl_core::{Error, ModelConfig, StepOutput, Supervised};
+
+/// Hyper-parameters of [`Llama`], named as in Hugging Face's `LlamaConfig`.
+#[derive(Config, Debug)]
+pub struct LlamaConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Model width.
+    pub hidden_size: usize,
+    /// SwiGLU hidden width.
+    pub intermediate_size: usize,
+    /// Blocks.
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    pub num_attention_heads: usize,
+    /// Key/value heads (grouped-query attention); `None` means one per query head.
+    #[config(default = "None")]
+    pub num_key_value_heads: Option<usize>,
+    /// Head width; `None` means `hidden_size / num_attention_heads`.
+    #[config(default = "None")]
+    pub head_dim: Option<usize>,
+    /// RMSNorm epsilon.
+    #[config(default = 1e-6)]
+    pub rms_norm_eps: f64,
+    /// RoPE base.
+    #[config(default = 10000.0)]
+    pub rope_theta: f64,
+    /// Longest context generation keeps (rotary positions themselves have no limit).
+    #[config(default = 2048)]
+    pub max_position_embeddings: usize,
+    /// Output projection shares the token embedding matrix.
+    #[config(default = false)]
+    pub tie_word_embeddings: bool,
+}
+
+impl LlamaConfig {
+    fn attention(&self) -> AttentionConfig {
+        AttentionConfig::new(self.hidden_size, self.num_attention_heads)
+            .with_n_kv_heads(self.num_key_value_heads)
+            .with_head_dim(self.head_dim)
+            .with_bias(false)
+    }
+
+    fn norm(&self, device: &Device) -> RmsNorm {
+        RmsNormConfig::new(self.hidden_size).with_epsilon(self.rms_norm_eps).init(device)
+    }
+}
+
+impl ModelConfig for LlamaConfig {
+    type Model = Llama;
+
+    fn validate(&self) -> dl_core::Result<()> {
+        check::positive("LlamaConfig", "vocab_size", self.vocab_size)?;
+        check::positive("LlamaConfig", "intermediate_size", self.intermediate_size)?;
+        check::positive("LlamaConfig", "num_hidden_layers", self.num_hidden_layers)?;
+        check::positive("LlamaConfig", "max_position_embeddings", self.max_position_embeddings)?;
+        check::positive_f("LlamaConfig", "rms_norm_eps", self.rms_norm_eps)?;
+        let attn = self.attention();
+        attn.validate()?;
+        Rope::new(self.rope_theta, attn.head_width()).map(|_| ())
+    }
+
+    fn build(&self, device: &Device) -> Llama {
+        let attn = self.attention();
+        let layers = (0..self.num_hidden_layers)
+            .map(|_| LlamaBlock {
+                input_layernorm: self.norm(device),
+                self_attn: attn.build(device),
+                post_attention_layernorm: self.norm(device),
+                mlp: FeedForwardConfig::new(self.hidden_size, self.intermediate_size)
+                    .with_activation(Activation::SwiGlu)
+                    .with_bias(false)
+                    .build(device),
+            })
+            .collect();
+        Llama {
+            embed_tokens: EmbeddingConfig::new(self.vocab_size, self.hidden_size).init(device),
+            layers,
+            norm: self.norm(device),
+            lm_head: (!self.tie_word_embeddings)
+                .then(|| LinearConfig::new(self.hidden_size, self.vocab_size).with_bias(false).init(device)),
+            vocab_size: self.vocab_size,
+            max_len: self.max_position_embeddings,
+            rope_theta: self.rope_theta,
+            head_dim: attn.head_width(),
+        }
+    }
+}
+
+/// One block: `x + attn(norm(x))` with RoPE on queries and keys, then `x + swiglu(norm(x))`.
+#[derive(Module, Debug)]
+pub struct LlamaBlock {
+    /// Norm before attention.
+    pub input_layernorm: RmsNorm,
+    /// Causal grouped-query self-attention.
+    pub self_attn: Attention,
+    /// Norm before the feed-forward.
+    pub post_attention_layernorm: RmsNorm,
+    /// SwiGLU feed-forward.
+    pub mlp: FeedForward,
+}
+
+/// A LLaMA-style language model.
+#[derive(Module, Debug)]
+pub struct Llama {
+    /// Token embeddings `[V, d]`.
+    pub embed_tokens: Embedding,
+    /// Blocks.
+    pub layers: Vec<LlamaBlock>,
+    /// Final RMSNorm.
+    pub norm: RmsNorm,
+    /// Output projection (`None` when tied to the embeddings).
+    pub lm_head: Option<Linear>,
+    #[module(skip)]
+    vocab_size: usize,
+    #[module(skip)]
+    max_len: usize,
+    #[module(skip)]
+    rope_theta: f64,
+    #[module(skip)]
+    head_dim: usize,
+}
+
+impl Llama {
+    /// Logits `[B, T, V]` of every position of `ids` `[B, T]`.
+    pub fn forward(&self, ids: Tensor<2, Int>) -> dl_core::Result<Tensor<3>> {
+        self.forward_cached(ids, None)
+    }
+
+    /// Hidden states after the final norm `[B, T, d]` and each block's attention weights.
+    pub fn hidden(
+        &self,
+        ids: Tensor<2, Int>,
+        mut cache: Option<&mut KvCache>,
+    ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
+        let t = ids.dims()[1];
+        check_ids("Llama", &ids, self.vocab_size)?;
+        if let Some(c) = cache.as_ref()
+            && c.layers.len() != self.layers.len()
+        {
+            return Err(Error::shape("Llama cache", format!("{} layers", self.layers.len()), c.layers.len()));
+        }
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        let device = ids.device();
+        let rope = Rope::new(self.rope_theta, self.head_dim)?;
+        let mask = causal_mask(t, past + t, &device)?;
+        let mut x = self.embed_tokens.forward(ids);
+        let mut weights = Vec::with_capacity(self.layers.len());
+        for (i, block) in self.layers.iter().enumerate() {
+            let layer_cache: Option<&mut LayerCache> = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let h = block.input_layernorm.forward(x.clone());
+            let a = block.self_attn.forward_with(h.clone(), h, Some(mask.clone()), Some(&rope), layer_cache)?;
+            x = x + a.context;
+            x = x.clone() + block.mlp.forward(block.post_attention_layernorm.forward(x));
+            weights.push(a.weights);
+        }
+        Ok((self.norm.forward(x), weights))
+    }
+
+    /// Projects hidden states `[B, T, d]` to logits `[B, T, V]`.
+    pub fn logits(&self, h: Tensor<3>) -> Tensor<3> {
+        match &self.lm_head {
+            Some(head) => head.forward(h),
+            None => {
+                let [b, t, d] = h.dims();
+                h.reshape([b * t, d]).matmul(self.embed_tokens.weight.val().transpose()).reshape([
+                    b,
+                    t,
+                    self.vocab_size,
+                ])
+            }
+        }
+    }
+}
+
+impl CausalLm for Llama {
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn max_len(&self) -> Option<usize> {
+        Some(self.max_len)
+    }
+
+    fn new_cache(&self) -> KvCache {
+        KvCache::new(self.layers.len())
+    }
+
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> dl_core::Result<Tensor<3>> {
+        let (h, _) = self.hidden(ids, cache)?;
+        Ok(self.logits(h))
+    }
+}
+
+impl Supervised<SequenceBatch> for Llama {
+    fn step(&self, batch: &SequenceBatch) -> dl_core::Result<StepOutput> {
+        lm_step(self, batch)
+    }
+}

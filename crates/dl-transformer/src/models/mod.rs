@@ -1,0 +1,6 @@
+//! The models: BERT, GPT-2, LLaMA (and, built from the same layers, the
+//! encoder-decoder Transformer and ViT).
+
+pub mod bert;
+pub mod gpt;
+pub mod llama;

@@ -1,0 +1,375 @@
+//! dl-transformer tests: parity with PyTorch and Hugging Face (attention,
+//! encoder/decoder layers, GPT-2, LLaMA, BERT), the real all-MiniLM-L6-v2
+//! sentence embeddings, KV-cache decoding against full recomputation, masks,
+//! generation, learning (GPT, LLaMA, BERT heads), save/load and input errors.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use dl_core::parity::{Registry, Verdict, check_one};
+use dl_core::recurrent::heads::{NextTokenBatcher, TokenSequence, TokenSequenceBatcher};
+use dl_core::sampling::Sampling;
+use dl_core::task::{evaluate, to_f32};
+use dl_core::train::{TrainConfig, fit};
+use dl_core::{Backend, Batcher, ModelConfig, Supervised};
+use dl_transformer::attention::{causal_mask, lengths_mask};
+use dl_transformer::embed::SentenceEncoder;
+use dl_transformer::hf::cosine;
+use dl_transformer::models::bert::{BertPooling, MlmBatcher};
+use dl_transformer::*;
+
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// burn's device RNG is process-wide on flex: tests that draw random numbers hold this lock.
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn device() -> Device {
+    Backend::Flex.device().expect("flex is the default backend")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    to_f32(t).unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn ids(v: &[usize], d: &Device) -> Tensor<2, Int> {
+    Tensor::from_data(TensorData::new(v.iter().map(|&i| i as i64).collect::<Vec<_>>(), [1, v.len()]), d)
+}
+
+const KINDS: [&str; 6] =
+    ["multihead_attention", "transformer_encoder_layer", "transformer_decoder_layer", "hf_gpt2", "hf_llama", "hf_bert"];
+
+/// Checks every fixture of this crate's kinds; returns how many per kind.
+fn check_fixtures(d: &Device, dirs: &[PathBuf]) -> Vec<(String, usize)> {
+    let mut registry = Registry::new();
+    dl_transformer::parity::register(&mut registry);
+    let mut counts: Vec<(String, usize)> = KINDS.iter().map(|k| (k.to_string(), 0)).collect();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if p.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let Some(kind) = KINDS.iter().position(|k| text.contains(&format!("\"module\": \"{k}\""))) else {
+                continue;
+            };
+            match check_one(&registry, &p, d) {
+                Verdict::Pass(diff) => assert!(diff <= 1e-4, "{} diff {diff}", p.display()),
+                other => panic!("{}: {other:?}", p.display()),
+            }
+            counts[kind].1 += 1;
+        }
+    }
+    counts
+}
+
+#[test]
+fn attention_layers_and_hf_models_match_pytorch_fixtures() {
+    let counts = check_fixtures(&device(), &[root().join("fixtures/parity"), root().join("../shared/parity/samples")]);
+    // Committed (tools/parity): 2 per layer kind, 2 GPT-2, 2 LLaMA, 1 BERT.
+    for (kind, n) in &counts {
+        assert!(*n >= 1, "no fixture of kind {kind}: {counts:?}");
+    }
+    assert!(counts.iter().map(|c| c.1).sum::<usize>() >= 11, "{counts:?}");
+}
+
+#[test]
+fn committed_fixtures_pass_on_every_compiled_backend() {
+    for backend in Backend::compiled() {
+        if backend == Backend::Flex {
+            continue;
+        }
+        let Ok(d) = backend.device() else { continue };
+        let counts = check_fixtures(&d, &[root().join("fixtures/parity")]);
+        assert!(counts.iter().map(|c| c.1).sum::<usize>() >= 11, "{backend:?}: {counts:?}");
+    }
+}
+
+fn minilm() -> Option<PathBuf> {
+    let dir = root().join("../shared/models/all-MiniLM-L6-v2");
+    dir.join("model.safetensors").is_file().then_some(dir)
+}
+
+fn check_reference(encoder: &SentenceEncoder, path: &Path, d: &Device) -> usize {
+    let reference: serde_json::Value = dl_core::config::load_json(path).unwrap();
+    let sentences: Vec<&str> = reference["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let expected_ids: Vec<Vec<usize>> = serde_json::from_value(reference["input_ids"].clone()).unwrap();
+    let expected: Vec<Vec<f32>> = serde_json::from_value(reference["embeddings"].clone()).unwrap();
+    assert_eq!(encoder.encode(&sentences).unwrap(), expected_ids, "WordPiece ids differ ({})", path.display());
+    let got = encoder.embed(&sentences, 32, d).unwrap();
+    for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+        let cos = cosine(g, e);
+        assert!(cos >= 0.9999, "{}: sentence {i} cosine {cos}", path.display());
+        assert!(max_diff(g, e) <= 1e-4, "{}: sentence {i} max diff {}", path.display(), max_diff(g, e));
+    }
+    sentences.len()
+}
+
+#[test]
+fn minilm_sentence_embeddings_match_sentence_transformers() {
+    let Some(dir) = minilm() else {
+        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
+        return;
+    };
+    let d = device();
+    let encoder = SentenceEncoder::from_dir(&dir, &d).unwrap();
+    assert_eq!(encoder.max_len, 256);
+    // The shared reference, and our own sentences (accents, CJK, empty, truncated at 256).
+    assert_eq!(check_reference(&encoder, &dir.join("reference.json"), &d), 8);
+    assert_eq!(check_reference(&encoder, &root().join("fixtures/minilm/extra_reference.json"), &d), 8);
+    // Batched (padded) and one-at-a-time encodings agree.
+    let texts = ["a b", "a much longer sentence with many more tokens than the first"];
+    let together = encoder.embed(&texts, 2, &d).unwrap();
+    let alone = encoder.embed(&texts, 1, &d).unwrap();
+    assert!(max_diff(&together[0], &alone[0]) < 1e-5);
+}
+
+fn small_gpt(d: &Device) -> Gpt {
+    GptConfig::new(23, 16, 12, 2, 3).init(d).unwrap()
+}
+
+fn small_llama(d: &Device) -> Llama {
+    LlamaConfig::new(23, 16, 24, 2, 4).with_num_key_value_heads(Some(2)).init(d).unwrap()
+}
+
+/// Logits of the last position, computed incrementally with the cache, equal a
+/// full recomputation of the prefix at every step.
+fn kv_cache_matches_recompute<M: CausalLm>(model: &M, d: &Device) {
+    let seq = [3usize, 7, 1, 0, 22, 5, 9, 9, 14, 2];
+    let full = values(model.forward_cached(ids(&seq, d), None).unwrap());
+    let v = model.vocab_size();
+    let mut cache = model.new_cache();
+    // A prefix of 4 in one call, then one token at a time.
+    let first = values(model.forward_cached(ids(&seq[..4], d), Some(&mut cache)).unwrap());
+    assert!(max_diff(&first, &full[..4 * v]) < 1e-5);
+    for t in 4..seq.len() {
+        let step = values(model.forward_cached(ids(&seq[t..t + 1], d), Some(&mut cache)).unwrap());
+        let diff = max_diff(&step, &full[t * v..(t + 1) * v]);
+        assert!(diff < 1e-5, "step {t}: diff {diff}");
+    }
+    assert_eq!(cache.len(), seq.len());
+}
+
+#[test]
+fn kv_cache_decoding_equals_recomputing_the_prefix() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(3);
+    kv_cache_matches_recompute(&small_gpt(&d), &d);
+    kv_cache_matches_recompute(&small_llama(&d), &d);
+}
+
+#[test]
+fn kv_cache_matches_with_pretrained_shaped_hf_weights() {
+    // The same property on the committed Hugging Face fixtures' weights.
+    let d = device();
+    let fx = dl_core::parity::Fixture::load(&root().join("fixtures/parity/p_hf_llama_gqa3.json")).unwrap();
+    let cfg = hf::llama_config(&fx.config).unwrap();
+    let llama = hf::load_llama(cfg.init(&d).unwrap(), &fx, &d).unwrap();
+    kv_cache_matches_recompute(&llama, &d);
+    let fx = dl_core::parity::Fixture::load(&root().join("fixtures/parity/p_hf_gpt2_odd_heads.json")).unwrap();
+    let cfg = hf::gpt2_config(&fx.config).unwrap();
+    let gpt = hf::load_gpt2(cfg.init(&d).unwrap(), &fx, &d).unwrap();
+    kv_cache_matches_recompute(&gpt, &d);
+}
+
+#[test]
+fn generation_is_seeded_and_the_cache_changes_nothing() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(4);
+    let gpt = small_gpt(&d);
+    let sampled = GenerateConfig {
+        max_new_tokens: 30,
+        sampling: Sampling { temperature: 0.9, top_k: Some(10), top_p: Some(0.95) },
+        stop_tokens: vec![],
+        seed: 7,
+        use_cache: true,
+    };
+    // 30 new tokens after a 2-token prompt run past the context of 16: the window slides.
+    let a = generate(&gpt, &[1, 2], &sampled, &d).unwrap();
+    let b = generate(&gpt, &[1, 2], &GenerateConfig { use_cache: false, ..sampled.clone() }, &d).unwrap();
+    assert_eq!(a.len(), 30);
+    assert_eq!(a, b, "cached and uncached decoding differ");
+    assert_eq!(a, generate(&gpt, &[1, 2], &sampled, &d).unwrap(), "same seed, different tokens");
+    let other = generate(&gpt, &[1, 2], &GenerateConfig { seed: 8, ..sampled.clone() }, &d).unwrap();
+    assert_ne!(a, other);
+    // Greedy stops at the first stop token, which it includes.
+    let greedy = GenerateConfig { max_new_tokens: 12, ..GenerateConfig::default() };
+    let g = generate(&gpt, &[5], &greedy, &d).unwrap();
+    let stop = g[3];
+    let cut = generate(&gpt, &[5], &GenerateConfig { stop_tokens: vec![stop], ..greedy }, &d).unwrap();
+    let first = g.iter().position(|&t| t == stop).unwrap();
+    assert_eq!(cut, g[..=first].to_vec());
+    // Errors, not panics.
+    assert!(generate(&gpt, &[], &sampled, &d).is_err());
+    assert!(generate(&gpt, &[23], &sampled, &d).unwrap_err().to_string().contains("23"));
+    let bad = GenerateConfig { sampling: Sampling { top_p: Some(1.5), ..Sampling::GREEDY }, ..sampled };
+    assert!(generate(&gpt, &[1], &bad, &d).unwrap_err().to_string().contains("top_p"));
+}
+
+#[test]
+fn masks_hide_what_they_should() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(5);
+    let attn = AttentionConfig::new(8, 2).init(&d).unwrap();
+    let x: Tensor<3> = Tensor::random([2, 5, 8], Distribution::Normal(0.0, 1.0), &d);
+    // Causal: changing a later step leaves earlier outputs unchanged.
+    let mask = causal_mask(5, 5, &d).unwrap();
+    let a = values(attn.forward(x.clone(), x.clone(), Some(mask.clone())).unwrap().context);
+    let mut changed = values(x.clone());
+    for v in &mut changed[4 * 8..5 * 8] {
+        *v += 3.0;
+    }
+    let x2 = Tensor::<3>::from_data(TensorData::new(changed, [2, 5, 8]), &d);
+    let b = values(attn.forward(x2.clone(), x2, Some(mask)).unwrap().context);
+    assert!(max_diff(&a[..4 * 8], &b[..4 * 8]) < 1e-6);
+    assert!(max_diff(&a[4 * 8..5 * 8], &b[4 * 8..5 * 8]) > 1e-3);
+    // Padding: keys past a length get zero weight.
+    let out = attn.forward(x.clone(), x.clone(), Some(lengths_mask(&[5, 3], 5, &d).unwrap())).unwrap();
+    let w = values(out.weights);
+    for (i, v) in w.iter().enumerate() {
+        let (b, key) = (i / (2 * 5 * 5), i % 5);
+        if b == 1 && key >= 3 {
+            assert_eq!(*v, 0.0);
+        }
+    }
+    // A mask of the wrong shape is an error.
+    let bad = causal_mask(4, 4, &d).unwrap();
+    assert!(attn.forward(x.clone(), x, Some(bad)).unwrap_err().to_string().contains("mask"));
+}
+
+#[test]
+fn configs_and_inputs_are_checked() {
+    let d = device();
+    let err = |e: dl_core::Error| e.to_string();
+    assert!(err(AttentionConfig::new(10, 3).init(&d).unwrap_err()).contains("n_heads"));
+    assert!(err(AttentionConfig::new(12, 4).with_n_kv_heads(Some(3)).init(&d).unwrap_err()).contains("n_kv_heads"));
+    assert!(err(LlamaConfig::new(10, 12, 8, 1, 4).with_head_dim(Some(3)).init(&d).unwrap_err()).contains("head_dim"));
+    assert!(err(GptConfig::new(10, 8, 8, 0, 2).init(&d).unwrap_err()).contains("n_layer"));
+    assert!(err(BertConfig::new(10, 8, 1, 2, 16).with_pad_token_id(10).init(&d).unwrap_err()).contains("pad_token_id"));
+    let gpt = GptConfig::new(10, 8, 8, 1, 2).init(&d).unwrap();
+    assert!(err(gpt.forward(ids(&[1, 2, 10], &d)).unwrap_err()).contains("token id"));
+    assert!(err(gpt.forward(ids(&[1; 9], &d)).unwrap_err()).contains("8 positions"));
+    let bert = BertConfig::new(10, 8, 1, 2, 16).with_max_position_embeddings(6).init(&d).unwrap();
+    assert!(err(bert.forward(ids(&[1; 7], &d), None, None).unwrap_err()).contains("6 tokens"));
+    let mask = Tensor::<2, Int>::ones([1, 3], &d);
+    assert!(err(bert.forward(ids(&[1, 2], &d), Some(mask), None).unwrap_err()).contains("attention_mask"));
+    // A Hugging Face config with an unsupported option names it.
+    let mut cfg = serde_json::Map::new();
+    for (k, v) in [("vocab_size", 10), ("hidden_size", 8), ("intermediate_size", 8), ("num_hidden_layers", 1)] {
+        cfg.insert(k.into(), v.into());
+    }
+    cfg.insert("num_attention_heads".into(), 2.into());
+    cfg.insert("hidden_act".into(), "gelu".into());
+    assert!(err(hf::llama_config(&cfg).unwrap_err()).contains("hidden_act"));
+    assert!(hf::bert_from_dir(Path::new("/nonexistent"), &d).unwrap_err().to_string().contains("config.json"));
+}
+
+fn lm_windows(n: usize, len: usize) -> Vec<Vec<usize>> {
+    // A deterministic "language": each token is (previous + 3) mod 11, from varied starts.
+    (0..n).map(|s| (0..len).map(|i| (s * 5 + 3 * i) % 11).collect()).collect()
+}
+
+fn learns_language<M: Supervised<dl_core::recurrent::heads::SequenceBatch> + 'static>(model: M, d: &Device) -> f64 {
+    let data = lm_windows(48, 9);
+    let cfg = TrainConfig { epochs: 15, batch_size: 8, lr: 1e-2, progress: false, ..Default::default() };
+    let report = fit(model, &data, None, &NextTokenBatcher, &cfg, &d.clone().autodiff()).unwrap();
+    let first = report.history.epochs.first().unwrap().train_loss;
+    let eval = evaluate(&report.model, &data, &NextTokenBatcher, 16, d).unwrap();
+    assert!(eval.loss < first / 5.0, "loss {first} -> {}", eval.loss);
+    eval.accuracy().unwrap()
+}
+
+#[test]
+fn gpt_and_llama_learn_a_deterministic_language() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(6);
+    let ad = d.clone().autodiff();
+    let gpt = GptConfig::new(11, 16, 16, 1, 2).init(&ad).unwrap();
+    assert!(learns_language(gpt, &d) > 0.95);
+    let llama = LlamaConfig::new(11, 16, 32, 1, 2).with_num_key_value_heads(Some(1)).init(&ad).unwrap();
+    assert!(learns_language(llama, &d) > 0.95);
+}
+
+#[test]
+fn bert_classifier_and_masked_lm_learn() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(7);
+    let ad = d.clone().autodiff();
+    // Class = whether token 3 occurs, anywhere in a padded sequence.
+    let items: Vec<TokenSequence> = (0..64)
+        .map(|i| {
+            let len = 3 + i % 5;
+            let mut ids: Vec<usize> = (0..len).map(|j| 4 + (i * 7 + j * 3) % 6).collect();
+            if i % 2 == 0 {
+                ids[(i / 2) % len] = 3;
+            }
+            TokenSequence { ids, label: usize::from(i % 2 == 0) }
+        })
+        .collect();
+    let bert = BertConfig::new(10, 16, 1, 2, 32).with_dropout(0.0).with_max_position_embeddings(16);
+    let cfg = BertClassifierConfig::new(bert.clone(), 2).with_pooling(BertPooling::Mean).with_classifier_dropout(0.0);
+    let model = cfg.init(&ad).unwrap();
+    let batcher = TokenSequenceBatcher { pad_id: 0, max_len: 16 };
+    let tc = TrainConfig { epochs: 20, batch_size: 16, lr: 3e-3, progress: false, ..Default::default() };
+    let report = fit(model, &items, None, &batcher, &tc, &ad).unwrap();
+    let eval = evaluate(&report.model, &items, &batcher, 16, &d).unwrap();
+    assert!(eval.accuracy().unwrap() >= 0.95, "accuracy {:?}", eval.accuracy());
+
+    // Masked LM on the deterministic language: the loss at masked positions falls.
+    let mut mlm_bert = bert;
+    mlm_bert.vocab_size = 12;
+    let mlm = BertMlmConfig::new(mlm_bert).init(&ad).unwrap();
+    let data: Vec<Vec<usize>> =
+        lm_windows(64, 10).into_iter().map(|w| w.into_iter().map(|t| t + 1).collect()).collect();
+    let batcher = MlmBatcher::new(0, 0, 12, vec![], 1);
+    let tc = TrainConfig { epochs: 12, batch_size: 16, lr: 5e-3, progress: false, ..Default::default() };
+    let report = fit(mlm, &data, None, &batcher, &tc, &ad).unwrap();
+    let h = &report.history.epochs;
+    assert!(
+        h.last().unwrap().train_loss < h[0].train_loss / 2.0,
+        "{} -> {}",
+        h[0].train_loss,
+        h.last().unwrap().train_loss
+    );
+    let b = batcher.batch(&data.iter().take(4).collect::<Vec<_>>(), &d).unwrap();
+    assert!(b.labels.dims()[0] >= 1);
+}
+
+#[test]
+fn save_and_load_are_bit_exact() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(8);
+    let dir = std::env::temp_dir().join(format!("dl-transformer-save-{}", std::process::id()));
+    let cfg = LlamaConfig::new(13, 16, 24, 2, 4).with_num_key_value_heads(Some(2));
+    let model = cfg.init(&d).unwrap();
+    dl_core::checkpoint::save_model(&cfg, &model, &dir).unwrap();
+    let (cfg2, loaded): (LlamaConfig, Llama) = dl_core::checkpoint::load_model(&dir, &d).unwrap();
+    assert_eq!(cfg2.num_key_value_heads, Some(2));
+    let x = ids(&[1, 5, 12, 0], &d);
+    assert_eq!(values(model.forward(x.clone()).unwrap()), values(loaded.forward(x).unwrap()));
+    // A checkpoint of another shape is an error.
+    let other = GptConfig::new(13, 8, 8, 1, 2).init(&d).unwrap();
+    assert!(dl_core::checkpoint::load_weights(other, dir.join("model.bpk")).is_err());
+    let _ = std::fs::remove_dir_all(dir);
+    assert_eq!(model.num_params(), loaded.num_params());
+}
