@@ -23,6 +23,8 @@ use dl_core::train::OptimizerKind;
 use dl_core::{ModelConfig, Result, StepOutput};
 use dl_lstm::LstmConfig;
 use dl_rnn::RnnConfig;
+use dl_transformer::ffn::Activation;
+use dl_transformer::{GenerateConfig, GptConfig, generate};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -34,13 +36,13 @@ struct Args {
     /// Fewer iterations (1 warm-up, 3 timed).
     #[arg(long)]
     quick: bool,
-    /// Only this workload (cnn, rnn, lstm).
+    /// Only this workload (cnn, rnn, lstm, gpt).
     #[arg(long)]
     only: Option<String>,
 }
 
 /// Workloads this runner implements (the other families add theirs here).
-const WORKLOADS: [&str; 3] = ["cnn", "rnn", "lstm"];
+const WORKLOADS: [&str; 4] = ["cnn", "rnn", "lstm", "gpt"];
 
 fn timed(mut step: impl FnMut() -> Result<()>, warmup: usize, iters: usize) -> Result<f64> {
     for _ in 0..warmup {
@@ -124,6 +126,49 @@ where
     Ok(())
 }
 
+/// `gpt`: 4 pre-norm blocks of width 128 with 4 heads and a GELU MLP of 512,
+/// vocabulary 65, context 128, untied head without bias; training on batches
+/// of 16 x 128 tokens with AdamW 3e-4, then greedy generation of 127 tokens
+/// from one. Generation uses the KV cache (PyTorch's reference recomputes the
+/// prefix): what a user of each gets.
+fn gpt(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
+    let config = GptConfig::new(65, 128, 128, 4, 4).with_activation(Activation::Gelu).with_tie_word_embeddings(false);
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let mut model = config.init(&ad)?;
+    let mut optim = OptimizerKind::AdamW { betas: (0.9, 0.999), weight_decay: 0.01 }.init(None);
+    let idx = Tensor::<2, Int>::random([16, 128], Distribution::Uniform(0.0, 65.0), &ad);
+    let tgt = Tensor::<1, Int>::random([16 * 128], Distribution::Uniform(0.0, 65.0), &ad);
+    let dt = timed(
+        || {
+            let logits = model.forward(idx.clone())?.reshape([16 * 128, 65]);
+            let out = StepOutput::classification(logits, tgt.clone());
+            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            model = optim.step(3e-4, model.clone(), grads);
+            let _ = out.loss.into_scalar::<f32>();
+            Ok(())
+        },
+        warmup,
+        iters,
+    )?;
+    emit("gpt", "train_tokens_per_s", 16.0 * 128.0 / dt, "tokens/s", name);
+    let model = model.valid().to_device(device);
+    let cfg = GenerateConfig { max_new_tokens: 127, ..GenerateConfig::default() };
+    let dt = timed(
+        || {
+            let out = generate(&model, &[0], &cfg, device)?;
+            if out.len() != 127 {
+                return Err(dl_core::Error::Invalid(format!("generated {} tokens, expected 127", out.len())));
+            }
+            Ok(())
+        },
+        1,
+        if iters <= 3 { 2 } else { 5 },
+    )?;
+    emit("gpt", "generate_tokens_per_s", 127.0 / dt, "tokens/s", name);
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     let run = || -> Result<()> {
@@ -149,6 +194,9 @@ fn main() {
         if want("lstm") {
             let lstm = LstmConfig::new(32, 128).with_num_layers(2).with_forget_bias(0.0);
             recurrent(lstm, "lstm", &device, backend.name(), warmup, iters)?;
+        }
+        if want("gpt") {
+            gpt(&device, backend.name(), warmup, iters)?;
         }
         Ok(())
     };

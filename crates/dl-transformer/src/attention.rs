@@ -10,7 +10,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
@@ -43,6 +43,13 @@ pub struct AttentionConfig {
     /// Dropout on the attention weights (training only).
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Standard deviation of a normal initialisation of the projections
+    /// (GPT-2/LLaMA use 0.02); `None` keeps burn's Kaiming-uniform default.
+    #[config(default = "None")]
+    pub init_std: Option<f64>,
+    /// Like `init_std`, for the output projection only (GPT-2 scales it by `1/√(2·layers)`).
+    #[config(default = "None")]
+    pub out_init_std: Option<f64>,
 }
 
 impl AttentionConfig {
@@ -85,18 +92,29 @@ impl ModelConfig for AttentionConfig {
 
     fn build(&self, device: &Device) -> Attention {
         let (h, kv, hd) = (self.n_heads, self.kv_heads(), self.head_width());
-        let linear = |i, o| LinearConfig::new(i, o).with_bias(self.bias).init(device);
+        let linear = |i, o, std: Option<f64>| normal_linear(i, o, self.bias, std, device);
         Attention {
-            query: linear(self.d_model, h * hd),
-            key: linear(self.d_model, kv * hd),
-            value: linear(self.d_model, kv * hd),
-            output: linear(h * hd, self.d_model),
+            query: linear(self.d_model, h * hd, self.init_std),
+            key: linear(self.d_model, kv * hd, self.init_std),
+            value: linear(self.d_model, kv * hd, self.init_std),
+            output: linear(h * hd, self.d_model, self.out_init_std.or(self.init_std)),
             dropout: DropoutConfig::new(self.dropout).init(),
             n_heads: h,
             n_kv_heads: kv,
             head_dim: hd,
         }
     }
+}
+
+/// A linear layer, normally initialised with `std` (weights) and zero biases when `std` is set.
+pub fn normal_linear(d_in: usize, d_out: usize, bias: bool, std: Option<f64>, device: &Device) -> Linear {
+    let cfg = LinearConfig::new(d_in, d_out).with_bias(bias);
+    let Some(std) = std else { return cfg.init(device) };
+    let mut l = cfg.with_initializer(Initializer::Normal { mean: 0.0, std }).init(device);
+    if let Some(b) = &l.bias {
+        l.bias = Some(burn::module::Param::from_tensor(b.val().zeros_like()));
+    }
+    l
 }
 
 /// Multi-head attention: `softmax(q kᵀ / √d_head + mask) v` per head, heads

@@ -2,7 +2,9 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, SwiGlu, SwiGluConfig};
+use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, SwiGlu, SwiGluConfig};
+
+use crate::attention::normal_linear;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, gelu_approximate, relu};
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,12 @@ pub struct FeedForwardConfig {
     /// Dropout after the activation (training only).
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Normal initialisation of the input projection(s); `None`: burn's default.
+    #[config(default = "None")]
+    pub init_std: Option<f64>,
+    /// Normal initialisation of the output projection; `None`: `init_std`.
+    #[config(default = "None")]
+    pub out_init_std: Option<f64>,
 }
 
 impl ModelConfig for FeedForwardConfig {
@@ -70,14 +78,18 @@ impl ModelConfig for FeedForwardConfig {
     fn build(&self, device: &burn::tensor::Device) -> FeedForward {
         let (inner, swiglu) = match self.activation {
             Activation::SwiGlu => {
-                (None, Some(SwiGluConfig::new(self.d_model, self.d_ff).with_bias(self.bias).init(device)))
+                let mut cfg = SwiGluConfig::new(self.d_model, self.d_ff).with_bias(self.bias);
+                if let Some(std) = self.init_std {
+                    cfg = cfg.with_initializer(Initializer::Normal { mean: 0.0, std });
+                }
+                (None, Some(cfg.init(device)))
             }
-            _ => (Some(LinearConfig::new(self.d_model, self.d_ff).with_bias(self.bias).init(device)), None),
+            _ => (Some(normal_linear(self.d_model, self.d_ff, self.bias, self.init_std, device)), None),
         };
         FeedForward {
             inner,
             swiglu,
-            down: LinearConfig::new(self.d_ff, self.d_model).with_bias(self.bias).init(device),
+            down: normal_linear(self.d_ff, self.d_model, self.bias, self.out_init_std.or(self.init_std), device),
             dropout: DropoutConfig::new(self.dropout).init(),
             activation: self.activation,
         }

@@ -62,7 +62,12 @@ impl TransformerLayerConfig {
     /// Validates, then builds a decoder layer.
     pub fn init_decoder(&self, device: &Device) -> dl_core::Result<DecoderLayer> {
         self.validate()?;
-        Ok(DecoderLayer {
+        Ok(self.build_decoder(device))
+    }
+
+    /// Builds a decoder layer from a validated config.
+    pub fn build_decoder(&self, device: &Device) -> DecoderLayer {
+        DecoderLayer {
             self_attn: self.attention().build(device),
             cross_attn: self.attention().build(device),
             ffn: self.ffn().build(device),
@@ -71,7 +76,7 @@ impl TransformerLayerConfig {
             norm3: self.norm(device),
             dropout: DropoutConfig::new(self.dropout).init(),
             norm_first: self.norm_first,
-        })
+        }
     }
 }
 

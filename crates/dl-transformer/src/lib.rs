@@ -9,7 +9,8 @@
 //!   grouped/multi-query, padding and causal masks, KV cache), [`position`]
 //!   (sinusoidal, learned, rotary), [`ffn`] (GELU MLP, SwiGLU), [`layer`]
 //!   (pre-/post-norm encoder and decoder layers);
-//! - models: [`models::bert`], [`models::gpt`], [`models::llama`];
+//! - models: [`models::seq2seq`] (encoder-decoder), [`models::bert`],
+//!   [`models::gpt`], [`models::llama`], [`models::vit`];
 //! - [`generate`]: greedy / temperature / top-k / top-p decoding with a KV cache;
 //! - [`hf`] and [`tokenizer`]: Hugging Face checkpoints and `tokenizer.json`;
 //!   [`embed`]: sentence embeddings; [`pytorch`]: `nn.Transformer*` weights;
@@ -21,6 +22,7 @@ pub mod ffn;
 pub mod generate;
 pub mod hf;
 pub mod layer;
+pub mod lm;
 pub mod models;
 pub mod parity;
 pub mod position;
@@ -30,5 +32,8 @@ pub mod tokenizer;
 pub use attention::{Attention, AttentionConfig, KvCache};
 pub use generate::{CausalLm, GenerateConfig, generate};
 pub use models::bert::{Bert, BertClassifier, BertClassifierConfig, BertConfig, BertForMaskedLm, BertMlmConfig};
+pub use models::encoder::{TransformerEncoder, TransformerEncoderConfig};
 pub use models::gpt::{Gpt, GptConfig};
 pub use models::llama::{Llama, LlamaConfig};
+pub use models::seq2seq::{TransformerSeq2Seq, TransformerSeq2SeqConfig};
+pub use models::vit::{Vit, VitConfig};

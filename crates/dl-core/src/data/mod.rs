@@ -24,6 +24,7 @@
 
 pub mod audio;
 pub mod idx;
+pub mod image;
 pub mod locate;
 pub mod split;
 pub mod synthetic;

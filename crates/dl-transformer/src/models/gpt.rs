@@ -3,10 +3,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask};
+use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
 use crate::generate::{CausalLm, check_ids, lm_step};
 use dl_core::config::check;
@@ -44,11 +44,23 @@ pub struct GptConfig {
     /// Output projection shares the token embedding matrix.
     #[config(default = true)]
     pub tie_word_embeddings: bool,
+    /// Standard deviation of the normal initialisation (GPT-2: 0.02); the
+    /// residual output projections use `std / √(2 · n_layer)`.
+    #[config(default = 0.02)]
+    pub initializer_range: f64,
 }
 
 impl GptConfig {
+    fn residual_std(&self) -> f64 {
+        self.initializer_range / (2.0 * self.n_layer.max(1) as f64).sqrt()
+    }
+
     fn attention(&self) -> AttentionConfig {
-        AttentionConfig::new(self.n_embd, self.n_head).with_bias(self.bias).with_dropout(self.dropout)
+        AttentionConfig::new(self.n_embd, self.n_head)
+            .with_bias(self.bias)
+            .with_dropout(self.dropout)
+            .with_init_std(Some(self.initializer_range))
+            .with_out_init_std(Some(self.residual_std()))
     }
 
     fn norm(&self, device: &Device) -> LayerNorm {
@@ -64,6 +76,7 @@ impl ModelConfig for GptConfig {
         check::positive("GptConfig", "n_positions", self.n_positions)?;
         check::positive("GptConfig", "n_layer", self.n_layer)?;
         check::positive_f("GptConfig", "layer_norm_epsilon", self.layer_norm_epsilon)?;
+        check::positive_f("GptConfig", "initializer_range", self.initializer_range)?;
         check::probability("GptConfig", "dropout", self.dropout)?;
         if self.n_inner == Some(0) {
             return Err(Error::config("GptConfig", "n_inner", "must be at least 1"));
@@ -76,6 +89,7 @@ impl ModelConfig for GptConfig {
 
     fn build(&self, device: &Device) -> Gpt {
         let d_ff = self.n_inner.unwrap_or(4 * self.n_embd);
+        let init = Initializer::Normal { mean: 0.0, std: self.initializer_range };
         let blocks = (0..self.n_layer)
             .map(|_| GptBlock {
                 ln_1: self.norm(device),
@@ -84,17 +98,19 @@ impl ModelConfig for GptConfig {
                 mlp: FeedForwardConfig::new(self.n_embd, d_ff)
                     .with_activation(self.activation)
                     .with_bias(self.bias)
+                    .with_init_std(Some(self.initializer_range))
+                    .with_out_init_std(Some(self.residual_std()))
                     .build(device),
             })
             .collect();
         Gpt {
-            wte: EmbeddingConfig::new(self.vocab_size, self.n_embd).init(device),
-            wpe: EmbeddingConfig::new(self.n_positions, self.n_embd).init(device),
+            wte: EmbeddingConfig::new(self.vocab_size, self.n_embd).with_initializer(init.clone()).init(device),
+            wpe: EmbeddingConfig::new(self.n_positions, self.n_embd).with_initializer(init).init(device),
             drop: DropoutConfig::new(self.dropout).init(),
             blocks,
             ln_f: self.norm(device),
             lm_head: (!self.tie_word_embeddings)
-                .then(|| LinearConfig::new(self.n_embd, self.vocab_size).with_bias(false).init(device)),
+                .then(|| normal_linear(self.n_embd, self.vocab_size, false, Some(self.initializer_range), device)),
             vocab_size: self.vocab_size,
             n_positions: self.n_positions,
         }

@@ -3,10 +3,10 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig, RmsNorm, RmsNormConfig};
+use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, RmsNorm, RmsNormConfig};
 use burn::tensor::{Device, Int, Tensor};
 
-use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask};
+use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
 use crate::generate::{CausalLm, check_ids, lm_step};
 use crate::position::Rope;
@@ -45,6 +45,9 @@ pub struct LlamaConfig {
     /// Output projection shares the token embedding matrix.
     #[config(default = false)]
     pub tie_word_embeddings: bool,
+    /// Standard deviation of the normal initialisation (0.02 as in Hugging Face).
+    #[config(default = 0.02)]
+    pub initializer_range: f64,
 }
 
 impl LlamaConfig {
@@ -53,6 +56,7 @@ impl LlamaConfig {
             .with_n_kv_heads(self.num_key_value_heads)
             .with_head_dim(self.head_dim)
             .with_bias(false)
+            .with_init_std(Some(self.initializer_range))
     }
 
     fn norm(&self, device: &Device) -> RmsNorm {
@@ -69,6 +73,7 @@ impl ModelConfig for LlamaConfig {
         check::positive("LlamaConfig", "num_hidden_layers", self.num_hidden_layers)?;
         check::positive("LlamaConfig", "max_position_embeddings", self.max_position_embeddings)?;
         check::positive_f("LlamaConfig", "rms_norm_eps", self.rms_norm_eps)?;
+        check::positive_f("LlamaConfig", "initializer_range", self.initializer_range)?;
         let attn = self.attention();
         attn.validate()?;
         Rope::new(self.rope_theta, attn.head_width()).map(|_| ())
@@ -84,15 +89,18 @@ impl ModelConfig for LlamaConfig {
                 mlp: FeedForwardConfig::new(self.hidden_size, self.intermediate_size)
                     .with_activation(Activation::SwiGlu)
                     .with_bias(false)
+                    .with_init_std(Some(self.initializer_range))
                     .build(device),
             })
             .collect();
         Llama {
-            embed_tokens: EmbeddingConfig::new(self.vocab_size, self.hidden_size).init(device),
+            embed_tokens: EmbeddingConfig::new(self.vocab_size, self.hidden_size)
+                .with_initializer(Initializer::Normal { mean: 0.0, std: self.initializer_range })
+                .init(device),
             layers,
             norm: self.norm(device),
             lm_head: (!self.tie_word_embeddings)
-                .then(|| LinearConfig::new(self.hidden_size, self.vocab_size).with_bias(false).init(device)),
+                .then(|| normal_linear(self.hidden_size, self.vocab_size, false, Some(self.initializer_range), device)),
             vocab_size: self.vocab_size,
             max_len: self.max_position_embeddings,
             rope_theta: self.rope_theta,

@@ -2,5 +2,8 @@
 //! encoder-decoder Transformer and ViT).
 
 pub mod bert;
+pub mod encoder;
 pub mod gpt;
 pub mod llama;
+pub mod seq2seq;
+pub mod vit;
