@@ -189,7 +189,9 @@ fn main() {
             let d = &greedy[i];
             let src_words: Vec<String> = WordTokenizer::tokens(&t.2.0);
             let mut out_words = to_words(&d.tokens);
-            out_words.push("<eos>".into());
+            if d.attention.len() > d.tokens.len() {
+                out_words.push("<eos>".into());
+            }
             if src_words.len() == t.0.len() {
                 let flat: Vec<f32> = d.attention.iter().flatten().copied().collect();
                 dl_core::plot::heatmap_png(

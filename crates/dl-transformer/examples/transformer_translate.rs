@@ -3,7 +3,7 @@
 //! length limit and BLEU of the recurrent family's `translate` (dl-lstm), so
 //! the two figures compare.
 //!
-//! `cargo run -p dl-transformer --release --example translate -- [--epochs 4] [--train-size 60000]`
+//! `cargo run -p dl-transformer --release --example transformer_translate -- [--epochs 4] [--train-size 60000]`
 //!
 //! Pairs whose English and French sides have at most 10 words each are kept;
 //! vocabularies (at most `--vocab` words each) come from the training pairs.
@@ -190,7 +190,9 @@ fn main() {
             let d = &greedy[i];
             let src_words: Vec<String> = WordTokenizer::tokens(&t.2.0);
             let mut out_words = to_words(&d.tokens);
-            out_words.push("<eos>".into());
+            if d.attention.len() > d.tokens.len() {
+                out_words.push("<eos>".into());
+            }
             if src_words.len() == t.0.len() {
                 let flat: Vec<f32> = d.attention.iter().flatten().copied().collect();
                 dl_core::plot::heatmap_png(
