@@ -15,6 +15,7 @@ use dl_core::Error;
 use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::text::read_labeled_tsv;
 use dl_transformer::embed::SentenceEncoder;
+use dl_transformer::hf::cosine;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -81,6 +82,30 @@ fn main() {
         };
         let device = c.device()?;
         let encoder = SentenceEncoder::from_dir(&mdir, &device)?;
+        // The folder's reference embeddings (sentence-transformers), when it has them.
+        let reference = match mdir.join("reference.json") {
+            p if p.is_file() => {
+                let r: serde_json::Value = dl_core::config::load_json(&p)?;
+                let sentences: Vec<String> = serde_json::from_value(r["sentences"].clone())
+                    .map_err(|e| Error::Json { path: p.clone(), source: e })?;
+                let expected: Vec<Vec<f32>> = serde_json::from_value(r["embeddings"].clone())
+                    .map_err(|e| Error::Json { path: p.clone(), source: e })?;
+                let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+                let got = encoder.embed(&refs, 32, &device)?;
+                let min_cos = got.iter().zip(&expected).map(|(g, e)| cosine(g, e)).fold(f64::INFINITY, f64::min);
+                let max_diff = got
+                    .iter()
+                    .zip(&expected)
+                    .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
+                    .fold(0.0f32, f32::max);
+                eprintln!(
+                    "reference.json: {} sentences, min cosine {min_cos:.9}, max |diff| {max_diff:.2e}",
+                    refs.len()
+                );
+                json!({"sentences": refs.len(), "min_cosine": min_cos, "max_abs_diff": max_diff})
+            }
+            _ => serde_json::Value::Null,
+        };
         let start = std::time::Instant::now();
         let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
         let emb = encoder.embed(&refs, 64, &device)?;
@@ -124,6 +149,7 @@ fn main() {
             "embed_seconds": embed_seconds,
             "sentences_per_second": corpus.len() as f64 / embed_seconds,
             "answers": answers,
+            "reference_check": reference,
         }))
     });
 }
