@@ -53,8 +53,13 @@ impl SentenceEncoder {
             return Err(Error::config("SentenceEncoder", "batch_size", "must be at least 1"));
         }
         let ids = self.encode(texts)?;
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in ids.chunks(batch_size) {
+        // Batches of similar lengths pad little: encode in length order, return in input order.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let sorted: Vec<Vec<usize>> = order.iter().map(|&i| ids[i].clone()).collect();
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut next = order.iter();
+        for chunk in sorted.chunks(batch_size) {
             let t = chunk.iter().map(Vec::len).max().unwrap_or(1).max(1);
             let b = chunk.len();
             let mut flat = Vec::with_capacity(b * t);
@@ -73,7 +78,11 @@ impl SentenceEncoder {
             let norm = pooled.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
             let unit = pooled / norm.expand([b, d]);
             let values = to_f32(unit)?;
-            out.extend(values.chunks(d).map(<[f32]>::to_vec));
+            for row in values.chunks(d) {
+                if let Some(&i) = next.next() {
+                    out[i] = row.to_vec();
+                }
+            }
         }
         Ok(out)
     }
