@@ -32,6 +32,10 @@ struct Args {
     /// Queries (default: three examples).
     #[arg(long)]
     query: Vec<String>,
+    /// Reference embeddings to check the encoder against (sentence-transformers'
+    /// output, as `reference.json` of the model folder; default: that file).
+    #[arg(long)]
+    reference: Vec<PathBuf>,
     /// Results per query.
     #[arg(long, default_value_t = 3)]
     top: usize,
@@ -82,30 +86,27 @@ fn main() {
         };
         let device = c.device()?;
         let encoder = SentenceEncoder::from_dir(&mdir, &device)?;
-        // The folder's reference embeddings (sentence-transformers), when it has them.
-        let reference = match mdir.join("reference.json") {
-            p if p.is_file() => {
-                let r: serde_json::Value = dl_core::config::load_json(&p)?;
-                let sentences: Vec<String> = serde_json::from_value(r["sentences"].clone())
-                    .map_err(|e| Error::Json { path: p.clone(), source: e })?;
-                let expected: Vec<Vec<f32>> = serde_json::from_value(r["embeddings"].clone())
-                    .map_err(|e| Error::Json { path: p.clone(), source: e })?;
-                let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-                let got = encoder.embed(&refs, 32, &device)?;
-                let min_cos = got.iter().zip(&expected).map(|(g, e)| cosine(g, e)).fold(f64::INFINITY, f64::min);
-                let max_diff = got
-                    .iter()
-                    .zip(&expected)
-                    .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
-                    .fold(0.0f32, f32::max);
-                eprintln!(
-                    "reference.json: {} sentences, min cosine {min_cos:.9}, max |diff| {max_diff:.2e}",
-                    refs.len()
-                );
-                json!({"sentences": refs.len(), "min_cosine": min_cos, "max_abs_diff": max_diff})
-            }
-            _ => serde_json::Value::Null,
-        };
+        // Reference embeddings (sentence-transformers), by default the folder's own.
+        let references =
+            if args.reference.is_empty() { vec![mdir.join("reference.json")] } else { args.reference.clone() };
+        let mut reference = Vec::new();
+        for p in references.iter().filter(|p| p.is_file()) {
+            let r: serde_json::Value = dl_core::config::load_json(p)?;
+            let sentences: Vec<String> = serde_json::from_value(r["sentences"].clone())
+                .map_err(|e| Error::Json { path: p.clone(), source: e })?;
+            let expected: Vec<Vec<f32>> = serde_json::from_value(r["embeddings"].clone())
+                .map_err(|e| Error::Json { path: p.clone(), source: e })?;
+            let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+            let got = encoder.embed(&refs, 32, &device)?;
+            let min_cos = got.iter().zip(&expected).map(|(g, e)| cosine(g, e)).fold(f64::INFINITY, f64::min);
+            let max_diff = got
+                .iter()
+                .zip(&expected)
+                .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
+                .fold(0.0f32, f32::max);
+            eprintln!("{}: {} sentences, min cosine {min_cos:.9}, max |diff| {max_diff:.2e}", p.display(), refs.len());
+            reference.push(json!({"file": p, "sentences": refs.len(), "min_cosine": min_cos, "max_abs_diff": max_diff}));
+        }
         let start = std::time::Instant::now();
         let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();
         let emb = encoder.embed(&refs, 64, &device)?;
