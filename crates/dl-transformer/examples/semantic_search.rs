@@ -105,7 +105,8 @@ fn main() {
                 .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
                 .fold(0.0f32, f32::max);
             eprintln!("{}: {} sentences, min cosine {min_cos:.9}, max |diff| {max_diff:.2e}", p.display(), refs.len());
-            reference.push(json!({"file": p, "sentences": refs.len(), "min_cosine": min_cos, "max_abs_diff": max_diff}));
+            reference
+                .push(json!({"file": p, "sentences": refs.len(), "min_cosine": min_cos, "max_abs_diff": max_diff}));
         }
         let start = std::time::Instant::now();
         let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();

@@ -477,3 +477,24 @@ fn vit_fits_a_small_batch_and_checks_image_shapes() {
     assert!(vit.forward(Tensor::zeros([1, 1, 9, 9], &d)).unwrap_err().to_string().contains("[B, 1, 8, 8]"));
     assert!(VitConfig::new(1, 8, 3, 4).init(&d).unwrap_err().to_string().contains("patch_size"));
 }
+
+#[test]
+fn byte_level_bpe_tokenizer_matches_hugging_face() {
+    use dl_transformer::tokenizer::HfTokenizer;
+    let dir = root().join("fixtures/tokenizers");
+    let tok = HfTokenizer::from_file(dir.join("bpe_shakespeare.json"), None).unwrap();
+    assert_eq!(tok.vocab_size(), 400);
+    let reference: serde_json::Value = dl_core::config::load_json(dir.join("bpe_reference.json")).unwrap();
+    let cases = reference["cases"].as_array().unwrap();
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let expected: Vec<usize> = serde_json::from_value(case["ids"].clone()).unwrap();
+        assert_eq!(tok.encode(text, true).unwrap(), expected, "{text:?}");
+        assert_eq!(tok.decode(&expected).unwrap(), case["decoded"].as_str().unwrap());
+    }
+    // Truncation counts ids; a missing file or an unknown token is an error.
+    let short = HfTokenizer::from_file(dir.join("bpe_shakespeare.json"), Some(5)).unwrap();
+    assert_eq!(short.encode(cases[0]["text"].as_str().unwrap(), true).unwrap().len(), 5);
+    assert!(HfTokenizer::from_file(dir.join("missing.json"), None).is_err());
+    assert!(tok.token_id("[NOT A TOKEN]").unwrap_err().to_string().contains("NOT A TOKEN"));
+}
