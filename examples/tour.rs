@@ -122,9 +122,15 @@ fn main() {
                 "family", "task", "model", "data", "metric", "value", "seconds"
             );
             for r in &rows {
+                // Small errors (the solved adding problem) in scientific notation.
+                let value = if r.value != 0.0 && r.value.abs() < 1e-3 {
+                    format!("{:.1e}", r.value)
+                } else {
+                    format!("{:.4}", r.value)
+                };
                 println!(
-                    "{:<8} {:<22} {:<16} {:<28} {:<14} {:>8.4} {:>8.1}",
-                    r.family, r.task, r.model, r.data, r.metric, r.value, r.seconds
+                    "{:<8} {:<22} {:<16} {:<28} {:<14} {:>8} {:>8.1}",
+                    r.family, r.task, r.model, r.data, r.metric, value, r.seconds
                 );
             }
             let results: Vec<_> = rows
