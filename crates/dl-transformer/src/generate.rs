@@ -24,6 +24,20 @@ pub trait CausalLm {
     fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Result<Tensor<3>>;
 }
 
+/// Logits `[B, T, V]` of hidden states `[B, T, d]`: an untied `head`, or the
+/// transposed token `embedding` matrix when the weights are tied.
+pub fn output_logits(h: Tensor<3>, head: Option<&burn::nn::Linear>, embedding: &burn::nn::Embedding) -> Tensor<3> {
+    match head {
+        Some(head) => head.forward(h),
+        None => {
+            let [b, t, d] = h.dims();
+            let w = embedding.weight.val(); // [V, d]
+            let v = w.dims()[0];
+            h.reshape([b * t, d]).matmul(w.transpose()).reshape([b, t, v])
+        }
+    }
+}
+
 /// Checks that every id of `ids` is below `vocab` (an embedding lookup out of
 /// range would panic on CPU and read garbage on a GPU).
 pub fn check_ids(model: &str, ids: &Tensor<2, Int>, vocab: usize) -> Result<()> {

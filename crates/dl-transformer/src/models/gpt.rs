@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
-use crate::generate::{CausalLm, check_ids, lm_step};
+use crate::generate::{CausalLm, check_ids, lm_step, output_logits};
 use dl_core::config::check;
 use dl_core::recurrent::heads::SequenceBatch;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
@@ -193,14 +193,7 @@ impl Gpt {
 
     /// Projects hidden states `[B, T, d]` to logits `[B, T, V]`.
     pub fn logits(&self, h: Tensor<3>) -> Tensor<3> {
-        match &self.lm_head {
-            Some(head) => head.forward(h),
-            None => {
-                let [b, t, d] = h.dims();
-                let w = self.wte.weight.val(); // [V, d]
-                h.reshape([b * t, d]).matmul(w.transpose()).reshape([b, t, self.vocab_size])
-            }
-        }
+        output_logits(h, self.lm_head.as_ref(), &self.wte)
     }
 }
 

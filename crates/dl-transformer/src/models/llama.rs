@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
-use crate::generate::{CausalLm, check_ids, lm_step};
+use crate::generate::{CausalLm, check_ids, lm_step, output_logits};
 use crate::position::Rope;
 use dl_core::config::check;
 use dl_core::recurrent::heads::SequenceBatch;
@@ -181,17 +181,7 @@ impl Llama {
 
     /// Projects hidden states `[B, T, d]` to logits `[B, T, V]`.
     pub fn logits(&self, h: Tensor<3>) -> Tensor<3> {
-        match &self.lm_head {
-            Some(head) => head.forward(h),
-            None => {
-                let [b, t, d] = h.dims();
-                h.reshape([b * t, d]).matmul(self.embed_tokens.weight.val().transpose()).reshape([
-                    b,
-                    t,
-                    self.vocab_size,
-                ])
-            }
-        }
+        output_logits(h, self.lm_head.as_ref(), &self.embed_tokens)
     }
 }
 
