@@ -345,7 +345,7 @@ pub fn load_llama<S: TensorSource>(mut llama: Llama, src: &S, device: &Device) -
     Ok(llama)
 }
 
-/// `dir/model.safetensors` (or `pytorch_model.safetensors`) as a state dict.
+/// `dir/model.safetensors` as a state dict.
 pub fn read_weights(dir: &Path) -> Result<StateDict> {
     let path = dir.join("model.safetensors");
     StateDict::load(&path)
