@@ -88,6 +88,10 @@ pub enum Error {
     /// Anything else that a caller asked for and that cannot be done.
     #[error("{0}")]
     Invalid(String),
+    /// Training stopped because it diverged or collapsed; the message says
+    /// when, why, and which checkpoint is the last good one.
+    #[error("training stopped: {0}")]
+    Training(String),
 }
 
 /// `Result` with [`Error`].

@@ -1,0 +1,231 @@
+//! DCGAN (Radford et al. 2016) at the size of the `gan` benchmark workload,
+//! optionally class-conditional and with a spectrally normalised discriminator.
+//!
+//! For `s x s` images with `C` channels and `b` base channels (28, 1 and 64
+//! in the benchmark):
+//! - generator: `z -> Linear -> 2b x s/4 x s/4 -> BN, ReLU -> ConvT(2b->b, 4, 2, 1)
+//!   -> BN, ReLU -> ConvT(b->C, 4, 2, 1) -> tanh`;
+//! - discriminator: `Conv(C->b, 4, 2, 1), LeakyReLU 0.2 -> Conv(b->2b, 4, 2, 1)
+//!   -> BN, LeakyReLU 0.2 -> Linear -> 1`.
+//!
+//! With `spectral_norm` the discriminator's layers are spectrally normalised
+//! and its batch norm is dropped (as in SN-GAN: batch statistics would mix
+//! the samples of a batch and undo the per-layer Lipschitz bound).
+//! Conditioning is as in [`super::mlp`]: a learned class embedding joins the
+//! latent code, and the discriminator projects its flattened features on a
+//! class embedding. Weights start from `N(0, 0.02)` as in the DCGAN paper
+//! (`dcgan_init`), or burn's defaults.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::{Device, Int, Tensor};
+
+use super::mlp::lookup;
+use super::{Discriminator, Generator};
+use crate::spectral::{DiscConv2d, DiscLinear};
+use dl_core::config::check;
+use dl_core::{Error, ModelConfig};
+
+/// DCGAN hyper-parameters; the defaults are the benchmark's 28x28 MNIST shapes.
+#[derive(Config, Debug, PartialEq)]
+pub struct DcganConfig {
+    /// Width of the latent code.
+    #[config(default = 100)]
+    pub latent_dim: usize,
+    /// Image channels.
+    #[config(default = 1)]
+    pub channels: usize,
+    /// Image height and width (a multiple of 4).
+    #[config(default = 28)]
+    pub image_size: usize,
+    /// Channels of the larger feature maps (the smaller have twice as many).
+    #[config(default = 64)]
+    pub base_channels: usize,
+    /// Number of classes for a conditional GAN.
+    #[config(default = "None")]
+    pub num_classes: Option<usize>,
+    /// Spectrally normalise the discriminator (and drop its batch norm).
+    #[config(default = false)]
+    pub spectral_norm: bool,
+    /// Initialise weights from N(0, 0.02) as in the DCGAN paper (else burn's defaults).
+    #[config(default = true)]
+    pub dcgan_init: bool,
+}
+
+/// The DCGAN generator.
+#[derive(Module, Debug)]
+pub struct DcGenerator {
+    /// Latent code to the smallest feature maps.
+    pub fc: Linear,
+    /// Batch norm of the smallest maps.
+    pub bn0: BatchNorm,
+    /// First up-sampling.
+    pub up1: ConvTranspose2d,
+    /// Batch norm after `up1`.
+    pub bn1: BatchNorm,
+    /// Up-sampling to the image.
+    pub up2: ConvTranspose2d,
+    /// Class embeddings (conditional only).
+    pub embed: Option<Embedding>,
+    #[module(skip)]
+    latent_dim: usize,
+    #[module(skip)]
+    shape: [usize; 3],
+}
+
+/// The DCGAN discriminator.
+#[derive(Module, Debug)]
+pub struct DcDiscriminator {
+    /// First down-sampling.
+    pub c1: DiscConv2d,
+    /// Second down-sampling.
+    pub c2: DiscConv2d,
+    /// Batch norm after `c2` (absent with spectral normalisation).
+    pub bn2: Option<BatchNorm>,
+    /// Features to one logit.
+    pub fc: DiscLinear,
+    /// Projection embeddings (conditional only).
+    pub embed: Option<Embedding>,
+    #[module(skip)]
+    shape: [usize; 3],
+}
+
+/// Both networks, as built by [`DcganConfig`].
+#[derive(Module, Debug)]
+pub struct Dcgan {
+    /// The generator.
+    pub generator: DcGenerator,
+    /// The discriminator.
+    pub discriminator: DcDiscriminator,
+}
+
+impl DcganConfig {
+    /// `[channels, image_size, image_size]`.
+    pub fn image_shape(&self) -> [usize; 3] {
+        [self.channels, self.image_size, self.image_size]
+    }
+}
+
+impl ModelConfig for DcganConfig {
+    type Model = Dcgan;
+
+    fn validate(&self) -> dl_core::Result<()> {
+        let c = "DcganConfig";
+        check::positive(c, "latent_dim", self.latent_dim)?;
+        check::positive(c, "channels", self.channels)?;
+        check::positive(c, "base_channels", self.base_channels)?;
+        if self.image_size < 4 || !self.image_size.is_multiple_of(4) {
+            return Err(Error::config(c, "image_size", format!("must be a multiple of 4, got {}", self.image_size)));
+        }
+        if let Some(n) = self.num_classes
+            && n < 2
+        {
+            return Err(Error::config(c, "num_classes", format!("a conditional GAN needs >= 2 classes, got {n}")));
+        }
+        Ok(())
+    }
+
+    fn build(&self, device: &Device) -> Dcgan {
+        let init = self.dcgan_init.then_some(Initializer::Normal { mean: 0.0, std: 0.02 });
+        let b = self.base_channels;
+        let q = self.image_size / 4;
+        let n = self.num_classes;
+        let lin = |i: usize, o: usize| match &init {
+            Some(init) => LinearConfig::new(i, o).with_initializer(init.clone()).init(device),
+            None => LinearConfig::new(i, o).init(device),
+        };
+        let convt = |i: usize, o: usize| {
+            let c = ConvTranspose2dConfig::new([i, o], [4, 4]).with_stride([2, 2]).with_padding([1, 1]);
+            match &init {
+                Some(init) => c.with_initializer(init.clone()).init(device),
+                None => c.init(device),
+            }
+        };
+        let sn = self.spectral_norm;
+        Dcgan {
+            generator: DcGenerator {
+                fc: lin(self.latent_dim + n.unwrap_or(0), 2 * b * q * q),
+                bn0: BatchNormConfig::new(2 * b).init(device),
+                up1: convt(2 * b, b),
+                bn1: BatchNormConfig::new(b).init(device),
+                up2: convt(b, self.channels),
+                embed: n.map(|n| EmbeddingConfig::new(n, n).init(device)),
+                latent_dim: self.latent_dim,
+                shape: self.image_shape(),
+            },
+            discriminator: DcDiscriminator {
+                c1: DiscConv2d::new([self.channels, b], 4, 2, 1, sn, init.clone(), device),
+                c2: DiscConv2d::new([b, 2 * b], 4, 2, 1, sn, init.clone(), device),
+                bn2: (!sn).then(|| BatchNormConfig::new(2 * b).init(device)),
+                fc: DiscLinear::new(2 * b * q * q, 1, sn, init, device),
+                embed: n.map(|n| EmbeddingConfig::new(n, 2 * b * q * q).init(device)),
+                shape: self.image_shape(),
+            },
+        }
+    }
+}
+
+impl DcGenerator {
+    /// `[C, H, W]` of the generated images.
+    pub fn image_shape(&self) -> [usize; 3] {
+        self.shape
+    }
+}
+
+impl Generator for DcGenerator {
+    fn latent_dim(&self) -> usize {
+        self.latent_dim
+    }
+
+    fn sample_dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    fn num_classes(&self) -> Option<usize> {
+        self.embed.as_ref().map(|e| e.weight.dims()[0])
+    }
+
+    fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+        let z = match (&self.embed, labels) {
+            (Some(e), Some(l)) => Tensor::cat(vec![z, lookup(e, l)], 1),
+            _ => z,
+        };
+        let [batch, _] = z.dims();
+        let [_, s, _] = self.shape;
+        let c0 = self.bn0.gamma.dims()[0];
+        let x: Tensor<4> = self.fc.forward(z).reshape([batch, c0, s / 4, s / 4]);
+        let x = relu(self.bn0.forward(x));
+        let x = relu(self.bn1.forward(self.up1.forward(x)));
+        self.up2.forward(x).tanh().reshape([batch, self.sample_dim()])
+    }
+}
+
+impl Discriminator for DcDiscriminator {
+    fn sample_dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    fn num_classes(&self) -> Option<usize> {
+        self.embed.as_ref().map(|e| e.weight.dims()[0])
+    }
+
+    fn forward(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+        let [batch, _] = x.dims();
+        let [c, h, w] = self.shape;
+        let x = leaky_relu(self.c1.forward(x.reshape([batch, c, h, w])), 0.2);
+        let x = self.c2.forward(x);
+        let x = match &self.bn2 {
+            Some(bn) => bn.forward(x),
+            None => x,
+        };
+        let h: Tensor<2> = leaky_relu(x, 0.2).flatten(1, 3);
+        let out = self.fc.forward(h.clone());
+        match (&self.embed, labels) {
+            (Some(e), Some(l)) => out + (lookup(e, l) * h).sum_dim(1),
+            _ => out,
+        }
+    }
+}
