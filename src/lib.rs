@@ -3,12 +3,13 @@
 //! The umbrella crate: re-exports every family crate and holds the recipes
 //! that compare families side by side (the examples `adding_problem`,
 //! `vanishing_gradients`, `forecast` and the `tour`). Depend on a family
-//! crate alone (`dl-cnn`, `dl-rnn`, `dl-lstm`, `dl-transformer`) when you need only that one.
+//! crate alone (`dl-cnn`, `dl-rnn`, `dl-lstm`, `dl-transformer`, `dl-gan`) when you need only that one.
 
 pub mod recurrent;
 
 pub use dl_cnn;
 pub use dl_core;
+pub use dl_gan;
 pub use dl_lstm;
 pub use dl_rnn;
 pub use dl_transformer;

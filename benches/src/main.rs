@@ -21,6 +21,7 @@ use dl_core::recurrent::SequenceEncoder;
 use dl_core::recurrent::heads::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask};
 use dl_core::train::OptimizerKind;
 use dl_core::{ModelConfig, Result, StepOutput};
+use dl_gan::{DcganConfig, Discriminator, GanLoss, Generator};
 use dl_lstm::LstmConfig;
 use dl_rnn::RnnConfig;
 use dl_transformer::ffn::Activation;
@@ -42,7 +43,7 @@ struct Args {
 }
 
 /// Workloads this runner implements (the other families add theirs here).
-const WORKLOADS: [&str; 4] = ["cnn", "rnn", "lstm", "gpt"];
+const WORKLOADS: [&str; 5] = ["cnn", "rnn", "lstm", "gan", "gpt"];
 
 fn timed(mut step: impl FnMut() -> Result<()>, warmup: usize, iters: usize) -> Result<f64> {
     for _ in 0..warmup {
@@ -169,6 +170,39 @@ fn gpt(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
     Ok(())
 }
 
+/// `gan`: the DCGAN of WORKLOADS.md (dl-gan's `DcganConfig` defaults, PyTorch's
+/// default initialisation), batch 64; one step = one discriminator update on a
+/// real and a detached generated batch, then one non-saturating generator update,
+/// each with its own Adam (2e-4, betas 0.5, 0.999).
+fn gan(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
+    let ad = device.clone().autodiff();
+    ad.seed(0);
+    let m = DcganConfig::new().with_dcgan_init(false).init(&ad)?;
+    let (mut g, mut d) = (m.generator, m.discriminator);
+    let adam = OptimizerKind::Adam { betas: (0.5, 0.999) };
+    let (mut og, mut od) = (adam.init(None), adam.init(None));
+    let real = Tensor::<2>::random([64, 784], Distribution::Uniform(-1.0, 1.0), &ad);
+    let loss = GanLoss::NonSaturating;
+    let dt = timed(
+        || {
+            let z = Tensor::<2>::random([64, 100], Distribution::Normal(0.0, 1.0), &ad);
+            let fake = g.forward(z, None);
+            let ld = loss.discriminator(d.forward(real.clone(), None), d.forward(fake.clone().detach(), None), 0.0);
+            let grads = GradientsParams::from_grads(ld.backward(), &d);
+            d = od.step(2e-4, d.clone(), grads);
+            let lg = loss.generator(d.forward(fake, None));
+            let grads = GradientsParams::from_grads(lg.backward(), &g);
+            g = og.step(2e-4, g.clone(), grads);
+            let _ = lg.into_scalar::<f32>();
+            Ok(())
+        },
+        warmup,
+        iters,
+    )?;
+    emit("gan", "train_steps_per_s", 1.0 / dt, "steps/s", name);
+    Ok(())
+}
+
 fn main() {
     let args = Args::parse();
     let run = || -> Result<()> {
@@ -194,6 +228,9 @@ fn main() {
         if want("lstm") {
             let lstm = LstmConfig::new(32, 128).with_num_layers(2).with_forget_bias(0.0);
             recurrent(lstm, "lstm", &device, backend.name(), warmup, iters)?;
+        }
+        if want("gan") {
+            gan(&device, backend.name(), warmup, iters)?;
         }
         if want("gpt") {
             gpt(&device, backend.name(), warmup, iters)?;

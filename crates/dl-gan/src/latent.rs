@@ -63,7 +63,7 @@ pub fn inpaint<G: Generator>(
     check::positive(c, "restarts", cfg.restarts)?;
     check::positive(c, "steps", cfg.steps)?;
     check::positive_f(c, "lr", cfg.lr)?;
-    if !(cfg.prior_weight >= 0.0) {
+    if cfg.prior_weight.is_nan() || cfg.prior_weight < 0.0 {
         return Err(Error::config(c, "prior_weight", "must be >= 0"));
     }
     if !device.is_autodiff() {

@@ -34,6 +34,7 @@ pub mod latent;
 pub mod loss;
 pub mod metrics;
 pub mod models;
+pub mod recipes;
 pub mod spectral;
 pub mod train;
 

@@ -16,8 +16,8 @@
 //! deterministic.
 
 use burn::module::{Module, Param, RunningState};
-use burn::nn::conv::Conv2dConfig;
 use burn::nn::LinearConfig;
+use burn::nn::conv::Conv2dConfig;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
@@ -143,11 +143,19 @@ pub enum DiscLinear {
 
 impl DiscLinear {
     /// A `d_input -> d_output` layer, spectrally normalised when `spectral` is set.
-    pub fn new(d_input: usize, d_output: usize, spectral: bool, init: Option<burn::nn::Initializer>, device: &Device) -> Self {
+    pub fn new(
+        d_input: usize,
+        d_output: usize,
+        spectral: bool,
+        init: Option<burn::nn::Initializer>,
+        device: &Device,
+    ) -> Self {
         match (spectral, init) {
             (true, _) => DiscLinear::Spectral(SnLinear::new(d_input, d_output, device)),
             (false, None) => DiscLinear::Plain(LinearConfig::new(d_input, d_output).init(device)),
-            (false, Some(i)) => DiscLinear::Plain(LinearConfig::new(d_input, d_output).with_initializer(i).init(device)),
+            (false, Some(i)) => {
+                DiscLinear::Plain(LinearConfig::new(d_input, d_output).with_initializer(i).init(device))
+            }
         }
     }
 

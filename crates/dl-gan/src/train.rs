@@ -22,9 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{ModuleMapper, Param};
-use dl_core::task::to_f32;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use dl_core::task::to_f32;
 use serde::{Deserialize, Serialize};
 
 use crate::data::GanData;
@@ -145,7 +145,7 @@ impl GanTrainConfig {
         if let Some(w) = self.weight_clip {
             check::positive_f(c, "weight_clip", f64::from(w))?;
         }
-        if !(self.collapse_floor >= 0.0) {
+        if self.collapse_floor.is_nan() || self.collapse_floor < 0.0 {
             return Err(Error::config(c, "collapse_floor", "must be >= 0"));
         }
         if self.resume && self.out_dir.is_none() {
@@ -259,8 +259,8 @@ pub fn sample_values<G: Generator>(
     let mut start = 0;
     while start < n {
         let end = (start + batch.max(1)).min(n);
-        let zb = z.clone().slice([start..end]);
-        let lb = labels.as_ref().map(|l| l.clone().slice([start..end]));
+        let zb = z.clone().narrow(0, start, end - start);
+        let lb = labels.as_ref().map(|l| l.clone().narrow(0, start, end - start));
         let x = crate::models::generate(g, zb, lb)?;
         out.extend(to_f32(x)?);
         start = end;
@@ -422,7 +422,10 @@ where
                 return Err(failure(
                     cfg,
                     &state,
-                    format!("the discriminator loss became {dl} at step {} of epoch {epoch} (divergence)", state.d_step),
+                    format!(
+                        "the discriminator loss became {dl} at step {} of epoch {epoch} (divergence)",
+                        state.d_step
+                    ),
                 ));
             }
             floor_run = if cfg.loss.zero_means_collapse() && dl < cfg.collapse_floor { floor_run + 1 } else { 0 };
@@ -458,7 +461,10 @@ where
                     return Err(failure(
                         cfg,
                         &state,
-                        format!("the generator loss became {gl} at step {} of epoch {epoch} (divergence)", state.d_step),
+                        format!(
+                            "the generator loss became {gl} at step {} of epoch {epoch} (divergence)",
+                            state.d_step
+                        ),
                     ));
                 }
                 if let (Some(avg), Some(decay)) = (average.take(), cfg.ema_decay) {

@@ -226,7 +226,10 @@ fn dcgan_shapes_conditioning_and_errors() {
     assert!(v.iter().all(|p| (-1.0..=1.0).contains(p)), "tanh output");
     assert_eq!(discriminate(&gan.discriminator, x.clone(), Some(labels.clone())).unwrap().dims(), [3, 1]);
     // Errors, not panics.
-    assert!(matches!(generate(&gan.generator, latent_codes(3, 9, 1, &d), Some(labels.clone())), Err(Error::Shape { .. })));
+    assert!(matches!(
+        generate(&gan.generator, latent_codes(3, 9, 1, &d), Some(labels.clone())),
+        Err(Error::Shape { .. })
+    ));
     assert!(generate(&gan.generator, z.clone(), None).is_err());
     let bad = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 4, 10], [3]), &d);
     assert!(generate(&gan.generator, z.clone(), Some(bad)).unwrap_err().to_string().contains("0..10"));

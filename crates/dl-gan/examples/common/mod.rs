@@ -1,0 +1,194 @@
+//! What the MNIST GAN examples share: the data scaled to the generator's
+//! `[-1, 1]`, and the scoring classifier (dl-cnn's LeNet-5) that judges
+//! generated digits.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use dl_cnn::recipes::{IDX_FILES, load_idx_dataset};
+use dl_cnn::{ImageBatcher, ImageClassifier, ImageItem, LeNet5, LeNet5Config};
+use dl_core::checkpoint::{load_model, save_model};
+use dl_core::cli::CommonArgs;
+use dl_core::task::{evaluate, to_f32};
+use dl_core::train::{LrSchedule, TrainConfig, fit};
+use dl_core::{ModelConfig, Result};
+use dl_gan::metrics::{ClassifierScore, classifier_score, frechet_distance};
+use serde_json::json;
+
+/// MNIST train and test images with pixels scaled to `[-1, 1]` (`(p / 255 - 0.5) / 0.5`).
+pub struct Mnist {
+    pub train: Vec<ImageItem>,
+    pub test: Vec<ImageItem>,
+    pub source: String,
+}
+
+/// Loads MNIST from the data folders; `--quick` keeps 2,048 training and 1,000 test images.
+pub fn load_mnist(c: &CommonArgs) -> Result<Mnist> {
+    let dir = c.data_dirs().find("mnist", &IDX_FILES)?;
+    let mut d = load_idx_dataset(&dir, 255.0, 0.5, 0.5)?;
+    if c.quick {
+        d.train.truncate(2_048);
+        d.test.truncate(1_000);
+    }
+    Ok(Mnist { train: d.train, test: d.test, source: d.source })
+}
+
+/// Where the scoring classifier is kept, shared by every MNIST GAN example.
+pub fn scorer_dir(c: &CommonArgs) -> PathBuf {
+    let base = c.out.as_ref().and_then(|o| o.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("out"));
+    base.join(if c.quick { "mnist_scorer_quick" } else { "mnist_scorer" })
+}
+
+/// The scoring LeNet-5: loaded from [`scorer_dir`] if trained before, else
+/// trained on the `[-1, 1]` MNIST (3 epochs, Adam 2e-3 cosine) and saved.
+/// Returns the model (plain device) and its test accuracy.
+pub fn scorer(c: &CommonArgs, data: &Mnist, device: &Device) -> Result<(LeNet5, f64)> {
+    let dir = scorer_dir(c);
+    let batcher = ImageBatcher::new(1, 28, 28);
+    let model = if dir.join("model.bpk").is_file() {
+        let (_, m): (LeNet5Config, LeNet5) = load_model(&dir, device)?;
+        m
+    } else {
+        eprintln!("training the scoring LeNet-5 on MNIST (once; kept in {})", dir.display());
+        let ad = device.clone().autodiff();
+        ad.seed(c.seed);
+        let config = LeNet5Config::new();
+        let cfg = TrainConfig {
+            epochs: if c.quick { 1 } else { 3 },
+            lr: 2e-3,
+            schedule: LrSchedule::Cosine { min_lr: 2e-5 },
+            seed: c.seed,
+            progress: !c.no_progress,
+            restore_best: false,
+            ..TrainConfig::default()
+        };
+        let r = fit(config.init(&ad)?, &data.train, None, &batcher, &cfg, &ad)?;
+        let m = r.model.valid();
+        save_model(&config, &m, &dir)?;
+        m
+    };
+    let eval = evaluate(&model, &data.test, &batcher, 256, device)?;
+    Ok((model, eval.accuracy().unwrap_or(0.0)))
+}
+
+/// Class probabilities `[n * 10]` and penultimate features `[n * 84]` of flat 28x28 images.
+pub fn classify(model: &LeNet5, images: &[f32], device: &Device) -> Result<(Vec<f32>, Vec<f32>)> {
+    let n = images.len() / 784;
+    let (mut probs, mut feats) = (Vec::with_capacity(n * 10), Vec::with_capacity(n * 84));
+    for chunk in images.chunks(784 * 500) {
+        let b = chunk.len() / 784;
+        let x = Tensor::<4>::from_data(TensorData::new(chunk.to_vec(), [b, 1, 28, 28]), device);
+        let f = model.embed(x);
+        probs.extend(to_f32(softmax(model.f3.forward(f.clone()), 1))?);
+        feats.extend(to_f32(f)?);
+    }
+    Ok((probs, feats))
+}
+
+/// Flat pixels of `items`.
+pub fn pixels(items: &[ImageItem]) -> Vec<f32> {
+    items.iter().flat_map(|i| i.pixels.iter().copied()).collect()
+}
+
+/// Scores generated images: confident fraction (p >= 0.9), class histogram,
+/// agreement with `asked`, and the Fréchet distance of LeNet features to the
+/// real test images.
+pub fn score(
+    model: &LeNet5,
+    generated: &[f32],
+    asked: Option<&[usize]>,
+    real_features: &[f32],
+    device: &Device,
+) -> Result<(ClassifierScore, f64)> {
+    let (probs, feats) = classify(model, generated, device)?;
+    let s = classifier_score(&probs, 10, 0.9, asked)?;
+    let fd = frechet_distance(&feats, real_features, 84)?;
+    Ok((s, fd))
+}
+
+/// The JSON of a score.
+pub fn score_json(s: &ClassifierScore, fd: f64) -> serde_json::Value {
+    json!({
+        "confident": s.confident, "classes_present": s.classes_present, "histogram": s.histogram,
+        "agreement": s.agreement, "frechet_lenet": fd, "samples": s.samples,
+    })
+}
+
+/// Options of the MNIST GAN training runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GanArgs {
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam learning rate of both networks (betas 0.5, 0.999).
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    /// non_saturating (DCGAN) or hinge.
+    #[arg(long, default_value = "non_saturating")]
+    pub loss: String,
+    /// Spectrally normalise the discriminator.
+    #[arg(long)]
+    pub spectral_norm: bool,
+    /// Decay of the generator's weight average (0 = none).
+    #[arg(long, default_value_t = 0.999)]
+    pub ema: f64,
+    /// One-sided label smoothing of real targets.
+    #[arg(long, default_value_t = 0.0)]
+    pub label_smoothing: f32,
+}
+
+impl GanArgs {
+    /// The loss named by `--loss`.
+    pub fn loss(&self) -> Result<dl_gan::GanLoss> {
+        match self.loss.as_str() {
+            "non_saturating" | "ns" => Ok(dl_gan::GanLoss::NonSaturating),
+            "hinge" => Ok(dl_gan::GanLoss::Hinge),
+            other => Err(dl_core::Error::Invalid(format!("--loss: `{other}` is not non_saturating or hinge"))),
+        }
+    }
+
+    /// The trainer config for `epochs` epochs writing into `out`.
+    pub fn train_config(&self, c: &CommonArgs, epochs: usize, out: &Path) -> Result<dl_gan::GanTrainConfig> {
+        Ok(dl_gan::GanTrainConfig {
+            epochs,
+            batch_size: self.batch_size,
+            max_steps_per_epoch: c.quick.then_some(30),
+            loss: self.loss()?,
+            g_lr: self.lr,
+            d_lr: self.lr,
+            label_smoothing: self.label_smoothing,
+            ema_decay: (self.ema > 0.0).then_some(self.ema),
+            seed: c.seed,
+            out_dir: Some(out.to_path_buf()),
+            resume: c.resume,
+            progress: !c.no_progress,
+            image_shape: Some([1, 28, 28]),
+            fixed_samples: 64,
+            ..dl_gan::GanTrainConfig::default()
+        })
+    }
+}
+
+/// Where `dcgan_mnist` keeps its trained generator (used by `inpaint` and `interpolate`).
+pub fn dcgan_model_dir(c: &CommonArgs) -> PathBuf {
+    let base = c.out.as_ref().and_then(|o| o.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("out"));
+    base.join(if c.quick { "dcgan_mnist_quick" } else { "dcgan_mnist" }).join("model")
+}
+
+/// The trained DCGAN of `dcgan_mnist` (weight-averaged generator), or an
+/// error that says which command makes it.
+pub fn trained_dcgan(c: &CommonArgs, device: &Device) -> Result<(dl_gan::DcganConfig, dl_gan::Dcgan)> {
+    let dir = dcgan_model_dir(c);
+    if !dir.join("model.bpk").is_file() {
+        let quick = if c.quick { " -- --quick" } else { "" };
+        return Err(dl_core::Error::Invalid(format!(
+            "no trained DCGAN in `{}`: run `cargo run -p dl-gan --release --example dcgan_mnist{quick}` first",
+            dir.display()
+        )));
+    }
+    load_model(&dir, device)
+}
