@@ -23,7 +23,7 @@ struct Args {
     #[command(flatten)]
     common: CommonArgs,
     /// Generator steps of each run.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 20_000)]
     steps: usize,
     /// Discriminator steps per generator step of the stabilised GAN (SN-GAN's n_dis).
     #[arg(long, default_value_t = 5)]

@@ -61,7 +61,7 @@ pub struct ToyOptions {
 impl Default for ToyOptions {
     fn default() -> Self {
         ToyOptions {
-            steps: 10_000,
+            steps: 20_000,
             batch_size: 256,
             lr: 2e-4,
             stabilised_d_steps: 5,
