@@ -23,7 +23,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializ
 use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::{Device, Int, Tensor};
 
-use super::mlp::lookup;
+use super::mlp::{lookup, projection_embedding};
 use super::{Discriminator, Generator};
 use crate::spectral::{DiscConv2d, DiscLinear};
 use dl_core::config::check;
@@ -161,7 +161,7 @@ impl ModelConfig for DcganConfig {
                 c2: DiscConv2d::new([b, 2 * b], 4, 2, 1, sn, init.clone(), device),
                 bn2: (!sn).then(|| BatchNormConfig::new(2 * b).init(device)),
                 fc: DiscLinear::new(2 * b * q * q, 1, sn, init, device),
-                embed: n.map(|n| EmbeddingConfig::new(n, 2 * b * q * q).init(device)),
+                embed: n.map(|n| projection_embedding(n, 2 * b * q * q, device)),
                 shape: self.image_shape(),
             },
         }

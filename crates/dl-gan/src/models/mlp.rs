@@ -122,11 +122,21 @@ impl ModelConfig for MlpGanConfig {
             discriminator: MlpDiscriminator {
                 hidden: d_hidden,
                 out: DiscLinear::new(self.hidden, 1, self.spectral_norm, None, device),
-                embed: n.map(|n| EmbeddingConfig::new(n, self.hidden).init(device)),
+                embed: n.map(|n| projection_embedding(n, self.hidden, device)),
                 data_dim: self.data_dim,
             },
         }
     }
+}
+
+/// The class embeddings of a projection discriminator, `N(0, 1/dim)`: the
+/// projection `<e(y), h>` then starts on the scale of the linear output
+/// (burn's `N(0, 1)` default makes it `sqrt(dim)` times larger, and the
+/// first steps swing the scores by tens).
+pub(crate) fn projection_embedding(classes: usize, dim: usize, device: &Device) -> Embedding {
+    EmbeddingConfig::new(classes, dim)
+        .with_initializer(burn::nn::Initializer::Normal { mean: 0.0, std: 1.0 / (dim as f64).sqrt() })
+        .init(device)
 }
 
 /// Rows of an embedding table for `labels` (`[B]` -> `[B, D]`).
