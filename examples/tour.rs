@@ -20,7 +20,7 @@ use dl_transformer::TransformerEncoderConfig;
 use serde_json::json;
 
 /// Generator steps of the tour's GAN.
-const TOUR_GAN_STEPS: usize = 3_000;
+const TOUR_GAN_STEPS: usize = 10_000;
 
 #[derive(Parser)]
 #[command(about = "Train and evaluate one model of each family")]
