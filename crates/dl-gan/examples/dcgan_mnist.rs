@@ -70,6 +70,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
 
     // Score generated digits against the real test digits; real training digits give the floor.
     let n = if c.quick { 1_000 } else { args.samples };
+    if n < 100 {
+        return Err(dl_core::Error::Invalid(format!("--samples must be at least 100 (the grid), got {n}")));
+    }
     let test_pixels = pixels(&data.test);
     let (_, real_feats) = common::classify(&lenet, &test_pixels, &device)?;
     let z = latent_codes(n, config.latent_dim, c.seed + 1, &device);

@@ -43,6 +43,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let device = c.device()?;
     let (config, gan) = trained_dcgan(c, &device)?;
     let out = c.out_dir("interpolate")?;
+    if args.pairs == 0 || args.steps < 2 {
+        return Err(dl_core::Error::Invalid("--pairs must be >= 1 and --steps >= 2".into()));
+    }
     let dim = config.latent_dim;
     let ends = to_f32(latent_codes(2 * args.pairs, dim, c.seed, &device))?;
     let mut codes = Vec::with_capacity(args.pairs * args.steps * dim);
