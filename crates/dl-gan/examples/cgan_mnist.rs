@@ -12,14 +12,12 @@
 
 mod common;
 
-use burn::module::Module;
 use clap::Parser;
-use common::{GanArgs, load_mnist, pixels, score, score_json, scorer};
-use dl_core::checkpoint::save_model;
+use common::{GanArgs, load_mnist, pixels, score, score_json, scorer, train_dcgan};
+use dl_core::Result;
 use dl_core::cli::{CommonArgs, run_example};
-use dl_core::{ModelConfig, Result};
+use dl_gan::DcganConfig;
 use dl_gan::train::{grid_labels, latent_codes, sample_values, save_sample_grid};
-use dl_gan::{Dcgan, DcganConfig, GanData, train_gan};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -45,21 +43,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let (lenet, lenet_acc) = scorer(c, &data, &device)?;
     let out = c.out_dir(if c.quick { "cgan_mnist_quick" } else { "cgan_mnist" })?;
 
-    let ad = device.clone().autodiff();
-    ad.seed(c.seed);
     let config = DcganConfig::new().with_num_classes(Some(10)).with_spectral_norm(args.gan.spectral_norm);
-    let gan = config.init(&ad)?;
-    let cfg = args.gan.train_config(c, c.epochs(4), &out)?;
-    let train = GanData::from_images(&data.train, Some(10))?;
-    let start = std::time::Instant::now();
-    let report = train_gan(gan.generator, gan.discriminator, &train, &cfg, &ad)?;
-    let train_secs = start.elapsed().as_secs_f64();
-    let g = report.sampler();
-    save_model(
-        &config,
-        &Dcgan { generator: g.clone(), discriminator: report.discriminator.valid() },
-        out.join("model"),
-    )?;
+    let trained = train_dcgan(c, &args.gan, &config, &data, &out, &out.join("model"), &device)?;
+    let (report, g, train_secs) = (&trained.report, trained.generator.clone(), trained.seconds);
 
     // Ask for each digit `per` times.
     let per = if c.quick { 100 } else { args.per_class };

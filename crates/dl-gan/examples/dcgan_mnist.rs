@@ -14,15 +14,13 @@
 
 mod common;
 
-use burn::module::Module;
 use clap::Parser;
-use common::{GanArgs, dcgan_model_dir, load_mnist, pixels, score, score_json, scorer};
-use dl_core::checkpoint::save_model;
+use common::{GanArgs, dcgan_model_dir, load_mnist, pixels, score, score_json, scorer, train_dcgan};
+use dl_core::Result;
 use dl_core::cli::{CommonArgs, run_example};
 use dl_core::plot::image_grid_png;
-use dl_core::{ModelConfig, Result};
+use dl_gan::DcganConfig;
 use dl_gan::train::{latent_codes, sample_values};
-use dl_gan::{Dcgan, DcganConfig, GanData, train_gan};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -52,21 +50,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let (lenet, lenet_acc) = scorer(c, &data, &device)?;
     let out = c.out_dir(if c.quick { "dcgan_mnist_quick" } else { "dcgan_mnist" })?;
 
-    let ad = device.clone().autodiff();
-    ad.seed(c.seed);
     let config = DcganConfig::new().with_spectral_norm(args.gan.spectral_norm);
-    let gan = config.init(&ad)?;
-    let cfg = args.gan.train_config(c, c.epochs(4), &out)?;
-    let train = GanData::from_images(&data.train, None)?;
-    let start = std::time::Instant::now();
-    let report = train_gan(gan.generator, gan.discriminator, &train, &cfg, &ad)?;
-    let train_secs = start.elapsed().as_secs_f64();
-    let g = report.sampler();
-    save_model(
-        &config,
-        &Dcgan { generator: g.clone(), discriminator: report.discriminator.valid() },
-        dcgan_model_dir(c),
-    )?;
+    let trained = train_dcgan(c, &args.gan, &config, &data, &out, &dcgan_model_dir(c), &device)?;
+    let (report, g, train_secs) = (&trained.report, trained.generator.clone(), trained.seconds);
 
     // Score generated digits against the real test digits; real training digits give the floor.
     let n = if c.quick { 1_000 } else { args.samples };

@@ -192,3 +192,36 @@ pub fn trained_dcgan(c: &CommonArgs, device: &Device) -> Result<(dl_gan::DcganCo
     }
     load_model(&dir, device)
 }
+
+/// A trained MNIST DCGAN: the run's report, its sampling generator and the training seconds.
+pub struct TrainedDcgan {
+    pub report: dl_gan::GanReport<dl_gan::DcGenerator, dl_gan::DcDiscriminator>,
+    pub generator: dl_gan::DcGenerator,
+    pub seconds: f64,
+}
+
+/// Trains `config` on the MNIST training digits (labelled when the config is
+/// conditional) with the options of `gan`, writing the trainer's files into
+/// `out`, and saves the weight-averaged generator with the discriminator into `model_dir`.
+pub fn train_dcgan(
+    c: &CommonArgs,
+    gan: &GanArgs,
+    config: &dl_gan::DcganConfig,
+    data: &Mnist,
+    out: &Path,
+    model_dir: &Path,
+    device: &Device,
+) -> Result<TrainedDcgan> {
+    let ad = device.clone().autodiff();
+    ad.seed(c.seed);
+    let model = config.init(&ad)?;
+    let cfg = gan.train_config(c, c.epochs(4), out)?;
+    let train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
+    let start = std::time::Instant::now();
+    let report = dl_gan::train_gan(model.generator, model.discriminator, &train, &cfg, &ad)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let generator = report.sampler();
+    let both = dl_gan::Dcgan { generator: generator.clone(), discriminator: report.discriminator.valid() };
+    save_model(config, &both, model_dir)?;
+    Ok(TrainedDcgan { report, generator, seconds })
+}
