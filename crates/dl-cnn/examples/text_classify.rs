@@ -40,6 +40,15 @@ struct Args {
     /// Learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
+    /// Kim's wide convolution (zero vectors at the edges and for padding).
+    #[arg(long)]
+    wide: bool,
+    /// Kim's max-norm constraint on the classifier's class vectors (he used 3).
+    #[arg(long)]
+    max_norm: Option<f64>,
+    /// Dropout before the classifier.
+    #[arg(long, default_value_t = 0.5)]
+    dropout: f64,
 }
 
 fn main() {
@@ -88,7 +97,12 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     cfg.early_stopping = Some(EarlyStopping { patience: 3, min_delta: 0.0 });
     let device = c.device()?.autodiff();
     device.seed(c.seed);
-    let config = TextCnnConfig::new(tokenizer.vocab_size(), labels.len()).with_embed_dim(args.embed_dim);
+    let config = TextCnnConfig::new(tokenizer.vocab_size(), labels.len())
+        .with_embed_dim(args.embed_dim)
+        .with_wide(args.wide)
+        .with_pad_id(dl_core::data::tokenizer::PAD_ID)
+        .with_max_norm(args.max_norm)
+        .with_dropout(args.dropout);
     let model = config.init(&device)?;
     let batcher = TextBatcher { pad_id: 0, min_len: model.min_len(), max_len: args.max_len };
     let start = std::time::Instant::now();

@@ -239,6 +239,46 @@ fn a_small_model_overfits_one_batch() {
     assert_eq!(eval.accuracy(), Some(1.0), "loss {}", eval.loss);
 }
 
+/// Kim's variant: with wide convolutions and zero padding vectors a
+/// sentence's logits do not depend on the padding of its batch (they do
+/// without), and the max-norm constraint holds after every step.
+#[test]
+fn textcnn_wide_ignores_padding_and_max_norm_holds() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    ad.seed(3);
+    let items: Vec<TextItem> = [(vec![2, 3, 4], 0), (vec![6, 7, 8, 9, 5, 1, 7], 1), (vec![3, 9], 0), (vec![8, 6], 1)]
+        .into_iter()
+        .map(|(ids, label)| TextItem { ids, label })
+        .collect();
+    let base = TextCnnConfig::new(10, 2).with_embed_dim(16).with_filters(8).with_dropout(0.0);
+    let wide = base.clone().with_wide(true).with_max_norm(Some(0.5)).init(&ad).unwrap();
+    assert_eq!(wide.min_len(), 1);
+    let batcher = TextBatcher { pad_id: 0, min_len: wide.min_len(), max_len: 20 };
+    let cfg = TrainConfig { epochs: 10, batch_size: 4, lr: 1e-2, progress: false, ..TrainConfig::default() };
+    let trained = fit(wide, &items, None, &batcher, &cfg, &ad).unwrap().model.valid();
+    let w = to_f32(trained.fc.weight.val()).unwrap(); // [24 in, 2 out]
+    let norms: Vec<f32> = (0..2).map(|c| (0..24).map(|r| w[r * 2 + c].powi(2)).sum::<f32>().sqrt()).collect();
+    assert!(norms.iter().all(|&n| n <= 0.5 + 1e-5), "{norms:?}");
+    assert!(norms.iter().any(|&n| n > 0.5 - 1e-4), "the constraint is active: {norms:?}");
+
+    let logits_of_first = |model: &TextCnn, rows: usize| {
+        let refs: Vec<&TextItem> = items.iter().take(rows).collect();
+        let batch = batcher.batch(&refs, &device()).unwrap();
+        to_f32(model.forward(batch.tokens).narrow(0, 0, 1)).unwrap()
+    };
+    let (alone, padded) = (logits_of_first(&trained, 1), logits_of_first(&trained, 2));
+    assert!(alone.iter().zip(&padded).all(|(a, b)| (a - b).abs() < 1e-5), "{alone:?} vs {padded:?}");
+    let narrow = base.init(&device()).unwrap();
+    let batcher = TextBatcher { pad_id: 0, min_len: narrow.min_len(), max_len: 20 };
+    let refs: Vec<&TextItem> = items.iter().take(2).collect();
+    let batch = batcher.batch(&refs[..1], &device()).unwrap();
+    let alone = to_f32(narrow.forward(batch.tokens)).unwrap();
+    let batch = batcher.batch(&refs, &device()).unwrap();
+    let padded = to_f32(narrow.forward(batch.tokens).narrow(0, 0, 1)).unwrap();
+    assert!(alone.iter().zip(&padded).any(|(a, b)| (a - b).abs() > 1e-4), "narrow convolutions see the padding");
+}
+
 #[test]
 fn runs_are_deterministic_and_resume_exactly() {
     let _rng = rng_lock();

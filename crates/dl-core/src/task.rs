@@ -38,6 +38,16 @@ pub trait Supervised<B>: Module {
     /// Forward pass and loss on one batch. A batch that does not fit the model
     /// (wrong width, bad lengths) is an error, never a panic.
     fn step(&self, batch: &B) -> Result<StepOutput>;
+
+    /// Applied to the model after every optimizer step of [`crate::train::fit`]:
+    /// the place for a weight constraint (e.g. TextCNN's max-norm), which
+    /// burn's optimizers do not have. The default changes nothing.
+    fn after_step(self) -> Self
+    where
+        Self: Sized,
+    {
+        self
+    }
 }
 
 /// Builds a batch of type `B` on a device from dataset items.

@@ -15,11 +15,7 @@
 use clap::Parser;
 use dl_core::ModelConfig;
 use dl_core::cli::{CommonArgs, run_example};
-use dl_core::data::split::shuffle;
-use dl_core::data::text::read_parallel_tsv;
-use dl_core::data::tokenizer::WordTokenizer;
-use dl_core::metrics::bleu;
-use dl_core::recurrent::seq2seq::{PairBatcher, PairItem};
+use dl_core::recurrent::translation::{TranslateArgs, TranslationData, merge_json, score_translations};
 use dl_core::train::{EarlyStopping, LrSchedule, fit};
 use dl_transformer::TransformerSeq2SeqConfig;
 use serde_json::json;
@@ -29,15 +25,8 @@ use serde_json::json;
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Longest sentence kept, in words (both sides).
-    #[arg(long, default_value_t = 10)]
-    max_words: usize,
-    /// Training pairs used (after the length filter; 0 = all).
-    #[arg(long, default_value_t = 0)]
-    train_size: usize,
-    /// Vocabulary size cap per language.
-    #[arg(long, default_value_t = 10_000)]
-    vocab: usize,
+    #[command(flatten)]
+    task: TranslateArgs,
     /// Model width.
     #[arg(long, default_value_t = 128)]
     d_model: usize,
@@ -53,64 +42,19 @@ struct Args {
     /// Dropout.
     #[arg(long, default_value_t = 0.1)]
     dropout: f64,
-    /// Beam width for the beam-search comparison.
-    #[arg(long, default_value_t = 5)]
-    beam: usize,
-    /// Test pairs decoded with both greedy and beam search.
-    #[arg(long, default_value_t = 1000)]
-    beam_sentences: usize,
     /// Peak learning rate (linear warm-up, cosine decay).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
-}
-
-/// A test pair: source ids, reference tokens, and the raw sentences.
-type TestPair<'a> = (Vec<usize>, Vec<String>, &'a (String, String));
-
-fn words(s: &str) -> usize {
-    s.split_whitespace().count()
 }
 
 fn main() {
     let args = Args::parse();
     run_example(|| {
         let c = &args.common;
-        let dir = c.data_dirs().find("fra-eng", &["train.tsv.gz", "test.tsv.gz"])?;
-        let keep = |rows: Vec<(String, String)>| -> Vec<(String, String)> {
-            rows.into_iter().filter(|(e, f)| words(e) <= args.max_words && words(f) <= args.max_words).collect()
-        };
-        let mut train_rows = keep(read_parallel_tsv(dir.join("train.tsv.gz"))?);
-        let test_rows = keep(read_parallel_tsv(dir.join("test.tsv.gz"))?);
-        shuffle(&mut train_rows, c.seed);
-        let n_valid = 2_000.min(train_rows.len() / 10);
-        let valid_rows = train_rows.split_off(train_rows.len() - n_valid);
-        if args.train_size > 0 {
-            train_rows.truncate(args.train_size);
-        }
-        if c.quick {
-            train_rows.truncate(2_000);
-        }
-        let en = WordTokenizer::fit(train_rows.iter().map(|(e, _)| e.as_str()), 2, args.vocab)?;
-        let fr = WordTokenizer::fit_with_specials(
-            train_rows.iter().map(|(_, f)| f.as_str()),
-            &["<bos>", "<eos>"],
-            2,
-            args.vocab,
-        )?;
-        let (bos, eos) = (fr.vocab().special_id("<bos>")?, fr.vocab().special_id("<eos>")?);
-        let encode = |rows: &[(String, String)]| -> Vec<PairItem> {
-            rows.iter()
-                .map(|(e, f)| PairItem { src: en.encode(e), tgt: fr.encode(f) })
-                .filter(|p| !p.src.is_empty())
-                .collect()
-        };
-        let train = encode(&train_rows);
-        let valid = encode(&valid_rows);
+        let data = TranslationData::load(c, &args.task)?;
         let out = c.out_dir("transformer_translate")?;
-        en.save(out.join("vocab_en.json"))?;
-        fr.save(out.join("vocab_fr.json"))?;
-
-        let config = TransformerSeq2SeqConfig::new(en.vocab_size(), fr.vocab_size())
+        data.save_vocabularies(&out)?;
+        let config = TransformerSeq2SeqConfig::new(data.en.vocab_size(), data.fr.vocab_size())
             .with_d_model(args.d_model)
             .with_n_heads(args.heads)
             .with_d_ff(args.d_ff)
@@ -128,102 +72,21 @@ fn main() {
         cfg.schedule = LrSchedule::Cosine { min_lr: args.lr / 20.0 };
         cfg.warmup_steps = 400;
         cfg.early_stopping = Some(EarlyStopping { patience: 2, min_delta: 0.0 });
-        eprintln!(
-            "{} train / {} valid / {} test pairs; vocabularies en {} fr {}",
-            train.len(),
-            valid.len(),
-            test_rows.len(),
-            en.vocab_size(),
-            fr.vocab_size()
-        );
         let start = std::time::Instant::now();
-        let batcher = PairBatcher { pad: 0, bos, eos };
-        let report = fit(model, &train, Some(&valid), &batcher, &cfg, &ad)?;
+        let report = fit(model, &data.train, Some(&data.valid), &data.batcher(), &cfg, &ad)?;
         let train_seconds = start.elapsed().as_secs_f64();
         dl_core::checkpoint::save_model(&config, &report.model, out.join("model"))?;
-        let model = burn::module::Module::valid(&report.model);
-        let model = burn::module::Module::to_device(model, &device);
-
-        // Test BLEU: references are the tokenized French sentences (unknown words included).
-        let test: Vec<TestPair> = test_rows
-            .iter()
-            .map(|row| (en.encode(&row.0), WordTokenizer::tokens(&row.1), row))
-            .filter(|(s, _, _)| !s.is_empty())
-            .collect();
-        let test = if c.quick { &test[..200.min(test.len())] } else { &test[..] };
-        let to_words = |ids: &[usize]| -> Vec<String> {
-            ids.iter().map(|&i| fr.vocab().token(i).unwrap_or("<unk>").to_string()).collect()
-        };
-        let start = std::time::Instant::now();
-        let mut greedy = Vec::with_capacity(test.len());
-        for chunk in test.chunks(256) {
-            let sources: Vec<Vec<usize>> = chunk.iter().map(|t| t.0.clone()).collect();
-            greedy.extend(model.greedy(&sources, bos, eos, 2 * args.max_words + 5, &device)?);
-        }
-        let greedy_seconds = start.elapsed().as_secs_f64();
-        let refs: Vec<Vec<String>> = test.iter().map(|t| t.1.clone()).collect();
-        let hyps: Vec<Vec<String>> = greedy.iter().map(|d| to_words(&d.tokens)).collect();
-        let bleu_greedy = bleu(&hyps, &refs)?;
-
-        let nb = args.beam_sentences.min(test.len());
-        let start = std::time::Instant::now();
-        let mut beam_hyps = Vec::with_capacity(nb);
-        for t in &test[..nb] {
-            let d = model.beam_search(&t.0, bos, eos, args.beam, 2 * args.max_words + 5, 0.6, &device)?;
-            beam_hyps.push(to_words(&d.tokens));
-        }
-        let beam_seconds = start.elapsed().as_secs_f64();
-        let bleu_beam_subset = bleu(&beam_hyps, &refs[..nb])?;
-        let bleu_greedy_subset = bleu(&hyps[..nb], &refs[..nb])?;
-        eprintln!(
-            "BLEU greedy {:.2} on {} test pairs; first {nb}: greedy {:.2}, beam {} {:.2}",
-            100.0 * bleu_greedy,
-            test.len(),
-            100.0 * bleu_greedy_subset,
-            args.beam,
-            100.0 * bleu_beam_subset
-        );
-
-        // Attention maps and examples.
-        let mut examples = Vec::new();
-        for (i, t) in test.iter().enumerate().take(4) {
-            let d = &greedy[i];
-            let src_words: Vec<String> = WordTokenizer::tokens(&t.2.0);
-            let mut out_words = to_words(&d.tokens);
-            if d.attention.len() > d.tokens.len() {
-                out_words.push("<eos>".into());
-            }
-            if src_words.len() == t.0.len() {
-                let flat: Vec<f32> = d.attention.iter().flatten().copied().collect();
-                dl_core::plot::heatmap_png(
-                    &out.join(format!("attention_{i}.png")),
-                    &flat,
-                    d.attention.len(),
-                    t.0.len(),
-                    36,
-                    Some(&out_words),
-                    Some(&src_words),
-                )?;
-            }
-            examples.push(json!({"en": t.2.0, "reference": t.2.1, "greedy": hyps[i].join(" "),
-                                 "beam": beam_hyps.get(i).map(|h| h.join(" "))}));
-        }
-        Ok(json!({
-            "example": "transformer_translate",
-            "params": burn::module::Module::num_params(&model),
-            "train_pairs": train.len(),
-            "test_pairs": test.len(),
-            "bleu_greedy": bleu_greedy,
-            "beam_subset": nb,
-            "bleu_greedy_subset": bleu_greedy_subset,
-            "bleu_beam_subset": bleu_beam_subset,
-            "beam": args.beam,
-            "valid_loss": report.valid.as_ref().map(|v| v.loss),
-            "epochs": report.history.epochs.len(),
-            "train_seconds": train_seconds,
-            "greedy_seconds": greedy_seconds,
-            "beam_seconds": beam_seconds,
-            "examples": examples,
-        }))
+        let model = burn::module::Module::to_device(burn::module::Module::valid(&report.model), &device);
+        let scores = score_translations(&model, &data, &args.task, c.quick, &out, &device)?;
+        Ok(merge_json(
+            json!({
+                "example": "transformer_translate",
+                "params": burn::module::Module::num_params(&model),
+                "valid_loss": report.valid.as_ref().map(|v| v.loss),
+                "epochs": report.history.epochs.len(),
+                "train_seconds": train_seconds,
+            }),
+            scores,
+        ))
     });
 }

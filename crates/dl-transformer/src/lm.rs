@@ -1,6 +1,7 @@
 //! The character-level language-model recipe shared by the `char_gpt` and
 //! `llama_tiny` examples: nanoGPT's `shakespeare_char` setup (90/10 split,
-//! random windows, AdamW with warm-up and cosine decay, gradient clipping),
+//! random windows, AdamW with warm-up and cosine decay and no decay on
+//! biases or norm gains, clipping of the gradients' joint norm),
 //! validation loss in nats per character, and a generated sample.
 
 use std::path::Path;
@@ -32,9 +33,9 @@ pub struct CharLmSetup {
     pub min_lr: f64,
     /// Linear warm-up steps.
     pub warmup: usize,
-    /// AdamW decoupled weight decay.
+    /// AdamW decoupled weight decay (matrices and embeddings only).
     pub weight_decay: f32,
-    /// Gradient clipping by global norm.
+    /// Clipping of the joint norm of all gradients (PyTorch's `clip_grad_norm_`).
     pub grad_clip: f32,
     /// Validations during training (the curve's points).
     pub evals: usize,
@@ -142,6 +143,8 @@ where
         schedule: LrSchedule::Cosine { min_lr: setup.min_lr },
         warmup_steps: setup.warmup,
         grad_clip_norm: Some(setup.grad_clip),
+        clip_global: true,
+        decay_matrices_only: true,
         seed: setup.seed,
         out_dir: Some(out.to_path_buf()),
         max_batches_per_epoch: Some(per_eval),

@@ -23,6 +23,7 @@
 pub mod heads;
 pub mod seq2seq;
 mod stack;
+pub mod translation;
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::{Device, Tensor, TensorData};

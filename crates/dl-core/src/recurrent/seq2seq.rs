@@ -441,9 +441,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
         Ok(out)
     }
 
-    /// Beam search for one source: keeps the `beam` best partial translations, and
-    /// returns the finished one with the best `log_prob / ((5 + len) / 6)^alpha`
-    /// (GNMT's length penalty; `alpha` 0 = raw log-probability).
+    /// Beam search for one source (see [`beam_search`]).
     #[allow(clippy::too_many_arguments)]
     pub fn beam_search(
         &self,
@@ -455,7 +453,6 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
         alpha: f32,
         device: &Device,
     ) -> crate::Result<Decoded> {
-        check::positive("beam_search", "beam", beam)?;
         if source.is_empty() {
             return Err(Error::shape("beam_search", "a non-empty source", "an empty one"));
         }
@@ -464,12 +461,8 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
             device,
         );
         let (enc1, state1) = self.encode(src, &[source.len()])?;
-        let penalty = |len: usize| ((5.0 + len as f32) / 6.0).powf(alpha);
-        // Live hypotheses: (tokens, attention rows, log_prob).
-        let mut live: Vec<Decoded> = vec![Decoded { tokens: vec![bos], attention: vec![], log_prob: 0.0 }];
-        let mut state = state1;
-        let mut finished: Vec<Decoded> = Vec::new();
-        for _ in 0..max_len {
+        let mut state = Some(state1);
+        beam_search(bos, eos, beam, max_len, alpha, |live, parents| {
             let k = live.len();
             let idx = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64; k], [k]), device);
             let enc = Encoded {
@@ -477,72 +470,109 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
                 keys: enc1.keys.clone().select(0, idx.clone()),
                 mask: enc1.mask.clone().select(0, idx),
             };
+            let parents: Vec<i64> = parents.iter().map(|&p| p as i64).collect();
+            let kept = state
+                .take()
+                .ok_or_else(|| Error::Invalid("beam search: decoder state missing".into()))?
+                .select(Tensor::from_data(TensorData::new(parents, [k]), device));
             let prev: Vec<i64> = live.iter().map(|h| *h.tokens.last().unwrap_or(&bos) as i64).collect();
             let prev = Tensor::<1, Int>::from_data(TensorData::new(prev, [k]), device);
-            let (l, attn, next) = self.decode_step(prev, state, &enc);
-            let lp = to_f32(log_softmax(l, 1))?;
-            let v = lp.len() / k;
-            let attn = to_f32(attn)?;
-            let s = source.len();
-            let mut cands: Vec<(f32, usize, usize)> = Vec::with_capacity(k * beam);
-            for (r, h) in live.iter().enumerate() {
-                let row = &lp[r * v..(r + 1) * v];
-                let mut order: Vec<usize> = (0..v).collect();
-                order.select_nth_unstable_by(beam.min(v) - 1, |a, b| row[*b].total_cmp(&row[*a]));
-                for &tok in order.iter().take(beam.min(v)) {
-                    cands.push((h.log_prob + row[tok], r, tok));
-                }
-            }
-            cands.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut keep_rows = Vec::new();
-            let mut new_live = Vec::new();
-            for (score, r, tok) in cands {
-                if new_live.len() >= beam {
-                    break;
-                }
-                let mut h = live[r].clone();
-                h.attention.push(attn[r * s..(r + 1) * s].to_vec());
-                h.log_prob = score;
-                if tok == eos {
-                    finished.push(h);
-                } else {
-                    h.tokens.push(tok);
-                    new_live.push(h);
-                    keep_rows.push(r as i64);
-                }
-            }
-            let best_live = new_live.first().map(|h| h.log_prob / penalty(h.tokens.len()));
-            let best_done =
-                finished.iter().map(|h| h.log_prob / penalty(h.tokens.len())).fold(f32::NEG_INFINITY, f32::max);
-            // Log-probabilities only fall: stop once no live hypothesis can catch up
-            // (exact for alpha = 0, the usual heuristic otherwise) or all have finished.
-            if new_live.is_empty() || finished.len() >= beam || best_live.is_some_and(|b| b < best_done) {
-                live = new_live;
+            let (logits, attn, next) = self.decode_step(prev, kept, &enc);
+            state = Some(next);
+            Ok((to_f32(log_softmax(logits, 1))?, to_f32(attn)?))
+        })
+    }
+}
+
+/// Beam search over any decoder, recurrent or Transformer: keeps the `beam`
+/// best partial outputs, and returns the finished one with the best
+/// `log_prob / ((5 + len) / 6)^alpha` (GNMT's length penalty; `alpha` 0 = raw
+/// log-probability), without `<bos>`.
+///
+/// `step(live, parents)` scores the next token of each live hypothesis: it
+/// returns their log-probabilities `[k, V]` and attention rows over the
+/// source `[k, S]`, flattened. `parents[i]` is the index, among the previous
+/// call's hypotheses, of the one that `live[i]` extends, so that a decoder
+/// with state can select its rows (on the first call `live` is `<bos>` alone
+/// and `parents` is `[0]`); a decoder that rereads the prefix ignores it.
+pub fn beam_search(
+    bos: usize,
+    eos: usize,
+    beam: usize,
+    max_len: usize,
+    alpha: f32,
+    mut step: impl FnMut(&[Decoded], &[usize]) -> crate::Result<(Vec<f32>, Vec<f32>)>,
+) -> crate::Result<Decoded> {
+    check::positive("beam_search", "beam", beam)?;
+    let penalty = |len: usize| ((5.0 + len as f32) / 6.0).powf(alpha);
+    let mut live = vec![Decoded { tokens: vec![bos], attention: vec![], log_prob: 0.0 }];
+    let mut parents = vec![0usize];
+    let mut finished: Vec<Decoded> = Vec::new();
+    for _ in 0..max_len {
+        let k = live.len();
+        let (lp, attn) = step(&live, &parents)?;
+        let (v, s) = (lp.len() / k, attn.len() / k);
+        if v == 0 || lp.len() != k * v || attn.len() != k * s {
+            return Err(Error::shape("beam_search step", format!("{k} rows of log-probabilities"), lp.len()));
+        }
+        let width = beam.min(v);
+        let mut cands: Vec<(f32, usize, usize)> = Vec::with_capacity(k * width);
+        for (r, h) in live.iter().enumerate() {
+            let row = &lp[r * v..(r + 1) * v];
+            let mut order: Vec<usize> = (0..v).collect();
+            order.select_nth_unstable_by(width - 1, |a, b| row[*b].total_cmp(&row[*a]));
+            cands.extend(order.iter().take(width).map(|&tok| (h.log_prob + row[tok], r, tok)));
+        }
+        cands.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut new_live = Vec::new();
+        parents.clear();
+        for (score, r, tok) in cands {
+            if new_live.len() >= beam {
                 break;
             }
-            let n = keep_rows.len();
-            state = next.select(Tensor::from_data(TensorData::new(keep_rows, [n]), device));
-            live = new_live;
+            let mut h = live[r].clone();
+            h.attention.push(attn[r * s..(r + 1) * s].to_vec());
+            h.log_prob = score;
+            if tok == eos {
+                finished.push(h);
+            } else {
+                h.tokens.push(tok);
+                new_live.push(h);
+                parents.push(r);
+            }
         }
-        finished.extend(live);
-        let best = finished
-            .into_iter()
-            .max_by(|a, b| (a.log_prob / penalty(a.tokens.len())).total_cmp(&(b.log_prob / penalty(b.tokens.len()))))
-            .ok_or_else(|| Error::Invalid("beam search produced nothing".into()))?;
-        Ok(Decoded { tokens: best.tokens[1..].to_vec(), attention: best.attention, log_prob: best.log_prob })
+        let best_live = new_live.first().map(|h| h.log_prob / penalty(h.tokens.len()));
+        let best_done = finished.iter().map(|h| h.log_prob / penalty(h.tokens.len())).fold(f32::NEG_INFINITY, f32::max);
+        live = new_live;
+        // Log-probabilities only fall: stop once no live hypothesis can catch up
+        // (exact for alpha = 0, the usual heuristic otherwise) or all have finished.
+        if live.is_empty() || finished.len() >= beam || best_live.is_some_and(|b| b < best_done) {
+            break;
+        }
     }
+    finished.extend(live);
+    let best = finished
+        .into_iter()
+        .max_by(|a, b| (a.log_prob / penalty(a.tokens.len())).total_cmp(&(b.log_prob / penalty(b.tokens.len()))))
+        .ok_or_else(|| Error::Invalid("beam search produced nothing".into()))?;
+    Ok(Decoded { tokens: best.tokens[1..].to_vec(), attention: best.attention, log_prob: best.log_prob })
+}
+
+/// The training output of a sequence-to-sequence model: its logits `[B, T, V]`
+/// at each sequence's real target steps (padding left out) against the targets.
+pub fn target_step_output(logits: Tensor<3>, batch: &Seq2SeqBatch) -> StepOutput {
+    let [b, t, v] = logits.dims();
+    let idx: Vec<i64> =
+        batch.tgt_lengths.iter().enumerate().flat_map(|(i, &l)| (0..l).map(move |s| (i * t + s) as i64)).collect();
+    let n = idx.len();
+    let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &logits.device());
+    let rows = logits.reshape([b * t, v]).select(0, idx.clone());
+    let targets = batch.tgt_out.clone().reshape([b * t]).select(0, idx);
+    StepOutput::classification(rows, targets)
 }
 
 impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Supervised<Seq2SeqBatch> for Seq2Seq<E, C> {
     fn step(&self, batch: &Seq2SeqBatch) -> crate::Result<StepOutput> {
-        let logits = self.forward(batch)?;
-        let [b, t, v] = logits.dims();
-        let idx: Vec<i64> =
-            batch.tgt_lengths.iter().enumerate().flat_map(|(i, &l)| (0..l).map(move |s| (i * t + s) as i64)).collect();
-        let n = idx.len();
-        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &logits.device());
-        let rows = logits.reshape([b * t, v]).select(0, idx.clone());
-        let targets = batch.tgt_out.clone().reshape([b * t]).select(0, idx);
-        Ok(StepOutput::classification(rows, targets))
+        Ok(target_step_output(self.forward(batch)?, batch))
     }
 }

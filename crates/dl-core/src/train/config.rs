@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
+use burn::module::{ParamGroup, ParamId};
 use burn::optim::{
-    AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, momentum::MomentumConfig,
+    AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
+    grad_clipping::GradientClippingConfig, momentum::MomentumConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +37,20 @@ pub enum OptimizerKind {
     },
 }
 
+fn adam(betas: (f32, f32)) -> AdamConfig {
+    AdamConfig::new().with_beta_1(betas.0).with_beta_2(betas.1).with_epsilon(1e-8)
+}
+
+fn adamw(betas: (f32, f32), weight_decay: f32) -> AdamWConfig {
+    AdamWConfig::new().with_beta_1(betas.0).with_beta_2(betas.1).with_epsilon(1e-8).with_weight_decay(weight_decay)
+}
+
+fn sgd(momentum: f64, weight_decay: f32) -> SgdConfig {
+    SgdConfig::new()
+        .with_momentum((momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0)))
+        .with_weight_decay((weight_decay > 0.0).then(|| WeightDecayConfig::new(weight_decay)))
+}
+
 impl OptimizerKind {
     /// Adam with betas (0.9, 0.999).
     pub fn adam() -> Self {
@@ -43,28 +59,36 @@ impl OptimizerKind {
 
     /// Builds the optimizer, with gradient clipping by norm if `clip` is set.
     pub fn init(&self, clip: Option<f32>) -> ModuleOptimizer {
+        self.init_with_exempt(clip, Vec::new())
+    }
+
+    /// Like [`init`](Self::init), but the parameters in `no_decay` get no
+    /// weight decay (an optimizer group of their own with the same settings
+    /// otherwise). See [`crate::train::grads::vector_param_ids`].
+    pub fn init_with_exempt(&self, clip: Option<f32>, no_decay: Vec<ParamId>) -> ModuleOptimizer {
         let clip = clip.map(burn::optim::grad_clipping::GradientClippingConfig::Norm);
+        let base = self.build(clip.clone());
+        if no_decay.is_empty() {
+            return base;
+        }
+        let group = ParamGroup::from_ids(no_decay);
+        let clipping = clip.map(|c| c.init());
+        match *self {
+            OptimizerKind::AdamW { betas, .. } => base.with_group(group, adamw(betas, 0.0).build(), clipping),
+            OptimizerKind::Sgd { momentum, .. } => base.with_group(group, sgd(momentum, 0.0).build(), clipping),
+            OptimizerKind::Adam { .. } => base,
+        }
+    }
+
+    fn build(&self, clip: Option<GradientClippingConfig>) -> ModuleOptimizer {
         match self {
-            OptimizerKind::Adam { betas } => AdamConfig::new()
-                .with_beta_1(betas.0)
-                .with_beta_2(betas.1)
-                .with_epsilon(1e-8)
-                .with_grad_clipping(clip)
-                .init(),
-            OptimizerKind::AdamW { betas, weight_decay } => AdamWConfig::new()
-                .with_beta_1(betas.0)
-                .with_beta_2(betas.1)
-                .with_epsilon(1e-8)
-                .with_weight_decay(*weight_decay)
-                .with_grad_clipping(clip)
-                .init(),
-            OptimizerKind::Sgd { momentum, weight_decay } => SgdConfig::new()
-                .with_momentum(
-                    (*momentum > 0.0).then(|| MomentumConfig::new().with_momentum(*momentum).with_dampening(0.0)),
-                )
-                .with_weight_decay((*weight_decay > 0.0).then(|| WeightDecayConfig::new(*weight_decay)))
-                .with_gradient_clipping(clip)
-                .init(),
+            OptimizerKind::Adam { betas } => adam(*betas).with_grad_clipping(clip).init(),
+            OptimizerKind::AdamW { betas, weight_decay } => {
+                adamw(*betas, *weight_decay).with_grad_clipping(clip).init()
+            }
+            OptimizerKind::Sgd { momentum, weight_decay } => {
+                sgd(*momentum, *weight_decay).with_gradient_clipping(clip).init()
+            }
         }
     }
 
@@ -155,8 +179,17 @@ pub struct TrainConfig {
     pub schedule: LrSchedule,
     /// Linear warm-up steps.
     pub warmup_steps: usize,
-    /// Clip each parameter's gradient to this L2 norm (burn's per-parameter clipping).
+    /// Clip gradients to this L2 norm: each parameter's gradient alone
+    /// (burn's clipping), or all together when `clip_global` is set.
     pub grad_clip_norm: Option<f32>,
+    /// Clip the joint norm of all gradients, as PyTorch's `clip_grad_norm_`
+    /// (GPT-2, nanoGPT, BERT), instead of each parameter's.
+    #[serde(default)]
+    pub clip_global: bool,
+    /// Weight decay on matrices and embeddings only: biases and norm gains
+    /// (one-dimensional parameters) are exempt, as in nanoGPT and BERT.
+    #[serde(default)]
+    pub decay_matrices_only: bool,
     /// Early stopping on the validation score (accuracy, or loss for regression).
     pub early_stopping: Option<EarlyStopping>,
     /// Seed for initialisation, shuffling and dropout.
@@ -183,6 +216,8 @@ impl Default for TrainConfig {
             schedule: LrSchedule::Constant,
             warmup_steps: 0,
             grad_clip_norm: None,
+            clip_global: false,
+            decay_matrices_only: false,
             early_stopping: None,
             seed: 42,
             out_dir: None,

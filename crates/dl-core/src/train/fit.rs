@@ -8,6 +8,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use super::config::TrainConfig;
+use super::grads::{clip_grad_norm_global, vector_param_ids};
 use super::log::{EpochRecord, History};
 use super::progress;
 use crate::checkpoint::{load_weights, save_weights};
@@ -88,7 +89,10 @@ where
         return Err(Error::Invalid("fit: the training set is empty".into()));
     }
     let mut model = model;
-    let mut optim = cfg.optimizer.init(cfg.grad_clip_norm);
+    let clip_each = cfg.grad_clip_norm.filter(|_| !cfg.clip_global);
+    let clip_all = cfg.grad_clip_norm.filter(|_| cfg.clip_global);
+    let no_decay = if cfg.decay_matrices_only { vector_param_ids(&model) } else { Vec::new() };
+    let mut optim = cfg.optimizer.init_with_exempt(clip_each, no_decay);
     let full_batches = train.len().div_ceil(cfg.batch_size);
     let steps_per_epoch = cfg.max_batches_per_epoch.map_or(full_batches, |m| m.min(full_batches));
     let total_steps = steps_per_epoch * cfg.epochs;
@@ -139,9 +143,12 @@ where
             let batch = batcher.batch(&items, device)?;
             let out = model.step(&batch)?;
             acc.add(&out)?;
-            let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            let mut grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            if let Some(max) = clip_all {
+                grads = clip_grad_norm_global(&model, grads, max).0;
+            }
             lr = cfg.schedule.lr(cfg.lr, state.step, total_steps, steps_per_epoch, cfg.warmup_steps);
-            model = optim.step(lr, model, grads);
+            model = optim.step(lr, model, grads).after_step();
             state.step += 1;
             pb.inc(1);
         }

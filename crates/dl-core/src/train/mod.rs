@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod fit;
+pub mod grads;
 pub mod log;
 pub mod progress;
 

@@ -17,7 +17,8 @@ use crate::generate::check_ids;
 use crate::layer::{DecoderLayer, EncoderLayer, TransformerLayerConfig};
 use crate::position::sinusoidal;
 use dl_core::config::check;
-use dl_core::recurrent::seq2seq::{Decoded, Seq2SeqBatch};
+use dl_core::recurrent::seq2seq::{Decoded, Seq2SeqBatch, beam_search, target_step_output};
+use dl_core::recurrent::translation::Translator;
 use dl_core::task::to_f32;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
 
@@ -269,7 +270,9 @@ impl TransformerSeq2Seq {
         Ok(out)
     }
 
-    /// Beam search for one source (GNMT length penalty `((5 + len) / 6)^alpha`).
+    /// Beam search for one source (GNMT length penalty `((5 + len) / 6)^alpha`;
+    /// see [`dl_core::recurrent::seq2seq::beam_search`]). Each step rereads the
+    /// hypotheses' prefixes against the encoded source.
     #[allow(clippy::too_many_arguments)]
     pub fn beam_search(
         &self,
@@ -281,75 +284,49 @@ impl TransformerSeq2Seq {
         alpha: f32,
         device: &Device,
     ) -> dl_core::Result<Decoded> {
-        check::positive("beam_search", "beam", beam)?;
         let (src, lengths) = Self::source_tensor(&[source.to_vec()], device)?;
         let memory1 = self.encode(src, &lengths)?;
-        let penalty = |len: usize| ((5.0 + len as f32) / 6.0).powf(alpha);
-        let mut live = vec![Decoded { tokens: vec![bos], attention: vec![], log_prob: 0.0 }];
-        let mut finished: Vec<Decoded> = Vec::new();
         let s = source.len();
-        for _ in 0..max_len.min(self.max_len - 1) {
-            let k = live.len();
-            let t = live[0].tokens.len();
+        beam_search(bos, eos, beam, max_len.min(self.max_len - 1), alpha, |live, _| {
+            let (k, t) = (live.len(), live[0].tokens.len());
             let prefix: Vec<i64> = live.iter().flat_map(|h| h.tokens.iter().map(|&x| x as i64)).collect();
             let ids = Tensor::<2, Int>::from_data(TensorData::new(prefix, [k, t]), device);
             let (logits, attn) = self.decode(ids, &memory1.repeat(k), None)?;
             let v = logits.dims()[2];
             let last = logits.slice([0..k, t - 1..t, 0..v]).reshape([k, v]);
-            let lp = to_f32(log_softmax(last, 1))?;
-            let attn = to_f32(attn.slice([0..k, t - 1..t, 0..s]))?;
-            let mut cands: Vec<(f32, usize, usize)> = Vec::with_capacity(k * beam);
-            for (r, h) in live.iter().enumerate() {
-                let row = &lp[r * v..(r + 1) * v];
-                let mut order: Vec<usize> = (0..v).collect();
-                order.select_nth_unstable_by(beam.min(v) - 1, |a, b| row[*b].total_cmp(&row[*a]));
-                for &tok in order.iter().take(beam.min(v)) {
-                    cands.push((h.log_prob + row[tok], r, tok));
-                }
-            }
-            cands.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut new_live = Vec::new();
-            for (score, r, tok) in cands {
-                if new_live.len() >= beam {
-                    break;
-                }
-                let mut h = live[r].clone();
-                h.attention.push(attn[r * s..(r + 1) * s].to_vec());
-                h.log_prob = score;
-                if tok == eos {
-                    finished.push(h);
-                } else {
-                    h.tokens.push(tok);
-                    new_live.push(h);
-                }
-            }
-            let best_live = new_live.first().map(|h| h.log_prob / penalty(h.tokens.len()));
-            let best_done =
-                finished.iter().map(|h| h.log_prob / penalty(h.tokens.len())).fold(f32::NEG_INFINITY, f32::max);
-            live = new_live;
-            if live.is_empty() || finished.len() >= beam || best_live.is_some_and(|b| b < best_done) {
-                break;
-            }
-        }
-        finished.extend(live);
-        let best = finished
-            .into_iter()
-            .max_by(|a, b| (a.log_prob / penalty(a.tokens.len())).total_cmp(&(b.log_prob / penalty(b.tokens.len()))))
-            .ok_or_else(|| Error::Invalid("beam search produced nothing".into()))?;
-        Ok(Decoded { tokens: best.tokens[1..].to_vec(), attention: best.attention, log_prob: best.log_prob })
+            Ok((to_f32(log_softmax(last, 1))?, to_f32(attn.slice([0..k, t - 1..t, 0..s]))?))
+        })
+    }
+}
+
+impl Translator for TransformerSeq2Seq {
+    fn greedy(
+        &self,
+        sources: &[Vec<usize>],
+        bos: usize,
+        eos: usize,
+        max_len: usize,
+        device: &Device,
+    ) -> dl_core::Result<Vec<Decoded>> {
+        TransformerSeq2Seq::greedy(self, sources, bos, eos, max_len, device)
+    }
+
+    fn beam_search(
+        &self,
+        source: &[usize],
+        bos: usize,
+        eos: usize,
+        beam: usize,
+        max_len: usize,
+        alpha: f32,
+        device: &Device,
+    ) -> dl_core::Result<Decoded> {
+        TransformerSeq2Seq::beam_search(self, source, bos, eos, beam, max_len, alpha, device)
     }
 }
 
 impl Supervised<Seq2SeqBatch> for TransformerSeq2Seq {
     fn step(&self, batch: &Seq2SeqBatch) -> dl_core::Result<StepOutput> {
-        let logits = self.forward(batch)?;
-        let [b, t, v] = logits.dims();
-        let idx: Vec<i64> =
-            batch.tgt_lengths.iter().enumerate().flat_map(|(i, &l)| (0..l).map(move |s| (i * t + s) as i64)).collect();
-        let n = idx.len();
-        let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [n]), &logits.device());
-        let rows = logits.reshape([b * t, v]).select(0, idx.clone());
-        let targets = batch.tgt_out.clone().reshape([b * t]).select(0, idx);
-        Ok(StepOutput::classification(rows, targets))
+        Ok(target_step_output(self.forward(batch)?, batch))
     }
 }
