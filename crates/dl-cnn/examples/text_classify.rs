@@ -49,6 +49,10 @@ struct Args {
     /// Dropout before the classifier.
     #[arg(long, default_value_t = 0.5)]
     dropout: f64,
+    /// Words seen fewer times in training map to `<unk>` (default: 1 for
+    /// rt-polarity, 2 for SMS).
+    #[arg(long)]
+    min_freq: Option<usize>,
 }
 
 fn main() {
@@ -58,7 +62,7 @@ fn main() {
 
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
-    let min_freq = match args.dataset.as_str() {
+    let default_min_freq = match args.dataset.as_str() {
         "sms-spam" => 2,
         "rt-polarity" => 1,
         other => {
@@ -73,6 +77,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
     let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
     let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
+    let min_freq = args.min_freq.unwrap_or(default_min_freq);
     let tokenizer = WordTokenizer::fit(train_rows.iter().map(|(_, t)| t.as_str()), min_freq, 50_000)?;
     let encode = |rows: &[(String, String)]| -> Result<Vec<TextItem>> {
         rows.iter().map(|(l, t)| Ok(TextItem { ids: tokenizer.encode(t), label: labels.id(l)? })).collect()

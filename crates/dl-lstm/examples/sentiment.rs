@@ -58,6 +58,10 @@ struct Args {
     /// Longest text in tokens.
     #[arg(long, default_value_t = 100)]
     max_len: usize,
+    /// Words seen fewer times in training map to `<unk>` (default: 1 for
+    /// rt-polarity, 2 for SMS).
+    #[arg(long)]
+    min_freq: Option<usize>,
 }
 
 fn main() {
@@ -97,6 +101,7 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
     let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
     let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
     let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
+    let min_freq = args.min_freq.unwrap_or(min_freq);
     let tokenizer = WordTokenizer::fit(train_rows.iter().map(|(_, t)| t.as_str()), min_freq, 50_000)?;
     let encode = |rows: &[(String, String)]| -> Result<Vec<TokenSequence>> {
         rows.iter().map(|(l, t)| Ok(TokenSequence { ids: tokenizer.encode(t), label: labels.id(l)? })).collect()

@@ -400,7 +400,9 @@ fn backend_conformance() {
 
 mod seq2seq {
     use super::*;
-    use dl_core::recurrent::seq2seq::{AttentionKind, PairBatcher, PairItem, Seq2SeqConfig, Seq2SeqHeadConfig};
+    use dl_core::recurrent::seq2seq::{
+        AttentionKind, PairBatcher, PairItem, Seq2SeqConfig, Seq2SeqHeadConfig, Translator,
+    };
 
     const BOS: usize = 2;
     const EOS: usize = 3;

@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use dl_core::parity::{Registry, Verdict, check_one};
 use dl_core::recurrent::heads::{NextTokenBatcher, TokenSequence, TokenSequenceBatcher};
+use dl_core::recurrent::seq2seq::Translator;
 use dl_core::sampling::Sampling;
 use dl_core::task::{evaluate, to_f32};
 use dl_core::train::{TrainConfig, fit};

@@ -383,9 +383,38 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
         }
         Ok(Tensor::stack(logits, 1))
     }
+}
 
+/// A sequence-to-sequence model that decodes source ids into target ids:
+/// the recurrent [`Seq2Seq`] here and dl-transformer's `TransformerSeq2Seq`.
+pub trait Translator {
+    /// Greedy decoding of a batch of non-empty sources, up to `max_len` tokens.
+    fn greedy(
+        &self,
+        sources: &[Vec<usize>],
+        bos: usize,
+        eos: usize,
+        max_len: usize,
+        device: &Device,
+    ) -> crate::Result<Vec<Decoded>>;
+
+    /// Beam search for one source with GNMT's length penalty `alpha` (see [`beam_search`]).
+    #[allow(clippy::too_many_arguments)]
+    fn beam_search(
+        &self,
+        source: &[usize],
+        bos: usize,
+        eos: usize,
+        beam: usize,
+        max_len: usize,
+        alpha: f32,
+        device: &Device,
+    ) -> crate::Result<Decoded>;
+}
+
+impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2Seq<E, C> {
     /// Greedy decoding of a batch of sources (each non-empty), up to `max_len` tokens.
-    pub fn greedy(
+    fn greedy(
         &self,
         sources: &[Vec<usize>],
         bos: usize,
@@ -442,8 +471,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
     }
 
     /// Beam search for one source (see [`beam_search`]).
-    #[allow(clippy::too_many_arguments)]
-    pub fn beam_search(
+    fn beam_search(
         &self,
         source: &[usize],
         bos: usize,

@@ -16,7 +16,8 @@ use std::time::Instant;
 use burn::tensor::Device;
 use serde_json::{Value, json};
 
-use super::seq2seq::{Decoded, PairBatcher, PairItem};
+pub use super::seq2seq::Translator;
+use super::seq2seq::{PairBatcher, PairItem};
 use crate::cli::CommonArgs;
 use crate::data::split::shuffle;
 use crate::data::text::read_parallel_tsv;
@@ -42,32 +43,6 @@ pub struct TranslateArgs {
     /// Test pairs decoded with both greedy and beam search.
     #[arg(long, default_value_t = 1000)]
     pub beam_sentences: usize,
-}
-
-/// A sequence-to-sequence model that decodes source ids into target ids.
-pub trait Translator {
-    /// Greedy decoding of a batch of non-empty sources, up to `max_len` tokens.
-    fn greedy(
-        &self,
-        sources: &[Vec<usize>],
-        bos: usize,
-        eos: usize,
-        max_len: usize,
-        device: &Device,
-    ) -> Result<Vec<Decoded>>;
-
-    /// Beam search for one source with GNMT's length penalty `alpha`.
-    #[allow(clippy::too_many_arguments)]
-    fn beam_search(
-        &self,
-        source: &[usize],
-        bos: usize,
-        eos: usize,
-        beam: usize,
-        max_len: usize,
-        alpha: f32,
-        device: &Device,
-    ) -> Result<Decoded>;
 }
 
 /// The prepared pairs and vocabularies.
@@ -254,34 +229,4 @@ pub fn merge_json(mut base: Value, extra: Value) -> Value {
         b.extend(e);
     }
     base
-}
-
-impl<E, C> Translator for super::seq2seq::Seq2Seq<E, C>
-where
-    E: super::SequenceEncoder + burn::module::Module,
-    C: super::RecurrentCell + burn::module::Module,
-{
-    fn greedy(
-        &self,
-        sources: &[Vec<usize>],
-        bos: usize,
-        eos: usize,
-        max_len: usize,
-        device: &Device,
-    ) -> Result<Vec<Decoded>> {
-        super::seq2seq::Seq2Seq::greedy(self, sources, bos, eos, max_len, device)
-    }
-
-    fn beam_search(
-        &self,
-        source: &[usize],
-        bos: usize,
-        eos: usize,
-        beam: usize,
-        max_len: usize,
-        alpha: f32,
-        device: &Device,
-    ) -> Result<Decoded> {
-        super::seq2seq::Seq2Seq::beam_search(self, source, bos, eos, beam, max_len, alpha, device)
-    }
 }

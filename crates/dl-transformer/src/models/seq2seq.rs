@@ -17,8 +17,7 @@ use crate::generate::check_ids;
 use crate::layer::{DecoderLayer, EncoderLayer, TransformerLayerConfig};
 use crate::position::sinusoidal;
 use dl_core::config::check;
-use dl_core::recurrent::seq2seq::{Decoded, Seq2SeqBatch, beam_search, target_step_output};
-use dl_core::recurrent::translation::Translator;
+use dl_core::recurrent::seq2seq::{Decoded, Seq2SeqBatch, Translator, beam_search, target_step_output};
 use dl_core::task::to_f32;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
 
@@ -221,9 +220,11 @@ impl TransformerSeq2Seq {
             sources.iter().map(Vec::len).collect(),
         ))
     }
+}
 
+impl Translator for TransformerSeq2Seq {
     /// Greedy decoding of a batch of sources, incrementally with a KV cache.
-    pub fn greedy(
+    fn greedy(
         &self,
         sources: &[Vec<usize>],
         bos: usize,
@@ -273,8 +274,7 @@ impl TransformerSeq2Seq {
     /// Beam search for one source (GNMT length penalty `((5 + len) / 6)^alpha`;
     /// see [`dl_core::recurrent::seq2seq::beam_search`]). Each step rereads the
     /// hypotheses' prefixes against the encoded source.
-    #[allow(clippy::too_many_arguments)]
-    pub fn beam_search(
+    fn beam_search(
         &self,
         source: &[usize],
         bos: usize,
@@ -296,32 +296,6 @@ impl TransformerSeq2Seq {
             let last = logits.slice([0..k, t - 1..t, 0..v]).reshape([k, v]);
             Ok((to_f32(log_softmax(last, 1))?, to_f32(attn.slice([0..k, t - 1..t, 0..s]))?))
         })
-    }
-}
-
-impl Translator for TransformerSeq2Seq {
-    fn greedy(
-        &self,
-        sources: &[Vec<usize>],
-        bos: usize,
-        eos: usize,
-        max_len: usize,
-        device: &Device,
-    ) -> dl_core::Result<Vec<Decoded>> {
-        TransformerSeq2Seq::greedy(self, sources, bos, eos, max_len, device)
-    }
-
-    fn beam_search(
-        &self,
-        source: &[usize],
-        bos: usize,
-        eos: usize,
-        beam: usize,
-        max_len: usize,
-        alpha: f32,
-        device: &Device,
-    ) -> dl_core::Result<Decoded> {
-        TransformerSeq2Seq::beam_search(self, source, bos, eos, beam, max_len, alpha, device)
     }
 }
 
