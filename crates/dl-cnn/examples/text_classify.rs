@@ -17,7 +17,7 @@ use dl_core::data::split::train_valid_split;
 use dl_core::data::text::{LabelSet, read_labeled_tsv};
 use dl_core::data::tokenizer::WordTokenizer;
 use dl_core::task::evaluate;
-use dl_core::train::{EarlyStopping, fit};
+use dl_core::train::{EarlyStopping, OptimizerKind, fit};
 use dl_core::{Error, ModelConfig, Result};
 use serde_json::json;
 
@@ -37,6 +37,9 @@ struct Args {
     /// Decoupled weight decay (AdamW); 0 = Adam.
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f32,
+    /// adam (AdamW with --weight-decay) or adadelta (Kim's: rho 0.95, epsilon 1e-6; use --lr 1).
+    #[arg(long, default_value = "adam")]
+    optimizer: String,
     /// Learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -96,9 +99,20 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let mut cfg = c.train_config(10, Some(out.clone()));
     cfg.batch_size = 50;
     cfg.lr = args.lr;
-    if args.weight_decay > 0.0 {
-        cfg.optimizer = dl_core::train::OptimizerKind::AdamW { betas: (0.9, 0.999), weight_decay: args.weight_decay };
-    }
+    cfg.optimizer = match args.optimizer.as_str() {
+        "adam" if args.weight_decay > 0.0 => {
+            OptimizerKind::AdamW { betas: (0.9, 0.999), weight_decay: args.weight_decay }
+        }
+        "adam" => OptimizerKind::adam(),
+        "adadelta" => OptimizerKind::Adadelta { rho: 0.95, epsilon: 1e-6 },
+        other => {
+            return Err(Error::Unknown {
+                kind: "optimizer",
+                value: other.into(),
+                context: "--optimizer (adam or adadelta)".into(),
+            });
+        }
+    };
     cfg.early_stopping = Some(EarlyStopping { patience: 3, min_delta: 0.0 });
     let device = c.device()?.autodiff();
     device.seed(c.seed);

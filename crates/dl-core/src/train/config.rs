@@ -9,6 +9,7 @@ use burn::optim::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::adadelta::Adadelta;
 use crate::config::check;
 use crate::{Error, Result};
 
@@ -27,6 +28,13 @@ pub enum OptimizerKind {
         betas: (f32, f32),
         /// Decoupled weight-decay factor.
         weight_decay: f32,
+    },
+    /// Adadelta (Zeiler 2012; Kim's TextCNN used rho 0.95, epsilon 1e-6, lr 1).
+    Adadelta {
+        /// Decay of the running averages.
+        rho: f32,
+        /// Added inside the square roots.
+        epsilon: f32,
     },
     /// Stochastic gradient descent with optional momentum.
     Sgd {
@@ -76,7 +84,7 @@ impl OptimizerKind {
         match *self {
             OptimizerKind::AdamW { betas, .. } => base.with_group(group, adamw(betas, 0.0).build(), clipping),
             OptimizerKind::Sgd { momentum, .. } => base.with_group(group, sgd(momentum, 0.0).build(), clipping),
-            OptimizerKind::Adam { .. } => base,
+            OptimizerKind::Adam { .. } | OptimizerKind::Adadelta { .. } => base,
         }
     }
 
@@ -88,6 +96,13 @@ impl OptimizerKind {
             }
             OptimizerKind::Sgd { momentum, weight_decay } => {
                 sgd(*momentum, *weight_decay).with_gradient_clipping(clip).init()
+            }
+            OptimizerKind::Adadelta { rho, epsilon } => {
+                let optim = ModuleOptimizer::from(Adadelta { rho: *rho, epsilon: *epsilon });
+                match clip {
+                    Some(c) => optim.with_grad_clipping(c.init()),
+                    None => optim,
+                }
             }
         }
     }
@@ -105,6 +120,11 @@ impl OptimizerKind {
                 if !(0.0..1.0).contains(momentum) || weight_decay.is_nan() || *weight_decay < 0.0 =>
             {
                 Err(Error::config("TrainConfig", "optimizer", "SGD momentum must be in [0, 1) and weight_decay >= 0"))
+            }
+            OptimizerKind::Adadelta { rho, epsilon }
+                if !(0.0..1.0).contains(rho) || epsilon.is_nan() || *epsilon <= 0.0 =>
+            {
+                Err(Error::config("TrainConfig", "optimizer", "Adadelta rho must be in [0, 1) and epsilon > 0"))
             }
             _ => Ok(()),
         }
@@ -284,5 +304,12 @@ mod tests {
         let cfg = TrainConfig { resume: true, ..TrainConfig::default() };
         assert!(cfg.validate().is_err());
         assert!(TrainConfig::default().validate().is_ok());
+        let adadelta = |rho, epsilon| TrainConfig {
+            optimizer: OptimizerKind::Adadelta { rho, epsilon },
+            ..TrainConfig::default()
+        };
+        assert!(adadelta(0.95, 1e-6).validate().is_ok());
+        assert!(adadelta(1.0, 1e-6).validate().unwrap_err().to_string().contains("Adadelta"));
+        assert!(adadelta(0.95, 0.0).validate().is_err());
     }
 }

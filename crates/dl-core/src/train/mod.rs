@@ -9,6 +9,7 @@
 //! [`crate::checkpoint`], and [`fit`] composes them for the supervised case
 //! with early stopping, per-epoch checkpoints and exact resume.
 
+pub mod adadelta;
 pub mod config;
 pub mod fit;
 pub mod grads;
