@@ -604,3 +604,60 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Supervised<Seq2SeqB
         Ok(target_step_output(self.forward(batch)?, batch))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decoder given as a table: the next-token probabilities after each
+    /// prefix (ids: 0 `<bos>`, 1 `<eos>`, 2 `a`, 3 `b`).
+    fn table(prefix: &[usize]) -> [f32; 4] {
+        match prefix {
+            [0] => [0.0, 0.0, 0.6, 0.4],
+            [0, 2] => [0.0, 0.28, 0.37, 0.35],
+            [0, 3] => [0.0, 0.3, 0.6, 0.1],
+            [0, 3, 2] => [0.0, 0.95, 0.03, 0.02],
+            _ => [0.0, 0.9, 0.05, 0.05],
+        }
+    }
+
+    fn run(beam: usize) -> (crate::Result<Decoded>, Vec<Vec<usize>>) {
+        let mut seen_parents = Vec::new();
+        let mut previous = 1;
+        let out = beam_search(0, 1, beam, 5, 0.0, |live, parents| {
+            assert_eq!(parents.len(), live.len());
+            assert!(parents.iter().all(|&p| p < previous), "{parents:?} index the previous hypotheses");
+            previous = live.len();
+            seen_parents.push(parents.to_vec());
+            let lp = live.iter().flat_map(|h| table(&h.tokens).map(|p| p.max(1e-9).ln())).collect();
+            Ok((lp, vec![1.0; live.len()]))
+        });
+        (out, seen_parents)
+    }
+
+    /// Greedy (beam 1) follows the likeliest next token, `a a <eos>`
+    /// (0.6 * 0.37 * 0.9 = 0.200); beam 2 also keeps `b` and finds `b a <eos>`
+    /// (0.4 * 0.6 * 0.95 = 0.228), the likeliest sentence.
+    #[test]
+    fn beam_search_finds_what_greedy_misses() {
+        let (greedy, _) = run(1);
+        let greedy = greedy.unwrap();
+        assert_eq!(greedy.tokens, vec![2, 2]);
+        assert!((greedy.log_prob - (0.6f32 * 0.37 * 0.9).ln()).abs() < 1e-5);
+        assert_eq!(greedy.attention.len(), 3, "one attention row per output token and <eos>");
+        let (best, parents) = run(2);
+        let best = best.unwrap();
+        assert_eq!(best.tokens, vec![3, 2]);
+        assert!((best.log_prob - (0.4f32 * 0.6 * 0.95).ln()).abs() < 1e-5);
+        // `a` and `b` both extend `<bos>`; then `b a` (from row 1, 0.24) and
+        // `a a` (from row 0, 0.222) are kept, in that order.
+        assert_eq!(parents, vec![vec![0], vec![0, 0], vec![1, 0]]);
+    }
+
+    #[test]
+    fn beam_search_rejects_bad_steps() {
+        assert!(beam_search(0, 1, 0, 5, 0.0, |_, _| Ok((vec![0.0; 4], vec![1.0]))).is_err());
+        let short = beam_search(0, 1, 2, 5, 0.0, |_, _| Ok((vec![], vec![])));
+        assert!(short.unwrap_err().to_string().contains("beam_search"));
+    }
+}
