@@ -74,7 +74,7 @@ impl OptimizerKind {
     /// weight decay (an optimizer group of their own with the same settings
     /// otherwise). See [`crate::train::grads::vector_param_ids`].
     pub fn init_with_exempt(&self, clip: Option<f32>, no_decay: Vec<ParamId>) -> ModuleOptimizer {
-        let clip = clip.map(burn::optim::grad_clipping::GradientClippingConfig::Norm);
+        let clip = clip.map(GradientClippingConfig::Norm);
         let base = self.build(clip.clone());
         if no_decay.is_empty() {
             return base;
