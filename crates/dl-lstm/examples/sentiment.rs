@@ -3,8 +3,10 @@
 //!
 //! `cargo run -p dl-lstm --release --example sentiment -- [--dataset rt-polarity,sms-spam] [--models lstm,bilstm]`
 //!
-//! Words are lower-cased and split on whitespace and punctuation; the
-//! vocabulary comes from the training split only. Embeddings are learned from
+//! Words are lower-cased and split on whitespace and punctuation (for
+//! rt-polarity after Kim's English preprocessing, which cuts `n't` and `'s`
+//! from their words: `--tokens kim`); the vocabulary comes from the training
+//! split only. Embeddings are learned from
 //! scratch (no pretrained vectors). The sentence is summarised by max-pooling
 //! the LSTM outputs over its real steps (`--pooling last` uses the final state),
 //! with dropout on embeddings and summary. 10% of the training split picks the
@@ -13,9 +15,8 @@
 
 use clap::Parser;
 use dl_core::cli::{CommonArgs, run_example};
-use dl_core::data::split::train_valid_split;
-use dl_core::data::text::{LabelSet, read_labeled_tsv};
-use dl_core::data::tokenizer::WordTokenizer;
+use dl_core::data::WordClassData;
+use dl_core::data::tokenizer::WordSplit;
 use dl_core::recurrent::heads::{
     HeadConfig, Pooling, SequenceModelConfig, SequenceTask, TokenSequence, TokenSequenceBatcher,
 };
@@ -62,6 +63,10 @@ struct Args {
     /// rt-polarity, 2 for SMS).
     #[arg(long)]
     min_freq: Option<usize>,
+    /// Word rule: words (split on spaces and punctuation) or kim (Kim's
+    /// English preprocessing first). Default: kim for rt-polarity, words for SMS.
+    #[arg(long)]
+    tokens: Option<WordSplit>,
 }
 
 fn main() {
@@ -79,9 +84,9 @@ fn main() {
 
 fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
     let c = &args.common;
-    let (min_freq, default_dropout) = match dataset {
-        "sms-spam" => (2, 0.2),
-        "rt-polarity" => (1, 0.5),
+    let (min_freq, default_dropout, default_split) = match dataset {
+        "sms-spam" => (2, 0.2, WordSplit::Words),
+        "rt-polarity" => (1, 0.5, WordSplit::Kim),
         other => {
             return Err(Error::Unknown { kind: "dataset", value: other.into(), context: "--dataset".into() });
         }
@@ -98,19 +103,13 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
         other => return Err(Error::Unknown { kind: "pooling", value: other.into(), context: "--pooling".into() }),
     };
     let dir = c.data_dirs().find(dataset, &["train.tsv", "test.tsv"])?;
-    let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
-    let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
-    let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
-    let min_freq = args.min_freq.unwrap_or(min_freq);
-    let tokenizer = WordTokenizer::fit(train_rows.iter().map(|(_, t)| t.as_str()), min_freq, 50_000)?;
-    let encode = |rows: &[(String, String)]| -> Result<Vec<TokenSequence>> {
-        rows.iter().map(|(l, t)| Ok(TokenSequence { ids: tokenizer.encode(t), label: labels.id(l)? })).collect()
+    let split = args.tokens.unwrap_or(default_split);
+    let data = WordClassData::load(&dir, split, args.min_freq.unwrap_or(min_freq), 50_000, 0.1, c.seed)?;
+    let (tokenizer, labels) = (&data.tokenizer, &data.labels);
+    let items = |rows: &[(Vec<usize>, usize)]| -> Vec<TokenSequence> {
+        rows.iter().map(|(ids, label)| TokenSequence { ids: ids.clone(), label: *label }).collect()
     };
-    let all_train = encode(&train_rows)?;
-    let test = encode(&test_rows)?;
-    let (tr_idx, va_idx) = train_valid_split(all_train.len(), 0.1, c.seed)?;
-    let mut train: Vec<TokenSequence> = tr_idx.iter().map(|&i| all_train[i].clone()).collect();
-    let valid: Vec<TokenSequence> = va_idx.iter().map(|&i| all_train[i].clone()).collect();
+    let (mut train, valid, test) = (items(&data.train), items(&data.valid), items(&data.test));
     if c.quick {
         train.truncate(1_000);
     }
@@ -154,6 +153,7 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
         "valid_accuracy": report.valid.as_ref().and_then(|v| v.accuracy()),
         "best_epoch": report.best_epoch,
         "epochs": report.history.epochs.len(),
+        "tokens": format!("{split:?}").to_lowercase(),
         "vocab_size": tokenizer.vocab_size(),
         "seconds": start.elapsed().as_secs_f64(),
     }))

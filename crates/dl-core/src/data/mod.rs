@@ -39,9 +39,11 @@ pub use audio::{
 pub use idx::{ImageSet, read_idx_images, read_idx_images_from_bytes, read_idx_labels, read_idx_labels_from_bytes};
 pub use locate::DataDirs;
 pub use split::{SplitRng, batches, shuffle, shuffled_indices, train_valid_split};
-pub use text::{LabelSet, read_labeled_tsv, read_parallel_tsv, read_text};
+pub use text::{LabelSet, WordClassData, read_labeled_tsv, read_parallel_tsv, read_text};
 pub use timeseries::{Series, read_series_csv};
-pub use tokenizer::{CharTokenizer, PAD_ID, UNK_ID, Vocab, WordTokenizer, pad_to};
+pub use tokenizer::{
+    AnyWordTokenizer, CharTokenizer, KimWordTokenizer, PAD_ID, UNK_ID, Vocab, WordSplit, WordTokenizer, pad_to,
+};
 
 use std::borrow::Cow;
 use std::io::Read;

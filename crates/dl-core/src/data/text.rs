@@ -12,6 +12,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::split::train_valid_split;
+use super::tokenizer::{AnyWordTokenizer, WordSplit};
 use super::{read_maybe_gz, utf8_text};
 use crate::{Error, Result};
 
@@ -150,6 +152,55 @@ impl LabelSet {
     }
 }
 
+/// A `label<TAB>text` classification dataset (`train.tsv`, `test.tsv` in one
+/// folder) as word ids, ready for a text classifier: the tokenizer and the
+/// label set come from the training file only (a test word or label never
+/// leaks into them), and a seeded fraction of the training rows is held out
+/// for validation.
+#[derive(Debug, Clone)]
+pub struct WordClassData {
+    /// The fitted tokenizer (save it next to the model).
+    pub tokenizer: AnyWordTokenizer,
+    /// The labels of the training file, sorted.
+    pub labels: LabelSet,
+    /// Training examples as (token ids, class id).
+    pub train: Vec<(Vec<usize>, usize)>,
+    /// The held-out part of the training file.
+    pub valid: Vec<(Vec<usize>, usize)>,
+    /// The test file.
+    pub test: Vec<(Vec<usize>, usize)>,
+}
+
+impl WordClassData {
+    /// Reads `dir/train.tsv` and `dir/test.tsv`, fits a `split` tokenizer
+    /// (words seen fewer than `min_freq` times become `<unk>`, at most
+    /// `max_vocab` ids) and holds out `valid_fraction` of the training rows,
+    /// shuffled by `seed`. A test label absent from training is an
+    /// [`Error::Unknown`].
+    pub fn load(
+        dir: &Path,
+        split: WordSplit,
+        min_freq: usize,
+        max_vocab: usize,
+        valid_fraction: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
+        let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
+        let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
+        let tokenizer = AnyWordTokenizer::fit(split, train_rows.iter().map(|(_, t)| t.as_str()), min_freq, max_vocab)?;
+        let encode = |rows: &[(String, String)]| -> Result<Vec<(Vec<usize>, usize)>> {
+            rows.iter().map(|(l, t)| Ok((tokenizer.encode(t), labels.id(l)?))).collect()
+        };
+        let mut all_train = encode(&train_rows)?;
+        let test = encode(&test_rows)?;
+        let (tr_idx, va_idx) = train_valid_split(all_train.len(), valid_fraction, seed)?;
+        let valid = va_idx.iter().map(|&i| std::mem::take(&mut all_train[i])).collect();
+        let train = tr_idx.iter().map(|&i| std::mem::take(&mut all_train[i])).collect();
+        Ok(WordClassData { tokenizer, labels, train, valid, test })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +217,24 @@ mod tests {
 
     fn pair(a: &str, b: &str) -> (String, String) {
         (a.to_string(), b.to_string())
+    }
+
+    #[test]
+    fn word_class_data_fits_on_train_only() {
+        let dir = temp_file("wcd", "train.tsv", b"pos\tit isn't bad\nneg\tit isn't good\npos\tgood good\nneg\tbad\n");
+        let dir = dir.parent().unwrap().to_path_buf();
+        std::fs::write(dir.join("test.tsv"), b"neg\tnot good, zebra\n").unwrap();
+        let d = WordClassData::load(&dir, WordSplit::Kim, 1, 100, 0.25, 7).unwrap();
+        assert_eq!(d.labels.names(), ["neg", "pos"]);
+        assert_eq!((d.train.len(), d.valid.len()), (3, 1));
+        assert_eq!(d.tokenizer.vocab().id("zebra"), None);
+        assert_eq!(d.test, [(d.tokenizer.encode("not good , zebra"), 0)]);
+        let mut all: Vec<_> = d.train.iter().chain(&d.valid).map(|(ids, _)| d.tokenizer.decode(ids).unwrap()).collect();
+        all.sort();
+        assert_eq!(all, ["bad", "good good", "it is n't bad", "it is n't good"]);
+        std::fs::write(dir.join("test.tsv"), b"meh\tokay\n").unwrap();
+        let e = WordClassData::load(&dir, WordSplit::Words, 1, 100, 0.25, 7).unwrap_err();
+        assert!(matches!(&e, Error::Unknown { value, .. } if value == "meh"), "{e:?}");
     }
 
     #[test]

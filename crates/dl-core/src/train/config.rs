@@ -272,6 +272,9 @@ impl TrainConfig {
             }
             _ => {}
         }
+        if self.clip_global && self.grad_clip_norm.is_none() {
+            return Err(Error::config("TrainConfig", "clip_global", "needs grad_clip_norm (the norm to clip to)"));
+        }
         if self.resume && self.out_dir.is_none() {
             return Err(Error::config("TrainConfig", "resume", "needs out_dir (where the checkpoint is)"));
         }
@@ -304,6 +307,9 @@ mod tests {
         let cfg = TrainConfig { resume: true, ..TrainConfig::default() };
         assert!(cfg.validate().is_err());
         assert!(TrainConfig::default().validate().is_ok());
+        let cfg = TrainConfig { clip_global: true, ..TrainConfig::default() };
+        assert!(cfg.validate().unwrap_err().to_string().contains("clip_global"));
+        assert!(TrainConfig { grad_clip_norm: Some(1.0), ..cfg }.validate().is_ok());
         let adadelta = |rho, epsilon| TrainConfig {
             optimizer: OptimizerKind::Adadelta { rho, epsilon },
             ..TrainConfig::default()
