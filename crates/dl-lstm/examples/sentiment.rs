@@ -105,12 +105,12 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
     };
     let dir = c.data_dirs().find(dataset, &["train.tsv", "test.tsv"])?;
     let split = args.tokens;
-    let data = WordClassData::load(&dir, split, args.min_freq.unwrap_or(min_freq), 50_000, 0.1, c.seed)?;
-    let (tokenizer, labels) = (&data.tokenizer, &data.labels);
-    let items = |rows: &[(Vec<usize>, usize)]| -> Vec<TokenSequence> {
-        rows.iter().map(|(ids, label)| TokenSequence { ids: ids.clone(), label: *label }).collect()
+    let WordClassData { tokenizer, labels, train, valid, test } =
+        WordClassData::load(&dir, split, args.min_freq.unwrap_or(min_freq), 50_000, 0.1, c.seed)?;
+    let items = |rows: Vec<(Vec<usize>, usize)>| -> Vec<TokenSequence> {
+        rows.into_iter().map(|(ids, label)| TokenSequence { ids, label }).collect()
     };
-    let (mut train, valid, test) = (items(&data.train), items(&data.valid), items(&data.test));
+    let (mut train, valid, test) = (items(train), items(valid), items(test));
     if c.quick {
         train.truncate(1_000);
     }

@@ -362,6 +362,14 @@ struct TokenizerFile {
     vocab: Vocab,
 }
 
+impl TokenizerFile {
+    /// Reads and parses a saved tokenizer; errors name the file.
+    fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })
+    }
+}
+
 /// Truncates or right-pads `ids` with [`PAD_ID`] to exactly `len` ids, the
 /// fixed sequence length of a batch.
 pub fn pad_to(ids: &[usize], len: usize) -> Vec<usize> {
@@ -489,9 +497,7 @@ impl<K: TokenKind> Tokenizer<K> {
     /// to encode characters would silently map everything to `<unk>`).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
-        let file: TokenizerFile =
-            serde_json::from_str(&text).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })?;
+        let file = TokenizerFile::read(path)?;
         if file.kind != K::NAME {
             return Err(Error::data(
                 path,
@@ -599,9 +605,7 @@ impl AnyWordTokenizer {
     /// tokenizer or an unknown kind is an [`Error::Data`] naming the file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
-        let file: TokenizerFile =
-            serde_json::from_str(&text).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })?;
+        let file = TokenizerFile::read(path)?;
         match file.kind.as_str() {
             k if k == Words::NAME => Ok(AnyWordTokenizer::Words(Tokenizer::from_vocab(file.vocab))),
             k if k == KimWords::NAME => Ok(AnyWordTokenizer::Kim(Tokenizer::from_vocab(file.vocab))),
