@@ -8,7 +8,7 @@ gradient-norm clipping at 1.0, batch 12 x 64 characters, 2,000 steps, first
 same way: mean cross-entropy in nats per character over 2,400 random
 validation windows, every 250 steps.
 
-    python3 tools/char_gpt/torch_char_gpt.py [--data ../shared/data] [--seed 42]
+    python3 tools/char_gpt/torch_char_gpt.py [--data ../shared/data] [--seed 42] [--lr 1e-3]
 
 Prints one JSON line per validation and a final summary line; needs torch.
 """
@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--iters", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (nanoGPT: 1e-3; the floor stays 1e-4)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -94,11 +95,11 @@ def main():
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=1e-3,
+        lr=args.lr,
         betas=(0.9, 0.99),
     )
 
-    def lr_at(it, warmup=100, lr=1e-3, min_lr=1e-4):
+    def lr_at(it, warmup=100, lr=args.lr, min_lr=1e-4):
         if it < warmup:
             return lr * (it + 1) / (warmup + 1)
         ratio = (it - warmup) / max(1, args.iters - warmup)

@@ -1,6 +1,12 @@
 //! DCGAN on the 60,000 MNIST training digits, judged by a LeNet-5 trained on MNIST.
 //!
-//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--quick]`
+//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--info-codes 10] [--quick]`
+//!
+//! `--info-codes K` makes it an InfoGAN: the same networks, the generator
+//! conditioned on a categorical code of `K` values drawn uniformly, the
+//! discriminator with a Q head that recovers the code (no label is read;
+//! see `dl_gan::models::dcgan`). Samples are scored with the codes taken in
+//! turn. Its files go to `out/dcgan_mnist_info/`.
 //!
 //! Reports, on 10,000 samples of the weight-averaged generator: the fraction
 //! the classifier labels with probability >= 0.9, the class histogram (are
@@ -14,6 +20,7 @@
 
 mod common;
 
+use burn::tensor::{Int, Tensor, TensorData};
 use clap::Parser;
 use common::{GanArgs, dcgan_model_dir, load_mnist, pixels, score, score_json, scorer, train_dcgan};
 use dl_core::Result;
@@ -36,6 +43,9 @@ struct Args {
     /// trick, trading diversity for quality).
     #[arg(long)]
     truncation: Option<f32>,
+    /// Train an InfoGAN with a categorical code of this many values.
+    #[arg(long)]
+    info_codes: Option<usize>,
 }
 
 fn main() {
@@ -48,10 +58,18 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let data = load_mnist(c)?;
     let device = c.device()?;
     let (lenet, lenet_acc) = scorer(c, &data, &device)?;
-    let out = c.out_dir(if c.quick { "dcgan_mnist_quick" } else { "dcgan_mnist" })?;
+    let name = match (args.info_codes.is_some(), c.quick) {
+        (false, false) => "dcgan_mnist",
+        (false, true) => "dcgan_mnist_quick",
+        (true, false) => "dcgan_mnist_info",
+        (true, true) => "dcgan_mnist_info_quick",
+    };
+    let out = c.out_dir(name)?;
+    // The plain DCGAN's generator is the one `inpaint` and `interpolate` read.
+    let model_dir = if args.info_codes.is_some() { out.join("model") } else { dcgan_model_dir(c) };
 
-    let config = DcganConfig::new().with_spectral_norm(args.gan.spectral_norm);
-    let trained = train_dcgan(c, &args.gan, &config, &data, &out, &dcgan_model_dir(c), &device)?;
+    let config = DcganConfig::new().with_spectral_norm(args.gan.spectral_norm).with_info_codes(args.info_codes);
+    let trained = train_dcgan(c, &args.gan, &config, &data, &out, &model_dir, &device)?;
     let (report, g, train_secs) = (&trained.report, trained.generator.clone(), trained.seconds);
 
     // Score generated digits against the real test digits; real training digits give the floor.
@@ -62,12 +80,17 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let test_pixels = pixels(&data.test);
     let (_, real_feats) = common::classify(&lenet, &test_pixels, &device)?;
     let z = latent_codes(n, config.latent_dim, c.seed + 1, &device);
-    let generated = sample_values(&g, z, None, 500)?;
+    // InfoGAN codes taken in turn (sample i gets code i mod K).
+    let codes = config.info_codes.map(|k| {
+        let ids: Vec<i64> = (0..n).map(|i| (i % k) as i64).collect();
+        Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device)
+    });
+    let generated = sample_values(&g, z, codes.clone(), 500)?;
     let (gen_score, gen_fd) = score(&lenet, &generated, None, &real_feats, &device)?;
     let truncated = match args.truncation {
         Some(t) if t > 0.0 && t < 1.0 => {
             let z = latent_codes(n, config.latent_dim, c.seed + 1, &device).mul_scalar(t);
-            let (s, fd) = score(&lenet, &sample_values(&g, z, None, 500)?, None, &real_feats, &device)?;
+            let (s, fd) = score(&lenet, &sample_values(&g, z, codes.clone(), 500)?, None, &real_feats, &device)?;
             println!(
                 "truncation {t}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
                 100.0 * s.confident,
@@ -109,6 +132,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "example": "dcgan_mnist",
         "data": data.source,
         "loss": args.gan.loss,
+        "info_codes": args.info_codes,
         "spectral_norm": args.gan.spectral_norm,
         "epochs": report.state.epoch,
         "generator_steps": report.state.g_step,

@@ -17,12 +17,19 @@
 //!   average and the history, so `resume` continues exactly;
 //! - a fixed batch of latent codes is drawn once from the seed and rendered
 //!   after every epoch, so successive sample grids are comparable.
+//!
+//! With a discriminator that has an InfoGAN Q head ([`Discriminator::info_codes`]),
+//! every generated batch gets a categorical code drawn uniformly, the generator
+//! is conditioned on it, and `info_weight` times the cross-entropy of the Q
+//! head's guess of the code is added to both networks' losses (Chen et al.
+//! 2016: a lower bound of the mutual information between code and sample).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::module::{ModuleMapper, Param};
 use burn::optim::GradientsParams;
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use dl_core::task::to_f32;
 use serde::{Deserialize, Serialize};
@@ -83,6 +90,8 @@ pub struct GanTrainConfig {
     pub fixed_samples: usize,
     /// Points of the loss curve: one every `log_every` discriminator steps.
     pub log_every: usize,
+    /// Weight of the InfoGAN code's cross-entropy (used only with a Q head).
+    pub info_weight: f64,
 }
 
 impl Default for GanTrainConfig {
@@ -108,6 +117,7 @@ impl Default for GanTrainConfig {
             image_shape: None,
             fixed_samples: 64,
             log_every: 50,
+            info_weight: 1.0,
         }
     }
 }
@@ -124,6 +134,9 @@ impl GanTrainConfig {
         check::positive(c, "log_every", self.log_every)?;
         check::positive_f(c, "g_lr", self.g_lr)?;
         check::positive_f(c, "d_lr", self.d_lr)?;
+        if !self.info_weight.is_finite() || self.info_weight < 0.0 {
+            return Err(Error::config(c, "info_weight", format!("must be finite and >= 0, got {}", self.info_weight)));
+        }
         if let Some(m) = self.max_steps_per_epoch {
             check::positive(c, "max_steps_per_epoch", m)?;
         }
@@ -168,6 +181,9 @@ pub struct GanEpoch {
     pub d_real: f64,
     /// Mean discriminator score (logit) of generated samples.
     pub d_fake: f64,
+    /// Mean cross-entropy of the InfoGAN code in the generator steps (InfoGAN only).
+    #[serde(default)]
+    pub info_loss: Option<f64>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -322,7 +338,19 @@ where
             format!("({}, {})", g.sample_dim(), d.sample_dim()),
         ));
     }
-    if g.num_classes() != data.num_classes() || d.num_classes() != data.num_classes() {
+    let info = d.info_codes();
+    if let Some(k) = info {
+        if data.num_classes().is_some() || d.num_classes().is_some() || g.num_classes() != Some(k) {
+            return Err(Error::Invalid(format!(
+                "train_gan: an InfoGAN needs unlabelled data, an unconditional discriminator and a generator \
+                 conditioned on its {k} code categories; data has {:?} classes, the generator {:?}, the \
+                 discriminator {:?}",
+                data.num_classes(),
+                g.num_classes(),
+                d.num_classes()
+            )));
+        }
+    } else if g.num_classes() != data.num_classes() || d.num_classes() != data.num_classes() {
         return Err(Error::Invalid(format!(
             "train_gan: data has {:?} classes, the generator {:?}, the discriminator {:?}",
             data.num_classes(),
@@ -330,6 +358,12 @@ where
             d.num_classes()
         )));
     }
+    // A uniform draw of InfoGAN codes for a batch of `b`.
+    let draw_codes = |b: usize| {
+        info.map(|k| {
+            Tensor::<1>::random([b], Distribution::Uniform(0.0, k as f64), device).floor().int().clamp(0, k as i64 - 1)
+        })
+    };
     if let Some(s) = cfg.image_shape
         && s.iter().product::<usize>() != data.dim()
     {
@@ -397,17 +431,23 @@ where
         let pb = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", cfg.epochs), cfg.progress);
         let (mut sum_d, mut sum_g, mut sum_real, mut sum_fake, mut n_d, mut n_g) = (0.0, 0.0, 0.0, 0.0, 0usize, 0usize);
         let (mut win_d, mut win_g, mut win_nd, mut win_ng) = (0.0, 0.0, 0usize, 0usize);
+        let mut sum_info = 0.0;
         for idx in order.chunks_exact(cfg.batch_size).take(steps_per_epoch) {
             let (real, labels) = data.batch(idx, device)?;
             let b = idx.len();
 
             // Discriminator step: real batch and a detached generated batch.
             let z = Tensor::<2>::random([b, g.latent_dim()], Distribution::Normal(0.0, 1.0), device);
-            let fake = g.forward(z, labels.clone()).detach();
+            let codes = draw_codes(b);
+            let fake = g.forward(z, labels.clone().or(codes.clone())).detach();
             let real_scores = d.forward(real, labels.clone());
-            let fake_scores = d.forward(fake, labels.clone());
+            let (fake_scores, fake_codes) = d.forward_info(fake, labels.clone());
             let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
-            let grads = GradientsParams::from_grads(d_loss.backward(), &d);
+            let d_total = match (fake_codes, codes) {
+                (Some(q), Some(c)) => d_loss.clone() + code_loss(q, c).mul_scalar(cfg.info_weight),
+                _ => d_loss.clone(),
+            };
+            let grads = GradientsParams::from_grads(d_total.backward(), &d);
             d = d_opt.step(cfg.d_lr, d, grads);
             if let Some(c) = cfg.weight_clip {
                 d = d.map(&mut Clip(c));
@@ -451,9 +491,18 @@ where
             // Generator step every d_steps discriminator steps.
             if state.d_step.is_multiple_of(cfg.d_steps) {
                 let z = Tensor::<2>::random([b, g.latent_dim()], Distribution::Normal(0.0, 1.0), device);
-                let fake = g.forward(z, labels.clone());
-                let g_loss = cfg.loss.generator(d.forward(fake, labels));
-                let grads = GradientsParams::from_grads(g_loss.backward(), &g);
+                let codes = draw_codes(b);
+                let fake = g.forward(z, labels.clone().or(codes.clone()));
+                let (scores, fake_codes) = d.forward_info(fake, labels);
+                let g_loss = cfg.loss.generator(scores);
+                let (g_total, info_loss) = match (fake_codes, codes) {
+                    (Some(q), Some(c)) => {
+                        let ce = code_loss(q, c);
+                        (g_loss.clone() + ce.clone().mul_scalar(cfg.info_weight), Some(ce))
+                    }
+                    _ => (g_loss.clone(), None),
+                };
+                let grads = GradientsParams::from_grads(g_total.backward(), &g);
                 g = g_opt.step(cfg.g_lr, g, grads);
                 state.g_step += 1;
                 let gl = f64::from(g_loss.into_scalar::<f32>());
@@ -469,6 +518,9 @@ where
                 }
                 if let (Some(avg), Some(decay)) = (average.take(), cfg.ema_decay) {
                     average = Some(update_average(avg, &g, decay));
+                }
+                if let Some(ce) = info_loss {
+                    sum_info += f64::from(ce.into_scalar::<f32>());
                 }
                 sum_g += gl;
                 n_g += 1;
@@ -492,11 +544,13 @@ where
             g_loss: if n_g > 0 { sum_g / n_g as f64 } else { f64::NAN },
             d_real: sum_real / n_d.max(1) as f64,
             d_fake: sum_fake / n_d.max(1) as f64,
+            info_loss: (info.is_some() && n_g > 0).then(|| sum_info / n_g as f64),
             seconds: start.elapsed().as_secs_f64(),
         };
         if cfg.progress {
+            let info = record.info_loss.map(|l| format!("  code CE {l:.4}")).unwrap_or_default();
             eprintln!(
-                "epoch {epoch:>3}: D loss {:.4}  G loss {:.4}  D(real) {:+.3}  D(fake) {:+.3}  ({:.1}s)",
+                "epoch {epoch:>3}: D loss {:.4}  G loss {:.4}  D(real) {:+.3}  D(fake) {:+.3}{info}  ({:.1}s)",
                 record.d_loss, record.g_loss, record.d_real, record.d_fake, record.seconds
             );
         }
@@ -525,6 +579,13 @@ where
         }
     }
     Ok(GanReport { generator: g, discriminator: d, average, state, resumed_from })
+}
+
+/// Mean cross-entropy of code logits `[B, k]` against the drawn codes `[B]`.
+fn code_loss(logits: Tensor<2>, codes: Tensor<1, Int>) -> Tensor<1> {
+    let [b, _] = logits.dims();
+    let picked = log_softmax(logits, 1).gather(1, codes.reshape([b, 1]));
+    picked.mean().neg()
 }
 
 /// Writes `metrics.csv` (per epoch) and `losses.png` (the loss curve).

@@ -211,6 +211,47 @@ fn trainer_checks_its_inputs() {
     assert!(GanData::new(vec![0.0; 4], 2, Some((vec![0, 5], 2))).is_err());
 }
 
+#[test]
+fn infogan_code_becomes_recoverable() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    ad.seed(5);
+    let cfg = DcganConfig::new().with_image_size(8).with_base_channels(4).with_latent_dim(8).with_info_codes(Some(4));
+    let gan = cfg.init(&ad).unwrap();
+    assert_eq!((gan.generator.num_classes(), gan.discriminator.info_codes()), (Some(4), Some(4)));
+    assert_eq!(gan.discriminator.num_classes(), None);
+    // Unlabelled 8x8 images: four stripe patterns with noise.
+    let mut rng = dl_core::data::split::SplitRng::new(3);
+    let values: Vec<f32> = (0..256)
+        .flat_map(|i| (0..64).map(move |p| (i, p)))
+        .map(|(i, p)| if (p / 8 + i) % 4 == 0 { 0.9 } else { -0.9 } + 0.1 * rng.normal())
+        .collect();
+    let data = GanData::new(values, 64, None).unwrap();
+    let tc = GanTrainConfig { g_lr: 1e-3, d_lr: 1e-3, ..quick(6, 8) };
+    let r = train_gan(gan.generator, gan.discriminator, &data, &tc, &ad).unwrap();
+    let ce: Vec<f64> = r.state.epochs.iter().map(|e| e.info_loss.unwrap()).collect();
+    // Chance is ln 4 = 1.386; the generator and the Q head cooperate on it.
+    assert!(ce[0] > 1.0 && ce[5] < 0.5 * ce[0], "code cross-entropy per epoch {ce:?}");
+    // The trained Q head names the code of fresh samples.
+    let z = latent_codes(200, 8, 9, &device());
+    let codes: Vec<i64> = (0..200).map(|i| i % 4).collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(codes.clone(), [200]), &device());
+    let x = generate(&r.generator.valid(), z, Some(labels)).unwrap();
+    let (_, q) = r.discriminator.valid().forward_info(x, None);
+    let guess = to_f32(q.unwrap().argmax(1).float()).unwrap();
+    let right = guess.iter().zip(&codes).filter(|&(g, &c)| *g as i64 == c).count();
+    assert!(right > 120, "{right}/200 codes recovered (chance 50)");
+    // An InfoGAN learns without labels; it cannot also be conditional, nor train on labelled data.
+    assert!(DcganConfig::new().with_info_codes(Some(1)).validate().unwrap_err().to_string().contains("info_codes"));
+    let both = DcganConfig::new().with_info_codes(Some(10)).with_num_classes(Some(10));
+    assert!(both.validate().unwrap_err().to_string().contains("info_codes"));
+    let gan = cfg.init(&ad).unwrap();
+    let labelled = GanData::new(vec![0.0; 64 * 64], 64, Some((vec![0; 64], 4))).unwrap();
+    let err = train_gan(gan.generator, gan.discriminator, &labelled, &quick(1, 1), &ad).unwrap_err();
+    assert!(err.to_string().contains("InfoGAN"), "{err}");
+    assert!(GanTrainConfig { info_weight: -1.0, ..quick(1, 1) }.validate().is_err());
+}
+
 // ------------------------------------------------------------------ models
 
 #[test]

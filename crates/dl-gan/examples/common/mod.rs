@@ -139,6 +139,9 @@ pub struct GanArgs {
     /// One-sided label smoothing of real targets.
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f32,
+    /// Weight of the InfoGAN code's cross-entropy (InfoGAN runs only).
+    #[arg(long, default_value_t = 1.0)]
+    pub info_weight: f64,
 }
 
 impl GanArgs {
@@ -168,6 +171,7 @@ impl GanArgs {
             progress: !c.no_progress,
             image_shape: Some([1, 28, 28]),
             fixed_samples: 64,
+            info_weight: self.info_weight,
             ..dl_gan::GanTrainConfig::default()
         })
     }

@@ -15,6 +15,15 @@
 //! latent code, and the discriminator projects its flattened features on a
 //! class embedding. Weights start from `N(0, 0.02)` as in the DCGAN paper
 //! (`dcgan_init`), or burn's defaults.
+//!
+//! With `info_codes = Some(k)` it is an InfoGAN (Chen et al. 2016) with one
+//! categorical code: the generator is conditioned on a code drawn uniformly
+//! from `k` categories (as on a class, but no label is ever read), and the
+//! discriminator gains a Q head, a linear layer on its flattened features,
+//! that must recover the code from the sample. The trainer adds the code's
+//! cross-entropy to both losses, which makes the categories distinct kinds
+//! of sample; on MNIST they become the digits, and the continuous latent
+//! code no longer has to morph one digit into another.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -47,6 +56,9 @@ pub struct DcganConfig {
     /// Number of classes for a conditional GAN.
     #[config(default = "None")]
     pub num_classes: Option<usize>,
+    /// Categories of an InfoGAN code (unsupervised; excludes `num_classes`).
+    #[config(default = "None")]
+    pub info_codes: Option<usize>,
     /// Spectrally normalise the discriminator (and drop its batch norm).
     #[config(default = false)]
     pub spectral_norm: bool,
@@ -89,6 +101,8 @@ pub struct DcDiscriminator {
     pub fc: DiscLinear,
     /// Projection embeddings (conditional only).
     pub embed: Option<Embedding>,
+    /// The InfoGAN Q head: features to code logits (InfoGAN only).
+    pub info: Option<Linear>,
     #[module(skip)]
     shape: [usize; 3],
 }
@@ -125,14 +139,25 @@ impl ModelConfig for DcganConfig {
         {
             return Err(Error::config(c, "num_classes", format!("a conditional GAN needs >= 2 classes, got {n}")));
         }
-        Ok(())
+        match (self.info_codes, self.num_classes) {
+            (Some(k), _) if k < 2 => {
+                Err(Error::config(c, "info_codes", format!("an InfoGAN code needs >= 2 categories, got {k}")))
+            }
+            (Some(_), Some(_)) => Err(Error::config(
+                c,
+                "info_codes",
+                "an InfoGAN learns its categories without labels; it cannot also be class-conditional (num_classes)",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn build(&self, device: &Device) -> Dcgan {
         let init = self.dcgan_init.then_some(Initializer::Normal { mean: 0.0, std: 0.02 });
         let b = self.base_channels;
         let q = self.image_size / 4;
-        let n = self.num_classes;
+        // The generator is conditioned on a class or on an InfoGAN code alike.
+        let n = self.num_classes.or(self.info_codes);
         let lin = |i: usize, o: usize| match &init {
             Some(init) => LinearConfig::new(i, o).with_initializer(init.clone()).init(device),
             None => LinearConfig::new(i, o).init(device),
@@ -160,8 +185,9 @@ impl ModelConfig for DcganConfig {
                 c1: DiscConv2d::new([self.channels, b], 4, 2, 1, sn, init.clone(), device),
                 c2: DiscConv2d::new([b, 2 * b], 4, 2, 1, sn, init.clone(), device),
                 bn2: (!sn).then(|| BatchNormConfig::new(2 * b).init(device)),
-                fc: DiscLinear::new(2 * b * q * q, 1, sn, init, device),
-                embed: n.map(|n| projection_embedding(n, 2 * b * q * q, device)),
+                fc: DiscLinear::new(2 * b * q * q, 1, sn, init.clone(), device),
+                embed: self.num_classes.map(|n| projection_embedding(n, 2 * b * q * q, device)),
+                info: self.info_codes.map(|k| lin(2 * b * q * q, k)),
                 shape: self.image_shape(),
             },
         }
@@ -213,6 +239,14 @@ impl Discriminator for DcDiscriminator {
     }
 
     fn forward(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+        self.forward_info(x, labels).0
+    }
+
+    fn info_codes(&self) -> Option<usize> {
+        self.info.as_ref().map(|q| q.weight.dims()[1])
+    }
+
+    fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> (Tensor<2>, Option<Tensor<2>>) {
         let [batch, _] = x.dims();
         let [c, h, w] = self.shape;
         let x = leaky_relu(self.c1.forward(x.reshape([batch, c, h, w])), 0.2);
@@ -223,9 +257,11 @@ impl Discriminator for DcDiscriminator {
         };
         let h: Tensor<2> = leaky_relu(x, 0.2).flatten(1, 3);
         let out = self.fc.forward(h.clone());
-        match (&self.embed, labels) {
+        let codes = self.info.as_ref().map(|q| q.forward(h.clone()));
+        let out = match (&self.embed, labels) {
             (Some(e), Some(l)) => out + (lookup(e, l) * h).sum_dim(1),
             _ => out,
-        }
+        };
+        (out, codes)
     }
 }

@@ -35,6 +35,17 @@ pub trait Discriminator: Module {
     /// `[B, sample_dim]` (+ labels `[B]`) to logits `[B, 1]`. Inputs are
     /// assumed checked (see [`discriminate`]).
     fn forward(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2>;
+    /// Number of categories of the InfoGAN code the discriminator's Q head
+    /// recovers from a sample, if it has one (the generator is then
+    /// conditioned on that code and the data are unlabelled).
+    fn info_codes(&self) -> Option<usize> {
+        None
+    }
+    /// [`forward`](Discriminator::forward) plus, with a Q head, the code
+    /// logits `[B, info_codes]` from the same features.
+    fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> (Tensor<2>, Option<Tensor<2>>) {
+        (self.forward(x, labels), None)
+    }
 }
 
 fn check_labels(

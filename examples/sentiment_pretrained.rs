@@ -1,0 +1,227 @@
+//! LSTM and BiLSTM sentence classifiers reading pretrained word vectors: the
+//! input embedding table of all-MiniLM-L6-v2 (a BERT; 384-d vectors of its
+//! 30,522 WordPiece pieces), frozen by default, under dl-lstm's recurrent
+//! classifier.
+//!
+//! `cargo run --release --example sentiment_pretrained -- [--dataset rt-polarity] [--models lstm,bilstm]`
+//!
+//! A hybrid of two families: dl-transformer reads the checkpoint and its
+//! tokenizer, dl-lstm does the rest. Only the *static* embedding of each piece
+//! is taken (the table BERT adds positions to), not BERT's contextual
+//! outputs, so the sentence is still composed by the LSTM alone; what changes
+//! against the `sentiment` example (dl-lstm, embeddings learned from the
+//! 9,600 training sentences) is that the words arrive with vectors learned
+//! from a large corpus, the role word2vec plays for Kim's CNN-static. The
+//! table is cut to the pieces that occur in the dataset (the others are never
+//! looked up) and divided by its standard deviation (BERT normalises the sum
+//! of word and position vectors, so the raw table is small). The sentence
+//! summary, dropout, training and selection are those of `sentiment`: max
+//! pooling over the real steps, AdamW, 10% of the training split held out to
+//! pick the epoch, the test split scored once.
+//! Writes `out/sentiment_pretrained/<dataset>-<model>/` (checkpoint with the
+//! cut table, `pieces.json`: checkpoint row -> WordPiece id, curves, confusion).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use burn::module::{Module, Param};
+use burn::tensor::{Int, Tensor, TensorData};
+use clap::Parser;
+use dl_core::cli::{CommonArgs, run_example};
+use dl_core::data::split::train_valid_split;
+use dl_core::data::text::{LabelSet, read_labeled_tsv};
+use dl_core::recurrent::heads::{
+    HeadConfig, Pooling, SequenceModelConfig, SequenceTask, TokenSequence, TokenSequenceBatcher,
+};
+use dl_core::task::evaluate;
+use dl_core::train::{EarlyStopping, OptimizerKind, fit};
+use dl_core::{Error, ModelConfig, Result};
+use dl_lstm::LstmConfig;
+use dl_transformer::hf::bert_from_dir;
+use dl_transformer::tokenizer::HfTokenizer;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(about = "LSTM and BiLSTM over all-MiniLM-L6-v2's pretrained word-piece vectors")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Datasets, comma-separated: rt-polarity, sms-spam.
+    #[arg(long, value_delimiter = ',', default_value = "rt-polarity")]
+    dataset: Vec<String>,
+    /// Models, comma-separated: lstm, bilstm.
+    #[arg(long, value_delimiter = ',', default_value = "lstm,bilstm")]
+    models: Vec<String>,
+    /// The checkpoint folder (config.json, model.safetensors, tokenizer.json);
+    /// default: `models/all-MiniLM-L6-v2` beside the data folder.
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// LSTM hidden width (per direction).
+    #[arg(long, default_value_t = 100)]
+    hidden: usize,
+    /// Dropout on the embeddings and on the sentence summary.
+    #[arg(long, default_value_t = 0.5)]
+    dropout: f64,
+    /// Summary of the outputs: max, mean or last.
+    #[arg(long, default_value = "max")]
+    pooling: String,
+    /// Learning rate (AdamW).
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f32,
+    /// Longest text in pieces.
+    #[arg(long, default_value_t = 100)]
+    max_len: usize,
+    /// Train the pretrained vectors too (default: frozen).
+    #[arg(long)]
+    tune_embeddings: bool,
+}
+
+fn model_dir(args: &Args) -> Result<PathBuf> {
+    if let Some(d) = &args.model_dir {
+        return Ok(d.clone());
+    }
+    for data in args.common.data_dirs().dirs() {
+        let d = data.join("../models/all-MiniLM-L6-v2");
+        if d.join("model.safetensors").is_file() {
+            return Ok(d);
+        }
+    }
+    Err(Error::Invalid(
+        "all-MiniLM-L6-v2 not found: pass --model-dir (a folder with config.json, model.safetensors, tokenizer.json)"
+            .into(),
+    ))
+}
+
+fn main() {
+    let args = Args::parse();
+    run_example(|| {
+        let mut runs = Vec::new();
+        for d in &args.dataset {
+            for m in &args.models {
+                runs.push(run(&args, d, m)?);
+            }
+        }
+        Ok(json!({ "example": "sentiment_pretrained", "runs": runs }))
+    });
+}
+
+fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
+    let c = &args.common;
+    let bidirectional = match model_name {
+        "lstm" => false,
+        "bilstm" => true,
+        other => return Err(Error::Unknown { kind: "model", value: other.into(), context: "--models".into() }),
+    };
+    let pooling = match args.pooling.as_str() {
+        "max" => Pooling::Max,
+        "mean" => Pooling::Mean,
+        "last" => Pooling::Last,
+        other => return Err(Error::Unknown { kind: "pooling", value: other.into(), context: "--pooling".into() }),
+    };
+    if !(0.0..1.0).contains(&args.dropout) {
+        return Err(Error::Invalid(format!("--dropout must be in [0, 1), got {}", args.dropout)));
+    }
+    let mdir = model_dir(args)?;
+    let tokenizer = HfTokenizer::from_file(mdir.join("tokenizer.json"), Some(args.max_len))?;
+    let dir = c.data_dirs().find(dataset, &["train.tsv", "test.tsv"])?;
+    let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
+    let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
+    let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
+    let encode = |rows: &[(String, String)]| -> Result<Vec<(Vec<usize>, usize)>> {
+        rows.iter().map(|(l, t)| Ok((tokenizer.encode(t, false)?, labels.id(l)?))).collect()
+    };
+    let (train_pieces, test_pieces) = (encode(&train_rows)?, encode(&test_rows)?);
+
+    // Cut the table to the pieces in use; row 0 is BERT's [PAD] (id 0), the batchers' padding.
+    let used: BTreeSet<usize> = std::iter::once(0)
+        .chain(train_pieces.iter().chain(&test_pieces).flat_map(|(ids, _)| ids.iter().copied()))
+        .collect();
+    let pieces: Vec<usize> = used.into_iter().collect();
+    let row_of: std::collections::HashMap<usize, usize> = pieces.iter().enumerate().map(|(r, &p)| (p, r)).collect();
+    let to_items = |rows: Vec<(Vec<usize>, usize)>| -> Vec<TokenSequence> {
+        rows.into_iter()
+            .map(|(ids, label)| TokenSequence { ids: ids.iter().map(|p| row_of[p]).collect(), label })
+            .collect()
+    };
+    let all_train = to_items(train_pieces);
+    let mut test = to_items(test_pieces);
+    let (tr_idx, va_idx) = train_valid_split(all_train.len(), 0.1, c.seed)?;
+    let mut train: Vec<TokenSequence> = tr_idx.iter().map(|&i| all_train[i].clone()).collect();
+    let valid: Vec<TokenSequence> = va_idx.iter().map(|&i| all_train[i].clone()).collect();
+    if c.quick {
+        train.truncate(1_000);
+        test.truncate(500);
+    }
+
+    let device = c.device()?;
+    let (_, bert) = bert_from_dir(&mdir, &device)?;
+    let full = bert.word_embeddings.weight.val();
+    let [vocab, width] = full.dims();
+    if let Some(&p) = pieces.iter().find(|&&p| p >= vocab) {
+        return Err(Error::Invalid(format!("tokenizer piece {p} is outside the checkpoint's {vocab} embeddings")));
+    }
+    let idx: Vec<i64> = pieces.iter().map(|&p| p as i64).collect();
+    let table = full.select(0, Tensor::<1, Int>::from_data(TensorData::new(idx, [pieces.len()]), &device));
+    let std = table.clone().var(0).mean().sqrt().into_scalar::<f32>();
+    let table = table.div_scalar(std);
+    let table_data = table.into_data();
+
+    let out = c.out_dir("sentiment_pretrained")?.join(format!("{dataset}-{model_name}"));
+    std::fs::create_dir_all(&out).map_err(|e| Error::io("creating", &out, e))?;
+    let pieces_path = out.join("pieces.json");
+    std::fs::write(&pieces_path, serde_json::to_string(&pieces).map_err(|e| Error::Invalid(e.to_string()))?)
+        .map_err(|e| Error::io("writing", &pieces_path, e))?;
+    let mut cfg = c.train_config(10, Some(out.clone()));
+    cfg.batch_size = 50;
+    cfg.lr = args.lr;
+    cfg.optimizer = OptimizerKind::AdamW { betas: (0.9, 0.999), weight_decay: args.weight_decay };
+    cfg.grad_clip_norm = Some(5.0);
+    cfg.early_stopping = Some(EarlyStopping { patience: 3, min_delta: 0.0 });
+    let ad = device.clone().autodiff();
+    ad.seed(c.seed);
+    let config = SequenceModelConfig {
+        encoder: LstmConfig::new(width, args.hidden).with_bidirectional(bidirectional),
+        head: HeadConfig::new(SequenceTask::Classify { classes: labels.len() })
+            .with_vocab_size(Some(pieces.len()))
+            .with_pooling(pooling)
+            .with_dropout(args.dropout),
+    };
+    let mut model = config.init(&ad)?;
+    let embedding = model.embedding.take().ok_or_else(|| Error::Invalid("the classifier has no embedding".into()))?;
+    let mut embedding = embedding;
+    embedding.weight = Param::from_tensor(Tensor::from_data(table_data, &ad));
+    model.embedding = Some(if args.tune_embeddings { embedding } else { embedding.freeze() });
+
+    let batcher = TokenSequenceBatcher { pad_id: 0, max_len: args.max_len };
+    eprintln!(
+        "[{dataset}] {model_name}: {} train, {} valid, {} test; {} of {vocab} pieces in use, table std {std:.4}",
+        train.len(),
+        valid.len(),
+        test.len(),
+        pieces.len()
+    );
+    let start = std::time::Instant::now();
+    let report = fit(model, &train, Some(&valid), &batcher, &cfg, &ad)?;
+    dl_core::checkpoint::save_model(&config, &report.model, out.join("model"))?;
+    let eval = evaluate(&report.model, &test, &batcher, 256, &ad)?;
+    let cm = eval.confusion.as_ref().ok_or_else(|| Error::Invalid("no confusion matrix".into()))?;
+    let names: Vec<String> = (0..labels.len()).map(|i| labels.name(i).unwrap_or("?").to_string()).collect();
+    dl_core::cli::save_confusion_png(&out.join("confusion.png"), cm, &names)?;
+    let acc = eval.accuracy().unwrap_or(f64::NAN);
+    eprintln!("[{dataset}] {model_name}: test accuracy {:.2}%", 100.0 * acc);
+    Ok(json!({
+        "dataset": dataset,
+        "model": model_name,
+        "embeddings": if args.tune_embeddings { "all-MiniLM-L6-v2, tuned" } else { "all-MiniLM-L6-v2, frozen" },
+        "test_accuracy": acc,
+        "test_macro_f1": cm.macro_f1(),
+        "valid_accuracy": report.valid.as_ref().and_then(|v| v.accuracy()),
+        "best_epoch": report.best_epoch,
+        "epochs": report.history.epochs.len(),
+        "pieces": pieces.len(),
+        "seconds": start.elapsed().as_secs_f64(),
+    }))
+}
