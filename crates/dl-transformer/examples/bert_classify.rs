@@ -20,7 +20,7 @@ use dl_core::recurrent::heads::{TokenSequence, TokenSequenceBatcher};
 use dl_core::task::evaluate;
 use dl_core::train::{LrSchedule, OptimizerKind, fit};
 use dl_core::{Error, ModelConfig, Result};
-use dl_transformer::hf::bert_from_dir;
+use dl_transformer::hf::{bert_from_dir, checkpoint_dir};
 use dl_transformer::models::bert::{BertClassifier, BertPooling};
 use dl_transformer::tokenizer::HfTokenizer;
 use dl_transformer::{BertClassifierConfig, BertConfig};
@@ -48,22 +48,6 @@ struct Args {
     batch_size: usize,
 }
 
-fn model_dir(args: &Args) -> Result<PathBuf> {
-    if let Some(d) = &args.model_dir {
-        return Ok(d.clone());
-    }
-    for data in args.common.data_dirs().dirs() {
-        let d = data.join("../models/all-MiniLM-L6-v2");
-        if d.join("model.safetensors").is_file() {
-            return Ok(d);
-        }
-    }
-    Err(Error::Invalid(
-        "all-MiniLM-L6-v2 not found: pass --model-dir (a folder with config.json, model.safetensors, tokenizer.json)"
-            .into(),
-    ))
-}
-
 fn main() {
     let args = Args::parse();
     run_example(|| {
@@ -79,7 +63,7 @@ fn main() {
 
 fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
     let c = &args.common;
-    let mdir = model_dir(args)?;
+    let mdir = checkpoint_dir(args.model_dir.as_deref(), &c.data_dirs(), "all-MiniLM-L6-v2")?;
     let tokenizer = HfTokenizer::from_file(mdir.join("tokenizer.json"), Some(args.max_len))?;
     let dir = c.data_dirs().find(dataset, &["train.tsv", "test.tsv"])?;
     let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;

@@ -15,7 +15,7 @@ use dl_core::Error;
 use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::text::read_labeled_tsv;
 use dl_transformer::embed::SentenceEncoder;
-use dl_transformer::hf::cosine;
+use dl_transformer::hf::{checkpoint_dir, cosine};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -45,16 +45,7 @@ fn main() {
     let args = Args::parse();
     run_example(|| {
         let c = &args.common;
-        let mdir = match &args.model_dir {
-            Some(d) => d.clone(),
-            None => c
-                .data_dirs()
-                .dirs()
-                .iter()
-                .map(|d| d.join("../models/all-MiniLM-L6-v2"))
-                .find(|d| d.join("model.safetensors").is_file())
-                .ok_or_else(|| Error::Invalid("all-MiniLM-L6-v2 not found: pass --model-dir".into()))?,
-        };
+        let mdir = checkpoint_dir(args.model_dir.as_deref(), &c.data_dirs(), "all-MiniLM-L6-v2")?;
         let corpus: Vec<String> = match &args.corpus {
             Some(p) => std::fs::read_to_string(p)
                 .map_err(|e| Error::io("reading", p, e))?

@@ -6,7 +6,7 @@
 //! folder and a parity fixture. Every shape is checked against the config;
 //! a missing tensor or a wrong shape is an error naming the key.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, Linear, RmsNorm};
@@ -349,6 +349,28 @@ pub fn load_llama<S: TensorSource>(mut llama: Llama, src: &S, device: &Device) -
 pub fn read_weights(dir: &Path) -> Result<StateDict> {
     let path = dir.join("model.safetensors");
     StateDict::load(&path)
+}
+
+/// The files a checkpoint folder with its tokenizer holds.
+pub const CHECKPOINT_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+
+/// The checkpoint folder to read: `explicit` (a `--model-dir`) if given, else
+/// `<data folder>/../models/<name>` for the first data folder where it holds
+/// [`CHECKPOINT_FILES`] (the shared layout, `data/` beside `models/`). An
+/// error lists every folder tried.
+pub fn checkpoint_dir(explicit: Option<&Path>, data: &dl_core::data::DataDirs, name: &str) -> Result<PathBuf> {
+    if let Some(d) = explicit {
+        return Ok(d.to_path_buf());
+    }
+    let rel = format!("../models/{name}");
+    data.find_opt(&rel, &CHECKPOINT_FILES).ok_or_else(|| {
+        let tried: Vec<String> = data.dirs().iter().map(|d| d.join(&rel).display().to_string()).collect();
+        Error::Invalid(format!(
+            "checkpoint `{name}` not found (a folder with {}), tried: {}; pass --model-dir",
+            CHECKPOINT_FILES.join(", "),
+            tried.join(", ")
+        ))
+    })
 }
 
 /// A BERT checkpoint folder (`config.json`, `model.safetensors`).

@@ -16,7 +16,7 @@ use dl_core::train::{TrainConfig, fit};
 use dl_core::{Backend, Batcher, ModelConfig, Supervised};
 use dl_transformer::attention::{causal_mask, lengths_mask};
 use dl_transformer::embed::SentenceEncoder;
-use dl_transformer::hf::cosine;
+use dl_transformer::hf::{CHECKPOINT_FILES, checkpoint_dir, cosine};
 use dl_transformer::models::bert::{BertPooling, MlmBatcher};
 use dl_transformer::*;
 
@@ -76,6 +76,28 @@ fn check_fixtures(d: &Device, dirs: &[PathBuf]) -> Vec<(String, usize)> {
         }
     }
     counts
+}
+
+#[test]
+fn checkpoint_dir_follows_the_data_folders() {
+    let base = std::env::temp_dir().join(format!("dl-transformer-ckpt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (data, model) = (base.join("data"), base.join("models/tiny-bert"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&model).unwrap();
+    let dirs = dl_core::data::DataDirs::from_dirs(vec![base.join("elsewhere"), data.clone()]);
+    // Incomplete folder: an error naming the checkpoint, the folders tried and the flag.
+    std::fs::write(model.join("config.json"), "{}").unwrap();
+    let err = checkpoint_dir(None, &dirs, "tiny-bert").unwrap_err().to_string();
+    assert!(err.contains("tiny-bert") && err.contains("elsewhere") && err.contains("--model-dir"), "{err}");
+    for f in CHECKPOINT_FILES {
+        std::fs::write(model.join(f), "x").unwrap();
+    }
+    let found = checkpoint_dir(None, &dirs, "tiny-bert").unwrap();
+    assert_eq!(found, data.join("../models/tiny-bert"));
+    // An explicit folder wins without being checked here (the readers check it).
+    assert_eq!(checkpoint_dir(Some(Path::new("/x")), &dirs, "tiny-bert").unwrap(), PathBuf::from("/x"));
+    let _ = std::fs::remove_dir_all(&base);
 }
 
 #[test]
