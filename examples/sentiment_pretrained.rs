@@ -105,9 +105,6 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
         "last" => Pooling::Last,
         other => return Err(Error::Unknown { kind: "pooling", value: other.into(), context: "--pooling".into() }),
     };
-    if !(0.0..1.0).contains(&args.dropout) {
-        return Err(Error::Invalid(format!("--dropout must be in [0, 1), got {}", args.dropout)));
-    }
     let mdir = checkpoint_dir(args.model_dir.as_deref(), &c.data_dirs(), "all-MiniLM-L6-v2")?;
     let tokenizer = HfTokenizer::from_file(mdir.join("tokenizer.json"), Some(args.max_len))?;
     let dir = c.data_dirs().find(dataset, &["train.tsv", "test.tsv"])?;
@@ -174,8 +171,9 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
             .with_dropout(args.dropout),
     };
     let mut model = config.init(&ad)?;
-    let embedding = model.embedding.take().ok_or_else(|| Error::Invalid("the classifier has no embedding".into()))?;
-    let mut embedding = embedding;
+    // The head built a token embedding of the cut vocabulary; its weight becomes the pretrained table.
+    let mut embedding =
+        model.embedding.take().ok_or_else(|| Error::Invalid("the classifier has no embedding".into()))?;
     embedding.weight = Param::from_tensor(Tensor::from_data(table_data, &ad));
     model.embedding = Some(if args.tune_embeddings { embedding } else { embedding.freeze() });
 
