@@ -8,11 +8,14 @@
 //! see `dl_gan::models::dcgan`). Samples are scored with the codes taken in
 //! turn. Its files go to `out/dcgan_mnist_info/`.
 //!
-//! Reports, on 10,000 samples of the weight-averaged generator: the fraction
+//! Reports, on 10,000 samples of the weight-averaged generator (its
+//! batch-norm statistics measured again on its own samples): the fraction
 //! the classifier labels with probability >= 0.9, the class histogram (are
 //! all 10 digits there?), and the Fréchet distance between the classifier's
 //! penultimate (84-d) features of the samples and of the 10,000 real test
-//! digits, beside the same figures for real training digits (the floor).
+//! digits, beside the same figures for real training digits (the floor),
+//! for the generator as trained and for the average before the batch-norm
+//! statistics were measured again.
 //! Writes `out/dcgan_mnist/`: the trainer's checkpoint, `metrics.csv`,
 //! `losses.png`, `samples/epoch_NNN.png` (64 fixed codes), `grid.png` (100
 //! samples captioned with the classifier's label) and `model/` (the
@@ -20,6 +23,7 @@
 
 mod common;
 
+use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use clap::Parser;
 use common::{GanArgs, dcgan_model_dir, load_mnist, pixels, score, score_json, scorer, train_dcgan};
@@ -71,6 +75,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let config = DcganConfig::new().with_spectral_norm(args.gan.spectral_norm).with_info_codes(args.info_codes);
     let trained = train_dcgan(c, &args.gan, &config, &data, &out, &model_dir, &device)?;
     let (report, g, train_secs) = (&trained.report, trained.generator.clone(), trained.seconds);
+    let live = report.generator.valid();
 
     // Score generated digits against the real test digits; real training digits give the floor.
     let n = if c.quick { 1_000 } else { args.samples };
@@ -79,7 +84,8 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     }
     let test_pixels = pixels(&data.test);
     let (_, real_feats) = common::classify(&lenet, &test_pixels, &device)?;
-    let z = latent_codes(n, config.latent_dim, c.seed + 1, &device);
+    let z_of = |n: usize| latent_codes(n, config.latent_dim, c.seed + 1, &device);
+    let z = z_of(n);
     // InfoGAN codes taken in turn (sample i gets code i mod K).
     let codes = config.info_codes.map(|k| {
         let ids: Vec<i64> = (0..n).map(|i| (i % k) as i64).collect();
@@ -89,7 +95,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let (gen_score, gen_fd) = score(&lenet, &generated, None, &real_feats, &device)?;
     let truncated = match args.truncation {
         Some(t) if t > 0.0 && t < 1.0 => {
-            let z = latent_codes(n, config.latent_dim, c.seed + 1, &device).mul_scalar(t);
+            let z = z_of(n).mul_scalar(t);
             let (s, fd) = score(&lenet, &sample_values(&g, z, codes.clone(), 500)?, None, &real_feats, &device)?;
             println!(
                 "truncation {t}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
@@ -103,6 +109,18 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         }
         _ => None,
     };
+    // The same codes through the generator as trained (no average) and through
+    // the average before its batch-norm statistics were measured again.
+    let mut variants = serde_json::Map::new();
+    for (name, v) in [("live", &live), ("averaged_before_recalibration", &trained.averaged)] {
+        let (s, fd) = score(&lenet, &sample_values(v, z_of(n), codes.clone(), 500)?, None, &real_feats, &device)?;
+        println!(
+            "{name}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
+            100.0 * s.confident,
+            s.classes_present
+        );
+        variants.insert(name.to_string(), score_json(&s, fd));
+    }
     let real_n = n.min(data.train.len());
     let (real_score, real_fd) = score(&lenet, &pixels(&data.train[..real_n]), None, &real_feats, &device)?;
 
@@ -140,6 +158,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "scorer_test_accuracy": lenet_acc,
         "generated": score_json(&gen_score, gen_fd),
         "truncated": truncated,
+        "variants": variants,
         "real": score_json(&real_score, real_fd),
         "final_d_loss": report.state.epochs.last().map(|e| e.d_loss),
         "final_g_loss": report.state.epochs.last().map(|e| e.g_loss),

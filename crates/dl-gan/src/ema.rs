@@ -6,11 +6,24 @@
 //! training cost. burn has no weight averaging, so it is written here: the
 //! average lives on the plain (non-autodiff) device and is updated from the
 //! trained module's parameters, matched by parameter id.
+//!
+//! Batch norm needs one more step. Its running statistics are averaged with
+//! the weights, but the average of the statistics is not the statistics of
+//! the averaged weights: weights that wander (and batch norm lets them, since
+//! it undoes their scale) average to smaller ones whose activations are
+//! narrower than the averaged variance says, so the averaged generator
+//! normalises with the wrong numbers. [`recalibrate_batch_norm`] measures
+//! them again on the averaged generator's own samples (the "standing
+//! statistics" of BigGAN's code, Brock et al. 2019).
 
 use std::collections::HashMap;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::models::Generator;
+use crate::train::latent_codes;
+use dl_core::{Error, Result};
 
 struct Collect {
     values: HashMap<ParamId, Tensor<1>>,
@@ -50,4 +63,42 @@ pub fn update_average<M: Module>(avg: M, current: &M, decay: f64) -> M {
     let mut collect = Collect { values: HashMap::new() };
     current.visit(&mut collect);
     avg.map(&mut Blend { values: collect.values, decay })
+}
+
+/// Recomputes the batch-norm running statistics of `g` (on the plain `device`)
+/// from `batches` batches of `batch_size` fresh latent codes drawn with `seed`
+/// (classes taken in turn if `g` is conditional), and returns it with every
+/// other weight unchanged. A generator without batch norm comes back as it was.
+///
+/// The statistics are updated with each layer's momentum (0.1 by default),
+/// so the last few dozen batches decide them and the old ones keep a weight
+/// of 0.9^batches: 50 batches (< 1%) suffice when the old statistics are of
+/// the right order, as an average's are; statistics far off (a fresh
+/// network's mean 0 and variance 1) need more (100: < 3e-5).
+pub fn recalibrate_batch_norm<G: Generator>(
+    g: &G,
+    batches: usize,
+    batch_size: usize,
+    seed: u64,
+    device: &Device,
+) -> Result<G> {
+    if batches == 0 || batch_size < 2 {
+        return Err(Error::Invalid(format!(
+            "recalibrate_batch_norm: needs >= 1 batch of >= 2 codes (batch statistics), got {batches} of {batch_size}"
+        )));
+    }
+    // Batch norm takes its training path (batch statistics, running update)
+    // only on an autodiff device with its training flag on.
+    let ad = device.clone().autodiff();
+    let live = g.clone().fork(&ad).train();
+    for b in 0..batches {
+        let z = latent_codes(batch_size, g.latent_dim(), seed.wrapping_add(b as u64), &ad);
+        let labels = g.num_classes().map(|k| {
+            let ids: Vec<i64> = (0..batch_size).map(|i| ((b * batch_size + i) % k) as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(ids, [batch_size]), &ad)
+        });
+        // Only the running statistics are wanted; the samples are dropped.
+        let _ = live.forward(z, labels).detach();
+    }
+    Ok(live.valid().to_device(device))
 }

@@ -2,7 +2,8 @@
 //! crate), the trainer (both networks update, a GAN learns a simple
 //! distribution, resume continues identically, collapse is detected and the
 //! last good checkpoint kept), models (shapes, conditioning, bad input
-//! errors, bit-exact save/load), latent search, why there is no gradient
+//! errors, bit-exact save/load), batch-norm recalibration of the averaged
+//! generator, latent search, why there is no gradient
 //! penalty, and backend conformance.
 
 use std::path::PathBuf;
@@ -287,6 +288,44 @@ fn dcgan_shapes_conditioning_and_errors() {
     let bench = DcganConfig::new().init(&d).unwrap();
     assert_eq!(bench.generator.fc.weight.dims(), [100, 6272]);
     assert_eq!(bench.discriminator.fc.forward(Tensor::zeros([2, 6272], &d)).dims(), [2, 1]);
+}
+
+#[test]
+fn batch_norm_recalibration_measures_the_generators_own_statistics() {
+    let _rng = rng_lock();
+    let d = device();
+    let g = DcganConfig::new().with_base_channels(4).with_latent_dim(8).init(&d).unwrap().generator;
+    // Freshly built, bn0 holds mean 0 and variance 1; the N(0, 0.02) weights
+    // make the first layer's outputs far narrower (variance ~ 8 * 0.02^2).
+    let z = latent_codes(4096, 8, 99, &d);
+    let h: Tensor<4> = g.fc.forward(z).reshape([4096, 8, 7, 7]);
+    let per_channel = |t: Tensor<4>| to_f32(t.swap_dims(0, 1).reshape([8, 4096 * 49]).mean_dim(1)).unwrap();
+    let mean = per_channel(h.clone());
+    let var: Vec<f32> = {
+        let centred = h - Tensor::<1>::from_data(TensorData::new(mean.clone(), [8]), &d).reshape([1, 8, 1, 1]);
+        per_channel(centred.powi_scalar(2))
+    };
+    assert!(var.iter().all(|&v| v < 0.05), "narrow activations: {var:?}");
+
+    let r = ema::recalibrate_batch_norm(&g, 100, 128, 3, &d).unwrap();
+    let r_mean = to_f32(r.bn0.running_mean.value()).unwrap();
+    let r_var = to_f32(r.bn0.running_var.value()).unwrap();
+    for c in 0..8 {
+        assert!((r_mean[c] - mean[c]).abs() < 0.1 * var[c].sqrt(), "mean of channel {c}: {} vs {}", r_mean[c], mean[c]);
+        assert!((r_var[c] / var[c] - 1.0).abs() < 0.1, "variance of channel {c}: {} vs {}", r_var[c], var[c]);
+    }
+    // Only the statistics move: the weights are the same bits, the samples change.
+    assert_eq!(to_f32(r.fc.weight.val()).unwrap(), to_f32(g.fc.weight.val()).unwrap());
+    assert_eq!(to_f32(r.up2.weight.val()).unwrap(), to_f32(g.up2.weight.val()).unwrap());
+    let codes = latent_codes(16, 8, 5, &d);
+    let (before, after) =
+        (sample_values(&g, codes.clone(), None, 16).unwrap(), sample_values(&r, codes.clone(), None, 16).unwrap());
+    assert!(before.iter().zip(&after).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max) > 1e-3);
+    // A generator without batch norm comes back unchanged; bad sizes are errors.
+    let m = mlp(false, Some(3), &d).generator;
+    assert_eq!(params(&ema::recalibrate_batch_norm(&m, 2, 8, 1, &d).unwrap()), params(&m));
+    assert!(ema::recalibrate_batch_norm(&g, 0, 256, 3, &d).is_err());
+    assert!(ema::recalibrate_batch_norm(&g, 5, 1, 3, &d).unwrap_err().to_string().contains("batch"));
 }
 
 #[test]

@@ -197,16 +197,24 @@ pub fn trained_dcgan(c: &CommonArgs, device: &Device) -> Result<(dl_gan::DcganCo
     load_model(&dir, device)
 }
 
-/// A trained MNIST DCGAN: the run's report, its sampling generator and the training seconds.
+/// A trained MNIST DCGAN: the run's report, its sampling generator (the
+/// weight average with batch-norm statistics measured again), the same before
+/// that measurement, and the training seconds.
 pub struct TrainedDcgan {
     pub report: dl_gan::GanReport<dl_gan::DcGenerator, dl_gan::DcDiscriminator>,
     pub generator: dl_gan::DcGenerator,
+    pub averaged: dl_gan::DcGenerator,
     pub seconds: f64,
 }
 
+/// Batches of 256 codes that re-measure the sampling generator's batch-norm statistics.
+pub const RECALIBRATION_BATCHES: usize = 50;
+
 /// Trains `config` on the MNIST training digits (labelled when the config is
 /// conditional) with the options of `gan`, writing the trainer's files into
-/// `out`, and saves the weight-averaged generator with the discriminator into `model_dir`.
+/// `out`, and saves the weight-averaged generator (batch-norm statistics
+/// measured again, see [`dl_gan::ema::recalibrate_batch_norm`]) with the
+/// discriminator into `model_dir`.
 pub fn train_dcgan(
     c: &CommonArgs,
     gan: &GanArgs,
@@ -224,8 +232,9 @@ pub fn train_dcgan(
     let start = std::time::Instant::now();
     let report = dl_gan::train_gan(model.generator, model.discriminator, &train, &cfg, &ad)?;
     let seconds = start.elapsed().as_secs_f64();
-    let generator = report.sampler();
+    let averaged = report.sampler();
+    let generator = dl_gan::ema::recalibrate_batch_norm(&averaged, RECALIBRATION_BATCHES, 256, c.seed + 7, device)?;
     let both = dl_gan::Dcgan { generator: generator.clone(), discriminator: report.discriminator.valid() };
     save_model(config, &both, model_dir)?;
-    Ok(TrainedDcgan { report, generator, seconds })
+    Ok(TrainedDcgan { report, generator, averaged, seconds })
 }
