@@ -1,6 +1,6 @@
 //! DCGAN on the 60,000 MNIST training digits, judged by a LeNet-5 trained on MNIST.
 //!
-//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--info-codes 10] [--quick]`
+//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--info-codes 10] [--keep-best 0.5] [--quick]`
 //!
 //! `--info-codes K` makes it an InfoGAN: the same networks, the generator
 //! conditioned on a categorical code of `K` values drawn uniformly, the
@@ -31,7 +31,7 @@ use dl_core::Result;
 use dl_core::cli::{CommonArgs, run_example};
 use dl_core::plot::image_grid_png;
 use dl_gan::DcganConfig;
-use dl_gan::train::{latent_codes, sample_values};
+use dl_gan::train::{best_rated_samples, latent_codes, sample_values};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -47,6 +47,10 @@ struct Args {
     /// trick, trading diversity for quality).
     #[arg(long)]
     truncation: Option<f32>,
+    /// Also score samples filtered by the discriminator: draw `n / F` and keep
+    /// the `n` it rates most real (discriminator rejection sampling, simplest form).
+    #[arg(long)]
+    keep_best: Option<f32>,
     /// Train an InfoGAN with a categorical code of this many values.
     #[arg(long)]
     info_codes: Option<usize>,
@@ -109,6 +113,25 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         }
         _ => None,
     };
+    let filtered = match args.keep_best {
+        Some(f) if f > 0.0 && f < 1.0 => {
+            let m = (n as f64 / f64::from(f)).ceil() as usize;
+            let ids: Vec<i64> = (0..m).map(|i| config.info_codes.map_or(0, |k| (i % k) as i64)).collect();
+            let codes = config.info_codes.map(|_| Tensor::<1, Int>::from_data(TensorData::new(ids, [m]), &device));
+            let d = report.discriminator.valid();
+            let (kept, _) = best_rated_samples(&g, &d, z_of(m), codes, n, 500)?;
+            let (s, fd) = score(&lenet, &kept, None, &real_feats, &device)?;
+            println!(
+                "discriminator keeps the best {f} of {m}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
+                100.0 * s.confident,
+                s.classes_present
+            );
+            println!("histogram {:?}", s.histogram);
+            Some(json!({ "keep_best": f, "drawn": m, "score": score_json(&s, fd) }))
+        }
+        Some(f) => return Err(dl_core::Error::Invalid(format!("--keep-best must be in (0, 1), got {f}"))),
+        None => None,
+    };
     // The same codes through the generator as trained (no average) and through
     // the average before its batch-norm statistics were measured again.
     let mut variants = serde_json::Map::new();
@@ -159,6 +182,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "generated": score_json(&gen_score, gen_fd),
         "truncated": truncated,
         "variants": variants,
+        "discriminator_filtered": filtered,
         "real": score_json(&real_score, real_fd),
         "final_d_loss": report.state.epochs.last().map(|e| e.d_loss),
         "final_g_loss": report.state.epochs.last().map(|e| e.g_loss),

@@ -329,6 +329,32 @@ fn batch_norm_recalibration_measures_the_generators_own_statistics() {
 }
 
 #[test]
+fn best_rated_samples_keep_what_the_discriminator_rates_highest() {
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(21);
+    let gan = mlp(false, Some(3), &d);
+    let z = latent_codes(40, 4, 8, &d);
+    let labels = Tensor::<1, Int>::from_data(TensorData::new((0..40).map(|i| i % 3).collect::<Vec<i64>>(), [40]), &d);
+    let all = generate(&gan.generator, z.clone(), Some(labels.clone())).unwrap();
+    let rating = to_f32(discriminate(&gan.discriminator, all.clone(), Some(labels.clone())).unwrap()).unwrap();
+    let all = to_f32(all).unwrap();
+    let (kept, idx) =
+        train::best_rated_samples(&gan.generator, &gan.discriminator, z.clone(), Some(labels.clone()), 10, 7).unwrap();
+    assert_eq!(idx.len(), 10);
+    assert!(idx.windows(2).all(|w| w[0] < w[1]), "in the order drawn");
+    let worst_kept = idx.iter().map(|&i| rating[i]).fold(f32::INFINITY, f32::min);
+    let best_dropped = (0..40).filter(|i| !idx.contains(i)).map(|i| rating[i]).fold(f32::NEG_INFINITY, f32::max);
+    assert!(worst_kept >= best_dropped, "{worst_kept} < {best_dropped}");
+    let expected: Vec<f32> = idx.iter().flat_map(|&i| all[i * 2..i * 2 + 2].to_vec()).collect();
+    assert_eq!(kept, expected);
+    for keep in [0, 41] {
+        let e = train::best_rated_samples(&gan.generator, &gan.discriminator, z.clone(), Some(labels.clone()), keep, 7);
+        assert!(e.unwrap_err().to_string().contains("keep"), "keep {keep}");
+    }
+}
+
+#[test]
 fn save_load_is_bit_exact_with_spectral_state() {
     let _rng = rng_lock();
     let ad = device().autodiff();
