@@ -1,6 +1,6 @@
 //! DCGAN on the 60,000 MNIST training digits, judged by a LeNet-5 trained on MNIST.
 //!
-//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--info-codes 10] [--keep-best 0.5] [--quick]`
+//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--info-codes 10] [--truncation 0.5] [--keep-best 0.5] [--quick]`
 //!
 //! `--info-codes K` makes it an InfoGAN: the same networks, the generator
 //! conditioned on a categorical code of `K` values drawn uniformly, the

@@ -8,8 +8,8 @@
 //! collapse onto a few modes, and losses do not say how good the samples are.
 //! This crate makes that training dependable and its quality measurable:
 //!
-//! - [`models`]: the MLP GAN, DCGAN and their class-conditional forms
-//!   (projection discriminator), behind the [`models::Generator`] and
+//! - [`models`]: the MLP GAN, DCGAN, their class-conditional forms
+//!   (projection discriminator) and InfoGAN, behind the [`models::Generator`] and
 //!   [`models::Discriminator`] traits;
 //! - [`loss`]: non-saturating cross-entropy, hinge and Wasserstein objectives;
 //! - [`spectral`]: spectral normalisation (burn has none), which with the
@@ -17,6 +17,8 @@
 //! - [`train`]: the adversarial trainer (two optimizers, k discriminator steps,
 //!   label smoothing, weight averaging, sample grids, checkpoints with exact
 //!   resume, collapse and divergence detection);
+//! - [`ema`]: the generator's weight average, and the re-measurement of its
+//!   batch-norm statistics on its own samples;
 //! - [`metrics`]: mode coverage on Gaussian mixtures, classifier-based scores
 //!   and the Fréchet distance;
 //! - [`latent`]: inpainting by latent search, spherical interpolation;
