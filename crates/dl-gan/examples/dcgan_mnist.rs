@@ -63,6 +63,23 @@ fn main() {
 
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
+    // Sampling options are checked before hours of training, not after.
+    if !c.quick && args.samples < 100 {
+        return Err(dl_core::Error::Invalid(format!(
+            "--samples must be at least 100 (the grid), got {}",
+            args.samples
+        )));
+    }
+    if let Some(t) = args.truncation
+        && !(t > 0.0 && t <= 1.0)
+    {
+        return Err(dl_core::Error::Invalid(format!("--truncation must be in (0, 1], got {t}")));
+    }
+    if let Some(f) = args.keep_best
+        && !(f > 0.0 && f < 1.0)
+    {
+        return Err(dl_core::Error::Invalid(format!("--keep-best must be in (0, 1), got {f}")));
+    }
     let data = load_mnist(c)?;
     let device = c.device()?;
     let (lenet, lenet_acc) = scorer(c, &data, &device)?;
@@ -83,18 +100,18 @@ fn run(args: &Args) -> Result<serde_json::Value> {
 
     // Score generated digits against the real test digits; real training digits give the floor.
     let n = if c.quick { 1_000 } else { args.samples };
-    if n < 100 {
-        return Err(dl_core::Error::Invalid(format!("--samples must be at least 100 (the grid), got {n}")));
-    }
     let test_pixels = pixels(&data.test);
     let (_, real_feats) = common::classify(&lenet, &test_pixels, &device)?;
     let z_of = |n: usize| latent_codes(n, config.latent_dim, c.seed + 1, &device);
     let z = z_of(n);
     // InfoGAN codes taken in turn (sample i gets code i mod K).
-    let codes = config.info_codes.map(|k| {
-        let ids: Vec<i64> = (0..n).map(|i| (i % k) as i64).collect();
-        Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device)
-    });
+    let codes_of = |n: usize| {
+        config.info_codes.map(|k| {
+            let ids: Vec<i64> = (0..n).map(|i| (i % k) as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device)
+        })
+    };
+    let codes = codes_of(n);
     let generated = sample_values(&g, z, codes.clone(), 500)?;
     let (gen_score, gen_fd) = score(&lenet, &generated, None, &real_feats, &device)?;
     let truncated = match args.truncation {
@@ -108,18 +125,13 @@ fn run(args: &Args) -> Result<serde_json::Value> {
             );
             Some(json!({ "truncation": t, "score": score_json(&s, fd) }))
         }
-        Some(t) if t != 1.0 => {
-            return Err(dl_core::Error::Invalid(format!("--truncation must be in (0, 1], got {t}")));
-        }
         _ => None,
     };
     let filtered = match args.keep_best {
         Some(f) if f > 0.0 && f < 1.0 => {
             let m = (n as f64 / f64::from(f)).ceil() as usize;
-            let ids: Vec<i64> = (0..m).map(|i| config.info_codes.map_or(0, |k| (i % k) as i64)).collect();
-            let codes = config.info_codes.map(|_| Tensor::<1, Int>::from_data(TensorData::new(ids, [m]), &device));
             let d = report.discriminator.valid();
-            let (kept, _) = best_rated_samples(&g, &d, z_of(m), codes, n, 500)?;
+            let (kept, _) = best_rated_samples(&g, &d, z_of(m), codes_of(m), n, 500)?;
             let (s, fd) = score(&lenet, &kept, None, &real_feats, &device)?;
             println!(
                 "discriminator keeps the best {f} of {m}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
@@ -129,8 +141,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
             println!("histogram {:?}", s.histogram);
             Some(json!({ "keep_best": f, "drawn": m, "score": score_json(&s, fd) }))
         }
-        Some(f) => return Err(dl_core::Error::Invalid(format!("--keep-best must be in (0, 1), got {f}"))),
-        None => None,
+        _ => None,
     };
     // The same codes through the generator as trained (no average) and through
     // the average before its batch-norm statistics were measured again.
