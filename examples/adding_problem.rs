@@ -20,17 +20,17 @@ use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
 use dl_core::ModelConfig;
 use dl_core::checkpoint::load_weights;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::config::load_json;
 use dl_core::data::synthetic::adding_problem;
 use dl_core::plot::heatmap_png;
 use dl_core::plot::{Series, line_chart};
-use dl_core::recurrent::heads::Pooling;
-use dl_core::recurrent::heads::{SequenceModelConfig, SeriesSequence};
 use dl_core::task::to_f32;
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
 use dl_lstm::LstmConfig;
 use dl_lstm::gates::forward_with_gates;
+use dl_seq::Pooling;
+use dl_seq::{SequenceModelConfig, SeriesSequence};
 use serde_json::json;
 
 #[derive(Parser)]

@@ -18,11 +18,11 @@
 //! Writes `out/forecast/{airline,sunspots}.png` (test forecasts) and checkpoints.
 
 use clap::Parser;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::timeseries::read_series_csv;
 use dl_core::plot::{Series, line_chart};
-use dl_core::recurrent::heads::{Pooling, SeriesSequence};
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
+use dl_seq::{Pooling, SeriesSequence};
 use serde_json::{Value, json};
 
 #[derive(Parser)]

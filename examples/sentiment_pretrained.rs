@@ -1,25 +1,10 @@
-//! LSTM and BiLSTM sentence classifiers reading pretrained word vectors: the
-//! input embedding table of all-MiniLM-L6-v2 (a BERT; 384-d vectors of its
-//! 30,522 WordPiece pieces), frozen by default, under dl-lstm's recurrent
-//! classifier.
+//! LSTM and BiLSTM sentence classifiers over pretrained word vectors (the
+//! static WordPiece embedding table of all-MiniLM-L6-v2, frozen by default):
+//! dl-transformer reads the checkpoint and tokenizer, dl-lstm does the rest.
+//! docs/lstm.md explains the choices and the measured results.
 //!
 //! `cargo run --release --example sentiment_pretrained -- [--dataset rt-polarity] [--models lstm,bilstm]`
-//!
-//! A hybrid of two families: dl-transformer reads the checkpoint and its
-//! tokenizer, dl-lstm does the rest. Only the *static* embedding of each piece
-//! is taken (the table BERT adds positions to), not BERT's contextual
-//! outputs, so the sentence is still composed by the LSTM alone; what changes
-//! against the `sentiment` example (dl-lstm, embeddings learned from the
-//! 9,600 training sentences) is that the words arrive with vectors learned
-//! from a large corpus, the role word2vec plays for Kim's CNN-static. The
-//! table is cut to the pieces that occur in the dataset (the others are never
-//! looked up) and divided by its standard deviation (BERT normalises the sum
-//! of word and position vectors, so the raw table is small). The sentence
-//! summary, dropout, training and selection are those of `sentiment`: max
-//! pooling over the real steps, AdamW, 10% of the training split held out to
-//! pick the epoch, the test split scored once.
-//! Writes `out/sentiment_pretrained/<dataset>-<model>/` (checkpoint with the
-//! cut table, `pieces.json`: checkpoint row -> WordPiece id, curves, confusion).
+//! writes `out/sentiment_pretrained/<dataset>-<model>/`.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -27,16 +12,15 @@ use std::path::PathBuf;
 use burn::module::{Module, Param};
 use burn::tensor::{Int, Tensor, TensorData};
 use clap::Parser;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::split::train_valid_split;
 use dl_core::data::text::{LabelSet, read_labeled_tsv};
-use dl_core::recurrent::heads::{
-    HeadConfig, Pooling, SequenceModelConfig, SequenceTask, TokenSequence, TokenSequenceBatcher,
-};
 use dl_core::task::evaluate;
 use dl_core::train::{EarlyStopping, OptimizerKind, fit};
 use dl_core::{Error, ModelConfig, Result};
+use dl_examples::choices::{LstmKind, PoolingArg, TextDataset};
+use dl_examples::cli::{CommonArgs, confusion_figure, run_each, run_example};
 use dl_lstm::LstmConfig;
+use dl_seq::{HeadConfig, Pooling, SequenceModelConfig, SequenceTask, TokenSequence, TokenSequenceBatcher};
 use dl_transformer::hf::{bert_from_dir, checkpoint_dir};
 use dl_transformer::tokenizer::HfTokenizer;
 use serde_json::{Value, json};
@@ -46,12 +30,12 @@ use serde_json::{Value, json};
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Datasets, comma-separated: rt-polarity, sms-spam.
-    #[arg(long, value_delimiter = ',', default_value = "rt-polarity")]
-    dataset: Vec<String>,
-    /// Models, comma-separated: lstm, bilstm.
-    #[arg(long, value_delimiter = ',', default_value = "lstm,bilstm")]
-    models: Vec<String>,
+    /// Datasets, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "rt-polarity")]
+    dataset: Vec<TextDataset>,
+    /// Models, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lstm,bilstm")]
+    models: Vec<LstmKind>,
     /// The checkpoint folder (config.json, model.safetensors, tokenizer.json);
     /// default: `models/all-MiniLM-L6-v2` beside the data folder.
     #[arg(long)]
@@ -62,9 +46,9 @@ struct Args {
     /// Dropout on the embeddings and on the sentence summary.
     #[arg(long, default_value_t = 0.5)]
     dropout: f64,
-    /// Summary of the outputs: max, mean or last.
-    #[arg(long, default_value = "max")]
-    pooling: String,
+    /// Summary of the outputs.
+    #[arg(long, value_enum, default_value_t = PoolingArg::Max)]
+    pooling: PoolingArg,
     /// Learning rate (AdamW).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -81,33 +65,17 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    run_example(|| {
-        let mut runs = Vec::new();
-        for d in &args.dataset {
-            for m in &args.models {
-                runs.push(run(&args, d, m)?);
-            }
-        }
-        Ok(json!({ "example": "sentiment_pretrained", "runs": runs }))
-    });
+    run_example(|| run_each("sentiment_pretrained", &args.dataset, &args.models, |d, m| run(&args, d, m)));
 }
 
-fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
+fn run(args: &Args, dataset: TextDataset, model: LstmKind) -> Result<Value> {
     let c = &args.common;
-    let bidirectional = match model_name {
-        "lstm" => false,
-        "bilstm" => true,
-        other => return Err(Error::Unknown { kind: "model", value: other.into(), context: "--models".into() }),
-    };
-    let pooling = match args.pooling.as_str() {
-        "max" => Pooling::Max,
-        "mean" => Pooling::Mean,
-        "last" => Pooling::Last,
-        other => return Err(Error::Unknown { kind: "pooling", value: other.into(), context: "--pooling".into() }),
-    };
+    let (dataset, model_name) = (dataset.name(), model.name());
+    let bidirectional = model.bidirectional();
+    let pooling = Pooling::from(args.pooling);
     let mdir = checkpoint_dir(args.model_dir.as_deref(), &c.data_dirs(), "all-MiniLM-L6-v2")?;
     let tokenizer = HfTokenizer::from_file(mdir.join("tokenizer.json"), Some(args.max_len))?;
-    let dir = c.data_dirs().find(dataset, &["train.tsv", "test.tsv"])?;
+    let dir = c.data_dirs().find(&dataset, &["train.tsv", "test.tsv"])?;
     let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
     let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
     let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
@@ -189,9 +157,7 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
     let report = fit(model, &train, Some(&valid), &batcher, &cfg, &ad)?;
     dl_core::checkpoint::save_model(&config, &report.model, out.join("model"))?;
     let eval = evaluate(&report.model, &test, &batcher, 256, &ad)?;
-    let cm = eval.confusion.as_ref().ok_or_else(|| Error::Invalid("no confusion matrix".into()))?;
-    let names: Vec<String> = (0..labels.len()).map(|i| labels.name(i).unwrap_or("?").to_string()).collect();
-    dl_core::cli::save_confusion_png(&out.join("confusion.png"), cm, &names)?;
+    let cm = confusion_figure(&out, &eval, &labels)?;
     let acc = eval.accuracy().unwrap_or(f64::NAN);
     eprintln!("[{dataset}] {model_name}: test accuracy {:.2}%", 100.0 * acc);
     Ok(json!({

@@ -10,12 +10,12 @@
 
 use clap::Parser;
 use dl_core::ModelConfig;
-use dl_core::cli::{CommonArgs, print_result};
 use dl_core::data::synthetic::adding_problem;
-use dl_core::recurrent::heads::{HeadConfig, Pooling, SequenceModelConfig, SequenceTask, SeriesBatcher};
 use dl_core::task::evaluate;
 use dl_core::train::fit;
+use dl_examples::cli::{CommonArgs, print_result};
 use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
+use dl_seq::{HeadConfig, Pooling, SequenceModelConfig, SequenceTask, SeriesBatcher};
 use dl_transformer::TransformerEncoderConfig;
 use serde_json::json;
 
@@ -56,11 +56,11 @@ fn main() {
         rows.push(Row {
             family: "CNN",
             task: "image classification",
-            model: r["model"].as_str().unwrap_or("").into(),
-            data: format!("digits 8x8 ({})", r["data"].as_str().unwrap_or("")),
+            model: r.model,
+            data: format!("digits 8x8 ({})", r.data),
             metric: "test accuracy",
-            value: r["test_accuracy"].as_f64().unwrap_or(f64::NAN),
-            seconds: r["seconds"].as_f64().unwrap_or(f64::NAN),
+            value: r.test_accuracy.unwrap_or(f64::NAN),
+            seconds: r.seconds,
         });
 
         // RNN and LSTM: the adding problem at T = 50 (synthetic data), same parameter and

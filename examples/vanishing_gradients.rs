@@ -16,18 +16,18 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
 use dl_core::ModelConfig;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::synthetic::adding_problem;
 use dl_core::plot::{Series, line_chart};
-use dl_core::recurrent::SequenceEncoder;
-use dl_core::recurrent::heads::{
-    HeadConfig, SequenceInput, SequenceModel, SequenceModelConfig, SequenceTask, SeriesBatcher, SeriesSequence,
-};
 use dl_core::task::{evaluate, to_f32};
 use dl_core::train::fit;
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_families::recurrent::Family;
 use dl_lstm::LstmConfig;
 use dl_rnn::{GruConfig, RnnConfig};
+use dl_seq::SequenceEncoder;
+use dl_seq::{
+    HeadConfig, SequenceInput, SequenceModel, SequenceModelConfig, SequenceTask, SeriesBatcher, SeriesSequence,
+};
 use serde_json::{Value, json};
 
 #[derive(Parser)]

@@ -8,15 +8,13 @@ use burn::tensor::Device;
 use serde::Serialize;
 
 use dl_core::ModelConfig;
-use dl_core::recurrent::SequenceEncoder;
-use dl_core::recurrent::heads::{
-    HeadConfig, Pooling, SequenceModel, SequenceModelConfig, SequenceTask, SeriesBatcher, SeriesSequence,
-};
 use dl_core::task::{evaluate, predict_outputs};
 use dl_core::train::{TrainConfig, fit};
 use dl_core::{Error, Result};
 use dl_lstm::LstmConfig;
 use dl_rnn::{GruConfig, RnnConfig};
+use dl_seq::SequenceEncoder;
+use dl_seq::{HeadConfig, Pooling, SequenceModel, SequenceModelConfig, SequenceTask, SeriesBatcher, SeriesSequence};
 
 /// A recurrent family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,7 +120,7 @@ pub fn train_regressor(
     cfg: &TrainConfig,
     device: &Device,
 ) -> Result<RegressionReport> {
-    let first = train.first().ok_or_else(|| Error::Invalid("empty training set".into()))?;
+    let first = train.first().ok_or_else(|| Error::empty("the training set"))?;
     let (input, outputs) = (first.width, first.target.len());
     let head = HeadConfig::new(SequenceTask::Regress { outputs }).with_pooling(setup.pooling);
     let (h, l) = (setup.hidden, setup.layers);

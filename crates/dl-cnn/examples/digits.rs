@@ -3,7 +3,7 @@
 //! `cargo run -p dl-cnn --release --example digits -- [--epochs N] [--device flex|ndarray|wgpu]`
 
 use clap::Parser;
-use dl_core::cli::{CommonArgs, print_result};
+use dl_examples::cli::{CommonArgs, print_result};
 
 #[derive(Parser)]
 struct Args {
@@ -18,7 +18,8 @@ fn main() {
         let out = c.out_dir("digits")?;
         let mut cfg = c.train_config(40, Some(out.clone()));
         cfg.schedule = dl_core::train::LrSchedule::Cosine { min_lr: 1e-5 };
-        let mut result = dl_cnn::recipes::train_digits(&c.data_dirs(), &cfg, &c.device()?)?;
+        let report = dl_cnn::recipes::train_digits(&c.data_dirs(), &cfg, &c.device()?)?;
+        let mut result = serde_json::to_value(&report).map_err(|e| dl_core::Error::Invalid(e.to_string()))?;
         result["device"] = c.backend()?.name().into();
         result["out"] = out.display().to_string().into();
         Ok(result)

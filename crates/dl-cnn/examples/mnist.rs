@@ -8,18 +8,28 @@
 use clap::Parser;
 use dl_cnn::recipes::load_mnist;
 use dl_cnn::{ImageBatcher, LeNet5Config, ResNetConfig};
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{ModelConfig, Result};
+use dl_examples::choices::choice_name;
+use dl_examples::cli::{CommonArgs, run_example};
 use serde_json::json;
+
+/// The networks this example trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Model {
+    /// LeNet-5.
+    Lenet,
+    /// ResNet-18 with the small stem.
+    Resnet,
+}
 
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// lenet (LeNet-5) or resnet (ResNet-18, small stem).
-    #[arg(long, default_value = "lenet")]
-    model: String,
+    /// The network.
+    #[arg(long, value_enum, default_value_t = Model::Lenet)]
+    model: Model,
     /// Channels of the ResNet's first stage.
     #[arg(long, default_value_t = 8)]
     width: usize,
@@ -39,8 +49,9 @@ fn main() {
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
     let data = load_mnist(&c.data_dirs(), c.quick, (2_000, 1_000))?;
-    let out = c.out_dir(&format!("mnist-{}", args.model))?;
-    let mut cfg = c.train_config(if args.model == "resnet" { 3 } else { 12 }, Some(out.clone()));
+    let model_name = choice_name(&args.model);
+    let out = c.out_dir(&format!("mnist-{model_name}"))?;
+    let mut cfg = c.train_config(if args.model == Model::Resnet { 3 } else { 12 }, Some(out.clone()));
     cfg.batch_size = args.batch_size;
     cfg.lr = args.lr;
     cfg.schedule = LrSchedule::Cosine { min_lr: args.lr / 100.0 };
@@ -50,25 +61,18 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     device.seed(c.seed);
     let batcher = ImageBatcher::new(1, 28, 28);
     let start = std::time::Instant::now();
-    let (eval, epochs, best) = match args.model.as_str() {
-        "lenet" => {
+    let (eval, epochs, best) = match args.model {
+        Model::Lenet => {
             let config = LeNet5Config::new();
             let r = fit(config.init(&device)?, &data.train, Some(&data.test), &batcher, &cfg, &device)?;
             dl_core::checkpoint::save_model(&config, &r.model, out.join("model"))?;
             (r.valid, r.history.epochs.len(), r.best_epoch)
         }
-        "resnet" => {
+        Model::Resnet => {
             let config = ResNetConfig::resnet18_small(1, 10, args.width);
             let r = fit(config.init(&device)?, &data.train, Some(&data.test), &batcher, &cfg, &device)?;
             dl_core::checkpoint::save_model(&config, &r.model, out.join("model"))?;
             (r.valid, r.history.epochs.len(), r.best_epoch)
-        }
-        other => {
-            return Err(dl_core::Error::Unknown {
-                kind: "model",
-                value: other.into(),
-                context: "--model (lenet or resnet)".into(),
-            });
         }
     };
     let eval = eval.ok_or_else(|| dl_core::Error::Invalid("no test evaluation".into()))?;
@@ -86,7 +90,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     }
     Ok(json!({
         "example": "mnist",
-        "model": args.model,
+        "model": model_name,
         "device": c.backend()?.name(),
         "train_examples": data.train.len(),
         "test_examples": data.test.len(),

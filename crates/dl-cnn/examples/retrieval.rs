@@ -13,9 +13,9 @@ use clap::Parser;
 use dl_cnn::recipes::load_mnist;
 use dl_cnn::retrieval::{CosineIndex, extract_features, precision_at_k};
 use dl_cnn::{ImageBatcher, LeNet5Config};
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{ModelConfig, Result};
+use dl_examples::cli::{CommonArgs, run_example};
 use serde_json::json;
 
 #[derive(Parser)]

@@ -12,10 +12,10 @@ use clap::Parser;
 use dl_cnn::recipes::load_mnist;
 use dl_cnn::saliency::saliency_map;
 use dl_cnn::{ImageBatcher, LeNet5Config};
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::task::predict_classes;
 use dl_core::train::fit;
 use dl_core::{ModelConfig, Result};
+use dl_examples::cli::{CommonArgs, run_example};
 use serde_json::json;
 
 #[derive(Parser)]

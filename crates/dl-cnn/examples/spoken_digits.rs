@@ -11,11 +11,11 @@
 use std::path::Path;
 
 use clap::Parser;
+use dl_cnn::audio::{Spectrogram, SpectrogramConfig, normalize_per_utterance, read_wav_tar_gz};
 use dl_cnn::{ImageBatcher, ImageItem, SpectrogramCnnConfig};
-use dl_core::cli::{CommonArgs, run_example};
-use dl_core::data::audio::{Spectrogram, SpectrogramConfig, normalize_per_utterance, read_wav_tar_gz};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{Error, ModelConfig, Result};
+use dl_examples::cli::{CommonArgs, run_example};
 use serde_json::json;
 
 const N_MELS: usize = 40;

@@ -14,21 +14,22 @@
 
 use clap::Parser;
 use dl_cnn::{TextBatcher, TextCnnConfig, TextItem};
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::WordClassData;
 use dl_core::data::tokenizer::WordSplit;
 use dl_core::task::evaluate;
 use dl_core::train::{EarlyStopping, OptimizerKind, fit};
 use dl_core::{Error, ModelConfig, Result};
+use dl_examples::choices::{TextDataset, TokensArg};
+use dl_examples::cli::{CommonArgs, run_example};
 use serde_json::json;
 
 #[derive(Parser)]
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// sms-spam or rt-polarity.
-    #[arg(long, default_value = "sms-spam")]
-    dataset: String,
+    /// The dataset.
+    #[arg(long, value_enum, default_value_t = TextDataset::SmsSpam)]
+    dataset: TextDataset,
     /// Longest text in tokens (longer ones are truncated).
     #[arg(long, default_value_t = 100)]
     max_len: usize,
@@ -38,9 +39,9 @@ struct Args {
     /// Decoupled weight decay (AdamW); 0 = Adam.
     #[arg(long, default_value_t = 0.0)]
     weight_decay: f32,
-    /// adam (AdamW with --weight-decay) or adadelta (Kim's: rho 0.95, epsilon 1e-6; use --lr 1).
-    #[arg(long, default_value = "adam")]
-    optimizer: String,
+    /// The optimizer.
+    #[arg(long, value_enum, default_value_t = Optimizer::Adam)]
+    optimizer: Optimizer,
     /// Learning rate.
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -60,7 +61,17 @@ struct Args {
     /// Word rule: words (split on spaces and punctuation) or kim (Kim's
     /// English preprocessing first). Default: kim for rt-polarity, words for SMS.
     #[arg(long)]
-    tokens: Option<WordSplit>,
+    #[arg(long, value_enum)]
+    tokens: Option<TokensArg>,
+}
+
+/// The optimizers this example offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Optimizer {
+    /// Adam, or AdamW with `--weight-decay`.
+    Adam,
+    /// Kim's Adadelta (rho 0.95, epsilon 1e-6; use `--lr 1`).
+    Adadelta,
 }
 
 fn main() {
@@ -70,19 +81,13 @@ fn main() {
 
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
-    let (default_min_freq, default_split) = match args.dataset.as_str() {
-        "sms-spam" => (2, WordSplit::Words),
-        "rt-polarity" => (1, WordSplit::Kim),
-        other => {
-            return Err(Error::Unknown {
-                kind: "dataset",
-                value: other.into(),
-                context: "--dataset (sms-spam or rt-polarity)".into(),
-            });
-        }
+    let dataset = args.dataset.name();
+    let (default_min_freq, default_split) = match args.dataset {
+        TextDataset::SmsSpam => (2, WordSplit::Words),
+        TextDataset::RtPolarity => (1, WordSplit::Kim),
     };
-    let dir = c.data_dirs().find(&args.dataset, &["train.tsv", "test.tsv"])?;
-    let split = args.tokens.unwrap_or(default_split);
+    let dir = c.data_dirs().find(&dataset, &["train.tsv", "test.tsv"])?;
+    let split = args.tokens.map_or(default_split, WordSplit::from);
     let WordClassData { tokenizer, labels, train, valid, test } =
         WordClassData::load(&dir, split, args.min_freq.unwrap_or(default_min_freq), 50_000, 0.1, c.seed)?;
     let items = |rows: Vec<(Vec<usize>, usize)>| -> Vec<TextItem> {
@@ -93,24 +98,17 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         train.truncate(1_000);
     }
 
-    let out = c.out_dir(&format!("text_classify-{}", args.dataset))?;
+    let out = c.out_dir(&format!("text_classify-{dataset}"))?;
     tokenizer.save(out.join("vocab.json"))?;
     let mut cfg = c.train_config(10, Some(out.clone()));
     cfg.batch_size = 50;
     cfg.lr = args.lr;
-    cfg.optimizer = match args.optimizer.as_str() {
-        "adam" if args.weight_decay > 0.0 => {
+    cfg.optimizer = match args.optimizer {
+        Optimizer::Adam if args.weight_decay > 0.0 => {
             OptimizerKind::AdamW { betas: (0.9, 0.999), weight_decay: args.weight_decay }
         }
-        "adam" => OptimizerKind::adam(),
-        "adadelta" => OptimizerKind::Adadelta { rho: 0.95, epsilon: 1e-6 },
-        other => {
-            return Err(Error::Unknown {
-                kind: "optimizer",
-                value: other.into(),
-                context: "--optimizer (adam or adadelta)".into(),
-            });
-        }
+        Optimizer::Adam => OptimizerKind::adam(),
+        Optimizer::Adadelta => OptimizerKind::Adadelta { rho: 0.95, epsilon: 1e-6 },
     };
     cfg.early_stopping = Some(EarlyStopping { patience: 3, min_delta: 0.0 });
     let device = c.device()?.autodiff();
@@ -148,7 +146,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         .collect();
     Ok(json!({
         "example": "text_classify",
-        "dataset": args.dataset,
+        "dataset": dataset,
         "device": c.backend()?.name(),
         "tokens": format!("{split:?}").to_lowercase(),
         "vocab_size": tokenizer.vocab_size(),

@@ -11,10 +11,15 @@
 //! ResNet-18 with ImageNet or small stem), [`TextCnn`] (Kim 2014) and a
 //! spectrogram CNN ([`SpectrogramCnnConfig`]). Tools: penultimate-layer
 //! embeddings and a cosine nearest-neighbour index ([`retrieval`]), saliency
-//! maps ([`saliency`]), pooling variants ([`PoolKind`]).
+//! maps ([`saliency`]), pooling variants ([`PoolKind`]). Inputs: WAV files
+//! as log-mel spectrograms ([`audio`]) and the 8x8 digits compiled into the
+//! crate ([`embedded`]).
 
+pub mod audio;
 pub mod data;
+pub mod embedded;
 pub mod models;
+#[cfg(feature = "parity")]
 pub mod parity;
 pub mod pool;
 pub mod recipes;

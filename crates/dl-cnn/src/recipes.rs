@@ -4,14 +4,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use serde_json::json;
 
 use crate::data::{ImageBatcher, ImageItem, augment_shifts, image_items};
+use crate::embedded::{DIGITS8X8_MAX, digits8x8};
 use crate::models::vgg::VggConfig;
 use dl_core::data::idx::{read_idx_images, read_idx_labels};
 use dl_core::data::locate::DataDirs;
 use dl_core::data::split::train_valid_split;
-use dl_core::embedded::{DIGITS8X8_MAX, digits8x8};
 use dl_core::task::evaluate;
 use dl_core::train::{TrainConfig, fit};
 use dl_core::{ModelConfig, Result};
@@ -86,8 +85,35 @@ pub fn load_digits(dirs: &DataDirs) -> Result<ImageData> {
     })
 }
 
-/// Trains the small VGG-style digits net and returns its headline figures as JSON.
-pub fn train_digits(dirs: &DataDirs, train_cfg: &TrainConfig, device: &Device) -> Result<serde_json::Value> {
+/// The headline figures of [`train_digits`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DigitsReport {
+    /// The model's name.
+    pub model: String,
+    /// Where the digits came from (`embedded` or a data folder).
+    pub data: String,
+    /// Training images before augmentation.
+    pub train_examples: usize,
+    /// The augmentation applied.
+    pub augmentation: String,
+    /// Validation images (held out of the training split).
+    pub valid_examples: usize,
+    /// Test images.
+    pub test_examples: usize,
+    /// Accuracy on the test split.
+    pub test_accuracy: Option<f64>,
+    /// Macro-averaged F1 on the test split.
+    pub test_macro_f1: Option<f64>,
+    /// Epochs run.
+    pub epochs: usize,
+    /// The epoch with the best validation score.
+    pub best_epoch: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// Trains the small VGG-style digits net and returns its headline figures.
+pub fn train_digits(dirs: &DataDirs, train_cfg: &TrainConfig, device: &Device) -> Result<DigitsReport> {
     let data = load_digits(dirs)?;
     let start = Instant::now();
     let ad = device.clone().autodiff();
@@ -105,21 +131,20 @@ pub fn train_digits(dirs: &DataDirs, train_cfg: &TrainConfig, device: &Device) -
     let valid: Vec<ImageItem> = va.iter().map(|&i| data.train[i].clone()).collect();
     let report = fit(model, &train, Some(&valid), &batcher, &cfg, &ad)?;
     let test = evaluate(&report.model, &data.test, &batcher, 256, &ad)?;
-    let eval = Some(&test);
     if let Some(dir) = &cfg.out_dir {
         dl_core::checkpoint::save_model(&config, &report.model, dir.join("model"))?;
     }
-    Ok(json!({
-        "model": "vgg-digits8x8",
-        "data": data.source,
-        "train_examples": train.len() / 5,
-        "augmentation": "1-pixel shifts (x5)",
-        "valid_examples": valid.len(),
-        "test_examples": data.test.len(),
-        "test_accuracy": eval.and_then(|e| e.accuracy()),
-        "test_macro_f1": eval.and_then(|e| e.confusion.as_ref().map(|c| c.macro_f1())),
-        "epochs": report.history.epochs.len(),
-        "best_epoch": report.best_epoch,
-        "seconds": start.elapsed().as_secs_f64(),
-    }))
+    Ok(DigitsReport {
+        model: "vgg-digits8x8".into(),
+        data: data.source,
+        train_examples: train.len() / 5,
+        augmentation: "1-pixel shifts (x5)".into(),
+        valid_examples: valid.len(),
+        test_examples: data.test.len(),
+        test_accuracy: test.accuracy(),
+        test_macro_f1: test.confusion.as_ref().map(|c| c.macro_f1()),
+        epochs: report.history.epochs.len(),
+        best_epoch: report.best_epoch,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }

@@ -16,7 +16,7 @@ use dl_core::{Error, Result};
 /// (dropout off, batch norm on running statistics) but kept differentiable.
 pub fn saliency_map<M: ImageClassifier>(model: &M, pixels: &[f32], class: usize, device: &Device) -> Result<Vec<f32>> {
     if !device.is_autodiff() {
-        return Err(Error::Invalid("saliency_map needs an autodiff device (`device.autodiff()`)".into()));
+        return Err(Error::NeedsAutodiff { what: "saliency_map" });
     }
     let [c, h, w] = model.input_shape();
     if pixels.len() != c * h * w {

@@ -2,7 +2,7 @@
 //! behaviour (loss decreases, a batch is overfitted, runs are deterministic
 //! and resumable), save/load, retrieval and saliency, and backend conformance.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -13,36 +13,15 @@ use dl_cnn::*;
 use dl_core::data::locate::DataDirs;
 use dl_core::parity::{Registry, Verdict, check_one};
 use dl_core::task::{evaluate, to_f32};
-use dl_core::train::{TrainConfig, fit};
+use dl_core::testing::{device, rng_lock, temp_dir, workspace_root};
+use dl_core::train::checkpointer::interrupt_next_save;
+use dl_core::train::{Checkpointer, TrainConfig, fit};
 use dl_core::{Backend, Batcher, Error, ModelConfig};
-
-/// burn's device RNG is process-wide on flex: tests that draw random numbers
-/// (initialisation, dropout) hold this lock so a seed gives one result.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn device() -> Device {
-    Backend::Flex.device().expect("flex is the default backend")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn registry() -> Registry {
     let mut r = Registry::with_layers();
     dl_cnn::parity::register(&mut r);
     r
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dl-cnn-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn digits() -> (Vec<ImageItem>, Vec<ImageItem>) {
@@ -60,7 +39,7 @@ fn lenet8(device: &Device) -> LeNet5 {
 fn lenet5_matches_pytorch_fixtures() {
     // The committed fixtures (tools/parity) and the shared sample, when present.
     let mut checked = 0;
-    for dir in [root().join("fixtures/parity"), root().join("../shared/parity/samples")] {
+    for dir in [workspace_root().join("fixtures/parity"), workspace_root().join("../shared/parity/samples")] {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for e in entries.flatten() {
             let p = e.path();
@@ -79,7 +58,7 @@ fn lenet5_matches_pytorch_fixtures() {
 
 #[test]
 fn every_committed_fixture_of_a_known_kind_passes() {
-    let dir = root().join("fixtures/parity");
+    let dir = workspace_root().join("fixtures/parity");
     let mut out = Vec::new();
     let (passed, failed) = dl_core::parity::check_dirs(&registry(), &[dir], &device(), &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -175,7 +154,13 @@ fn bad_inputs_are_errors() {
     let ad = d.clone().autodiff();
     assert!(saliency_map(&lenet, &[0.0; 10], 0, &ad).is_err());
     assert!(saliency_map(&lenet.clone().fork(&ad), &[0.0; 64], 10, &ad).is_err());
-    assert!(saliency_map(&lenet, &[0.0; 64], 0, &d).is_err(), "needs autodiff");
+    assert!(matches!(saliency_map(&lenet, &[0.0; 64], 0, &d), Err(Error::NeedsAutodiff { .. })));
+    // The common cases have their own variants, so callers can match on them.
+    let (train, _) = digits();
+    let cfg = quick_cfg(1, None);
+    assert!(matches!(fit(lenet8(&d), &train, None, &b, &cfg, &d), Err(Error::NeedsAutodiff { what: "fit" })));
+    let none: &[ImageItem] = &[];
+    assert!(matches!(fit(lenet8(&ad), none, None, &b, &cfg, &ad), Err(Error::Empty { .. })));
 }
 
 // ------------------------------------------------------------------ training
@@ -299,10 +284,11 @@ fn runs_are_deterministic_and_resume_exactly() {
     assert_eq!(out_a, out_b, "same seed, same result");
     assert_eq!(h_a.epochs[1].train_loss, h_b.epochs[1].train_loss);
 
-    let dir = tmp("resume");
+    let dir = temp_dir("dl-cnn", "resume");
     let (_, _, resumed) = run(1, Some(dir.clone()), false);
     assert_eq!(resumed, None);
-    assert!(dir.join("checkpoint/model.bpk").is_file() && dir.join("metrics.csv").is_file());
+    let ckpt = Checkpointer::new(&dir).unwrap().latest_dir().unwrap().unwrap();
+    assert!(ckpt.join("model.bpk").is_file() && dir.join("metrics.csv").is_file());
     let (h_c, out_c, resumed) = run(2, Some(dir.clone()), true);
     assert_eq!(resumed, Some(1));
     assert_eq!(h_c.epochs.len(), 2);
@@ -311,6 +297,51 @@ fn runs_are_deterministic_and_resume_exactly() {
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(dir.join("loss.png").is_file());
+}
+
+/// Batch norm keeps running statistics that a plain module clone shares: the
+/// best epoch's copy and a reloaded checkpoint must each keep their own. A
+/// kill at any step of any epoch's checkpoint write, then `--resume`, gives
+/// exactly the uninterrupted run.
+#[test]
+fn batch_norm_models_restore_the_best_epoch_and_resume_exactly_after_kills() {
+    let _rng = rng_lock();
+    let (train, test) = digits();
+    let batcher = ImageBatcher::new(1, 8, 8);
+    let probe = Tensor::<4>::from_data(TensorData::new(test[0].pixels.clone(), [1, 1, 8, 8]), &device());
+    // Validation labels shifted by one: the better the model learns, the worse it
+    // scores on them, so the best epoch is an early one and restoring it matters.
+    let shifted: Vec<ImageItem> = test.iter().map(|i| ImageItem { label: (i.label + 1) % 10, ..i.clone() }).collect();
+    let run = |epochs: usize, out: Option<PathBuf>, resume: bool| {
+        let ad = device().autodiff();
+        ad.seed(11);
+        let model = VggConfig::digits8x8().init(&ad).unwrap();
+        let cfg = TrainConfig { resume, seed: 11, lr: 3e-3, restore_best: true, ..quick_cfg(epochs, out) };
+        let r = fit(model, &train, Some(&shifted), &batcher, &cfg, &ad)?;
+        let valid = r.valid.as_ref().map(|v| v.loss).unwrap();
+        let out = to_f32(r.model.valid().forward(probe.clone())).unwrap();
+        Ok::<_, Error>((r.best_epoch, valid, out))
+    };
+    let full = run(4, None, false).unwrap();
+    assert!(full.0 < 4, "the best epoch ({}) is not the last, so restoring it matters", full.0);
+    let dir = temp_dir("dl-cnn", "bn-full");
+    assert_eq!(run(4, Some(dir.clone()), false).unwrap(), full, "writing checkpoints changes nothing");
+    assert_eq!(run(4, Some(dir), true).unwrap(), full, "resumed after the last epoch");
+    // A kill during the first checkpoint and during a later one, at each step of the write.
+    for epoch in [1, 3] {
+        for steps in 0..4 {
+            let dir = temp_dir("dl-cnn", &format!("bn-kill-{epoch}-{steps}"));
+            if epoch > 1 {
+                run(epoch - 1, Some(dir.clone()), false).unwrap();
+            }
+            interrupt_next_save(Some(steps));
+            let killed = run(4, Some(dir.clone()), true);
+            interrupt_next_save(None);
+            assert!(killed.is_err(), "epoch {epoch}, step {steps}: the save was interrupted");
+            let resumed = run(4, Some(dir), true).unwrap();
+            assert_eq!(resumed, full, "killed at step {steps} of epoch {epoch}'s checkpoint, then resumed");
+        }
+    }
 }
 
 #[test]
@@ -340,7 +371,7 @@ fn save_load_is_bit_exact_and_rejects_other_configs() {
     d.seed(11);
     let config = ResNetConfig::resnet18_small(1, 10, 4);
     let model = config.init(&d).unwrap();
-    let dir = tmp("save");
+    let dir = temp_dir("dl-cnn", "save");
     dl_core::checkpoint::save_model(&config, &model, &dir).unwrap();
     let (loaded_cfg, loaded) = dl_core::checkpoint::load_model::<ResNetConfig>(&dir, &d).unwrap();
     assert_eq!(loaded_cfg, config);
@@ -428,7 +459,7 @@ fn backend_conformance() {
         let r = fit(m, &train, None, &batcher, &cfg, &ad).unwrap();
         assert!(r.history.epochs[1].train_loss < r.history.epochs[0].train_loss, "{backend}");
         // Layer parity fixtures pass on this backend too.
-        for entry in std::fs::read_dir(root().join("fixtures/parity")).unwrap().flatten() {
+        for entry in std::fs::read_dir(workspace_root().join("fixtures/parity")).unwrap().flatten() {
             let p = entry.path();
             if p.extension().is_some_and(|x| x == "json") {
                 let v = check_one(&registry(), &p, &d);

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use burn::module::Module;
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 
 use crate::config::{ModelConfig, load_json, save_json};
@@ -32,13 +33,38 @@ pub fn save_weights<M: Module>(model: &M, path: impl AsRef<Path>) -> Result<()> 
     model.clone().save_file(path).map_err(|e| Error::checkpoint(path, e))
 }
 
-/// Loads weights into `model`; any missing, extra or differently shaped tensor is an error.
-pub fn load_weights<M: Module>(model: M, path: impl AsRef<Path>) -> Result<M> {
-    let path = path.as_ref();
+/// The whole content of a weights file, read now. burn's file reader hands
+/// out tensors that read the file when they are first used, so a model
+/// loaded from a checkpoint that is later deleted or rewritten would break or
+/// silently change; reading eagerly makes the loaded values final.
+fn read_whole(path: &Path) -> Result<burn::tensor::Bytes> {
     if !path.is_file() {
         return Err(Error::checkpoint(path, "file not found"));
     }
-    model.try_load_file(path).map_err(|e| Error::checkpoint(path, e))
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    Ok(burn::tensor::Bytes::from_bytes_vec(bytes))
+}
+
+/// Loads weights into `model`; any missing, extra or differently shaped tensor is an error.
+pub fn load_weights<M: Module>(model: M, path: impl AsRef<Path>) -> Result<M> {
+    let path = path.as_ref();
+    let record = burn::store::ModuleRecord::from_bytes(read_whole(path)?).map_err(|e| Error::checkpoint(path, e))?;
+    model.try_load_record(record).map_err(|e| Error::checkpoint(path, e))
+}
+
+/// Loads an optimizer's state saved with `ModuleOptimizer::save`, read whole (see [`load_weights`]).
+pub fn load_optimizer(optim: ModuleOptimizer, path: impl AsRef<Path>) -> Result<ModuleOptimizer> {
+    let path = path.as_ref();
+    optim.from_bytes(read_whole(path)?).map_err(|e| Error::checkpoint(path, e))
+}
+
+/// A copy of a training `model` (on an autodiff device) that shares no state with it.
+///
+/// `Clone` on a burn module shares batch normalisation's running statistics
+/// (they sit behind one reference-counted lock), so training the original, or
+/// loading weights into the clone, changes both. This copy has its own.
+pub fn detached_copy<M: Module>(model: &M) -> M {
+    model.valid().train()
 }
 
 /// Saves `model` and its `config` into folder `dir` (`model.bpk` + `config.json`).

@@ -85,6 +85,31 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// An input that must hold something is empty (a batch, a training set, a prompt).
+    #[error("{what} is empty")]
+    Empty {
+        /// What is empty, with where it was given.
+        what: String,
+    },
+    /// An operation that differentiates was given a device without autodiff.
+    #[error("{what} needs an autodiff device: pass `device.autodiff()`")]
+    NeedsAutodiff {
+        /// The operation.
+        what: &'static str,
+    },
+    /// A value (a label, a count, a step) is outside what the operation accepts.
+    #[error("{what}: {value} is out of range (expected {allowed})")]
+    OutOfRange {
+        /// The value's name and where it was given.
+        what: String,
+        /// The value given.
+        value: String,
+        /// The accepted range, in words.
+        allowed: String,
+    },
+    /// The device failed to hand back values it computed.
+    #[error("device: {0}")]
+    Device(String),
     /// Anything else that a caller asked for and that cannot be done.
     #[error("{0}")]
     Invalid(String),
@@ -116,6 +141,16 @@ impl Error {
     /// An [`Error::Shape`].
     pub fn shape(context: impl ToString, expected: impl ToString, got: impl ToString) -> Self {
         Error::Shape { context: context.to_string(), expected: expected.to_string(), got: got.to_string() }
+    }
+
+    /// An [`Error::Empty`].
+    pub fn empty(what: impl ToString) -> Self {
+        Error::Empty { what: what.to_string() }
+    }
+
+    /// An [`Error::OutOfRange`].
+    pub fn out_of_range(what: impl ToString, value: impl ToString, allowed: impl ToString) -> Self {
+        Error::OutOfRange { what: what.to_string(), value: value.to_string(), allowed: allowed.to_string() }
     }
 
     /// An [`Error::Checkpoint`].

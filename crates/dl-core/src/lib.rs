@@ -9,31 +9,36 @@
 //! - [`task`]: the [`task::Supervised`] and [`task::Batcher`] traits, evaluation and prediction.
 //! - [`train`]: the training loop and its parts (optimizers, schedules, early
 //!   stopping, checkpoints with exact resume, progress bar, CSV + PNG curves).
-//! - [`data`]: readers for IDX, TSV, CSV series, WAV (+ spectrograms), tokenizers,
-//!   seeded splits, and where to find the datasets.
+//! - [`data`]: readers for IDX, TSV and CSV series, tokenizers, batches of
+//!   sequences, seeded splits, and where to find the datasets.
 //! - [`metrics`]: accuracy, confusion matrix, precision/recall/F1, RMSE/MAE, perplexity.
 //! - [`checkpoint`]: weights (burnpack) + config (JSON) save/load.
 //! - [`weights`]: PyTorch state dicts (safetensors) read by key into models.
-//! - [`parity`]: PyTorch-parity fixtures and their checker.
-//! - [`recurrent`]: what every recurrent family shares (stacking, directions,
-//!   sequence lengths, initial states, sequence heads).
+//! - [`parity`]: PyTorch-parity fixtures and their checker (feature `parity`).
 //! - [`sampling`]: greedy / temperature / top-k / top-p choice of the next token.
-//! - [`plot`]: PNG charts and images with no system dependency.
+//! - [`plot`]: PNG charts and images with no system dependency (feature `plot`).
 //! - [`device`]: picking flex / ndarray / wgpu at run time.
+//! - [`testing`]: helpers of the test suites (feature `testing`).
+//!
+//! Features: a backend (`flex`, `ndarray`, `wgpu`); `plot` (PNG curves of
+//! the training loop), `progress` (progress bars), `parity`, `testing`. With
+//! none of the optional ones, dl-core compiles burn, serde, thiserror,
+//! flate2 and safetensors only.
 
 pub mod checkpoint;
-pub mod cli;
 pub mod config;
 pub mod data;
 pub mod device;
-pub mod embedded;
 pub mod error;
 pub mod metrics;
+#[cfg(feature = "parity")]
 pub mod parity;
+#[cfg(feature = "plot")]
 pub mod plot;
-pub mod recurrent;
 pub mod sampling;
 pub mod task;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod train;
 pub mod weights;
 

@@ -166,11 +166,8 @@ pub fn to_usize<const D: usize>(t: Tensor<D, Int>) -> Result<Vec<usize>> {
     let values: Vec<i64> = data
         .convert::<i64>()
         .try_into_vec::<i64>()
-        .map_err(|e| Error::Invalid(format!("reading class ids back from the device: {e:?}")))?;
-    values
-        .into_iter()
-        .map(|v| usize::try_from(v).map_err(|_| Error::Invalid(format!("negative class id {v}"))))
-        .collect()
+        .map_err(|e| Error::Device(format!("reading class ids back: {e:?}")))?;
+    values.into_iter().map(|v| usize::try_from(v).map_err(|_| Error::out_of_range("class id", v, ">= 0"))).collect()
 }
 
 /// Reads a float tensor back as `f32` values.
@@ -178,7 +175,7 @@ pub fn to_f32<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.into_data()
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| Error::Invalid(format!("reading values back from the device: {e:?}")))
+        .map_err(|e| Error::Device(format!("reading values back: {e:?}")))
 }
 
 /// Evaluates `model` on `items` in batches of `batch_size` (no gradients).

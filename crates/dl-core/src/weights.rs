@@ -27,6 +27,7 @@ pub trait TensorSource {
     fn tensor<const D: usize>(&self, key: &str, device: &Device) -> Result<Tensor<D>>;
 }
 
+#[cfg(feature = "parity")]
 impl TensorSource for crate::parity::Fixture {
     fn contains(&self, key: &str) -> bool {
         self.has_param(key)

@@ -15,9 +15,9 @@ mod common;
 use clap::Parser;
 use common::{GanArgs, load_mnist, pixels, score, score_json, scorer, train_dcgan};
 use dl_core::Result;
-use dl_core::cli::{CommonArgs, run_example};
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_gan::DcganConfig;
-use dl_gan::train::{grid_labels, latent_codes, sample_values, save_sample_grid};
+use dl_gan::sampling::{grid_labels, latent_codes, sample_values, save_sample_grid};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -82,7 +82,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     Ok(json!({
         "example": "cgan_mnist",
         "data": data.source,
-        "loss": args.gan.loss,
+        "loss": args.gan.loss.name(),
         "spectral_norm": args.gan.spectral_norm,
         "epochs": report.state.epoch,
         "generator_steps": report.state.g_step,

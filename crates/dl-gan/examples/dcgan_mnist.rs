@@ -1,6 +1,6 @@
 //! DCGAN on the 60,000 MNIST training digits, judged by a LeNet-5 trained on MNIST.
 //!
-//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--info-codes 10] [--truncation 0.5] [--keep-best 0.5] [--quick]`
+//! `cargo run -p dl-gan --release --example dcgan_mnist -- [--epochs N] [--loss hinge --spectral-norm] [--info-codes 10] [--truncation 0.5] [--keep-best 0.5] [--variants] [--quick]`
 //!
 //! `--info-codes K` makes it an InfoGAN: the same networks, the generator
 //! conditioned on a categorical code of `K` values drawn uniformly, the
@@ -13,9 +13,10 @@
 //! the classifier labels with probability >= 0.9, the class histogram (are
 //! all 10 digits there?), and the Fréchet distance between the classifier's
 //! penultimate (84-d) features of the samples and of the 10,000 real test
-//! digits, beside the same figures for real training digits (the floor),
-//! for the generator as trained and for the average before the batch-norm
-//! statistics were measured again.
+//! digits, beside the same figures for real training digits (the floor).
+//! `--truncation`, `--keep-best` and `--variants` add the measurements of
+//! docs/gan.md (truncated codes, discriminator filtering, the generator as
+//! trained and the average before its statistics were measured again).
 //! Writes `out/dcgan_mnist/`: the trainer's checkpoint, `metrics.csv`,
 //! `losses.png`, `samples/epoch_NNN.png` (64 fixed codes), `grid.png` (100
 //! samples captioned with the classifier's label) and `model/` (the
@@ -27,11 +28,12 @@ use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use clap::Parser;
 use common::{GanArgs, dcgan_model_dir, load_mnist, pixels, score, score_json, scorer, train_dcgan};
+use dl_cnn::LeNet5;
 use dl_core::Result;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::plot::image_grid_png;
-use dl_gan::DcganConfig;
-use dl_gan::train::{best_rated_samples, latent_codes, sample_values};
+use dl_examples::cli::{CommonArgs, run_example};
+use dl_gan::sampling::{best_rated_samples, latent_codes, sample_values};
+use dl_gan::{DcDiscriminator, DcGenerator, DcganConfig, GanReport};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -54,6 +56,10 @@ struct Args {
     /// Train an InfoGAN with a categorical code of this many values.
     #[arg(long)]
     info_codes: Option<usize>,
+    /// Also score the generator as trained (no average) and the average before
+    /// its batch-norm statistics were measured again.
+    #[arg(long)]
+    variants: bool,
 }
 
 fn main() {
@@ -111,50 +117,11 @@ fn run(args: &Args) -> Result<serde_json::Value> {
             Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), &device)
         })
     };
-    let codes = codes_of(n);
-    let generated = sample_values(&g, z, codes.clone(), 500)?;
+    let generated = sample_values(&g, z, codes_of(n), 500)?;
     let (gen_score, gen_fd) = score(&lenet, &generated, None, &real_feats, &device)?;
-    let truncated = match args.truncation {
-        Some(t) if t > 0.0 && t < 1.0 => {
-            let z = z_of(n).mul_scalar(t);
-            let (s, fd) = score(&lenet, &sample_values(&g, z, codes.clone(), 500)?, None, &real_feats, &device)?;
-            println!(
-                "truncation {t}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                100.0 * s.confident,
-                s.classes_present
-            );
-            Some(json!({ "truncation": t, "score": score_json(&s, fd) }))
-        }
-        _ => None,
-    };
-    let filtered = match args.keep_best {
-        Some(f) if f > 0.0 && f < 1.0 => {
-            let m = (n as f64 / f64::from(f)).ceil() as usize;
-            let d = report.discriminator.valid();
-            let (kept, _) = best_rated_samples(&g, &d, z_of(m), codes_of(m), n, 500)?;
-            let (s, fd) = score(&lenet, &kept, None, &real_feats, &device)?;
-            println!(
-                "discriminator keeps the best {f} of {m}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                100.0 * s.confident,
-                s.classes_present
-            );
-            println!("histogram {:?}", s.histogram);
-            Some(json!({ "keep_best": f, "drawn": m, "score": score_json(&s, fd) }))
-        }
-        _ => None,
-    };
-    // The same codes through the generator as trained (no average) and through
-    // the average before its batch-norm statistics were measured again.
-    let mut variants = serde_json::Map::new();
-    for (name, v) in [("live", &live), ("averaged_before_recalibration", &trained.averaged)] {
-        let (s, fd) = score(&lenet, &sample_values(v, z_of(n), codes.clone(), 500)?, None, &real_feats, &device)?;
-        println!(
-            "{name}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-            100.0 * s.confident,
-            s.classes_present
-        );
-        variants.insert(name.to_string(), score_json(&s, fd));
-    }
+    let extras =
+        Extras { args, lenet: &lenet, real_feats: &real_feats, n, z_of: &z_of, codes_of: &codes_of, device: &device };
+    let (truncated, filtered, variants) = extras.measure(&g, report, &live, &trained.averaged)?;
     let real_n = n.min(data.train.len());
     let (real_score, real_fd) = score(&lenet, &pixels(&data.train[..real_n]), None, &real_feats, &device)?;
 
@@ -183,7 +150,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     Ok(json!({
         "example": "dcgan_mnist",
         "data": data.source,
-        "loss": args.gan.loss,
+        "loss": args.gan.loss.name(),
         "info_codes": args.info_codes,
         "spectral_norm": args.gan.spectral_norm,
         "epochs": report.state.epoch,
@@ -198,4 +165,85 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "final_d_loss": report.state.epochs.last().map(|e| e.d_loss),
         "final_g_loss": report.state.epochs.last().map(|e| e.g_loss),
     }))
+}
+
+/// The optional measurements: truncated codes, discriminator filtering, and
+/// the generator as trained and before re-measurement (`--variants`).
+struct Extras<'a> {
+    args: &'a Args,
+    lenet: &'a LeNet5,
+    real_feats: &'a [f32],
+    n: usize,
+    z_of: &'a dyn Fn(usize) -> Tensor<2>,
+    codes_of: &'a dyn Fn(usize) -> Option<Tensor<1, Int>>,
+    device: &'a burn::tensor::Device,
+}
+
+type Scores = (Option<serde_json::Value>, Option<serde_json::Value>, serde_json::Map<String, serde_json::Value>);
+
+impl Extras<'_> {
+    fn measure(
+        &self,
+        g: &DcGenerator,
+        report: &GanReport<DcGenerator, DcDiscriminator>,
+        live: &DcGenerator,
+        averaged: &DcGenerator,
+    ) -> Result<Scores> {
+        let truncated = match self.args.truncation {
+            Some(t) if t > 0.0 && t < 1.0 => {
+                let z = (self.z_of)(self.n).mul_scalar(t);
+                let (s, fd) = score(
+                    self.lenet,
+                    &sample_values(g, z, (self.codes_of)(self.n), 500)?,
+                    None,
+                    self.real_feats,
+                    self.device,
+                )?;
+                println!(
+                    "truncation {t}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
+                    100.0 * s.confident,
+                    s.classes_present
+                );
+                Some(json!({ "truncation": t, "score": score_json(&s, fd) }))
+            }
+            _ => None,
+        };
+        let filtered = match self.args.keep_best {
+            Some(f) if f > 0.0 && f < 1.0 => {
+                let m = (self.n as f64 / f64::from(f)).ceil() as usize;
+                let d = report.discriminator.valid();
+                let (kept, _) = best_rated_samples(g, &d, (self.z_of)(m), (self.codes_of)(m), self.n, 500)?;
+                let (s, fd) = score(self.lenet, &kept, None, self.real_feats, self.device)?;
+                println!(
+                    "discriminator keeps the best {f} of {m}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
+                    100.0 * s.confident,
+                    s.classes_present
+                );
+                println!("histogram {:?}", s.histogram);
+                Some(json!({ "keep_best": f, "drawn": m, "score": score_json(&s, fd) }))
+            }
+            _ => None,
+        };
+        // The same codes through the generator as trained (no average) and through
+        // the average before its batch-norm statistics were measured again.
+        let mut variants = serde_json::Map::new();
+        for (name, v) in
+            [("live", live), ("averaged_before_recalibration", averaged)].into_iter().filter(|_| self.args.variants)
+        {
+            let (s, fd) = score(
+                self.lenet,
+                &sample_values(v, (self.z_of)(self.n), (self.codes_of)(self.n), 500)?,
+                None,
+                self.real_feats,
+                self.device,
+            )?;
+            println!(
+                "{name}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
+                100.0 * s.confident,
+                s.classes_present
+            );
+            variants.insert(name.to_string(), score_json(&s, fd));
+        }
+        Ok((truncated, filtered, variants))
+    }
 }

@@ -17,8 +17,8 @@ mod common;
 use clap::Parser;
 use common::{load_mnist, trained_dcgan};
 use dl_core::Result;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::plot::image_grid_png;
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_gan::latent::{InpaintConfig, inpaint};
 use serde_json::json;
 

@@ -15,10 +15,10 @@ use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
 use common::trained_dcgan;
 use dl_core::Result;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::task::to_f32;
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_gan::latent::slerp;
-use dl_gan::train::{latent_codes, sample_values};
+use dl_gan::sampling::{latent_codes, sample_values};
 use serde_json::json;
 
 #[derive(Parser)]

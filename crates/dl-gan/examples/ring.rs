@@ -13,7 +13,7 @@
 
 use clap::Parser;
 use dl_core::Result;
-use dl_core::cli::{CommonArgs, run_example};
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_gan::Mixture;
 use dl_gan::recipes::{ToyGan, ToyOptions, train_toy};
 use serde_json::json;

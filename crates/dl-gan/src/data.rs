@@ -30,7 +30,7 @@ impl GanData {
                 return Err(Error::shape("GanData labels", format!("{n} (one per sample)"), l.len()));
             }
             if let Some(bad) = l.iter().find(|&&y| y >= *classes) {
-                return Err(Error::Invalid(format!("GanData: label {bad} is not in 0..{classes}")));
+                return Err(Error::out_of_range("GanData label", bad, format!("0..{classes}")));
             }
         }
         Ok(GanData { samples, dim, labels })

@@ -22,7 +22,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::models::Generator;
-use crate::train::latent_codes;
+use crate::sampling::latent_codes;
 use dl_core::{Error, Result};
 
 struct Collect {

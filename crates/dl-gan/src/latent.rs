@@ -15,7 +15,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::models::Generator;
-use crate::train::latent_codes;
+use crate::sampling::latent_codes;
 use dl_core::config::check;
 use dl_core::task::to_f32;
 use dl_core::train::OptimizerKind;
@@ -67,7 +67,7 @@ pub fn inpaint<G: Generator>(
         return Err(Error::config(c, "prior_weight", "must be >= 0"));
     }
     if !device.is_autodiff() {
-        return Err(Error::Invalid("inpaint needs an autodiff device (gradients reach the latent codes)".into()));
+        return Err(Error::NeedsAutodiff { what: "inpaint (gradients reach the latent codes)" });
     }
     let dim = g.sample_dim();
     if known.len() != dim {
@@ -77,7 +77,7 @@ pub fn inpaint<G: Generator>(
         return Err(Error::shape(format!("inpaint image {i}"), dim, img.len()));
     }
     if images.is_empty() {
-        return Err(Error::Invalid("inpaint: no images".into()));
+        return Err(Error::empty("inpaint: the images"));
     }
     let visible = known.iter().filter(|&&k| k).count();
     if visible == 0 {
@@ -139,7 +139,7 @@ pub fn slerp(a: &[f32], b: &[f32], steps: usize) -> Result<Vec<Vec<f32>>> {
         return Err(Error::shape("slerp codes", a.len(), b.len()));
     }
     if steps < 2 {
-        return Err(Error::Invalid(format!("slerp: need at least 2 steps, got {steps}")));
+        return Err(Error::out_of_range("slerp steps", steps, "at least 2"));
     }
     let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
     let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();

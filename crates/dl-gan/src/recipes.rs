@@ -9,7 +9,9 @@ use crate::data::Mixture;
 use crate::loss::GanLoss;
 use crate::metrics::{ModeCoverage, mode_coverage};
 use crate::models::mlp::MlpGanConfig;
-use crate::train::{GanTrainConfig, latent_codes, sample_values, train_gan};
+use crate::sampling::{latent_codes, sample_values};
+use crate::train::{GanTrainConfig, train_gan};
+#[cfg(feature = "plot")]
 use dl_core::plot::{Series, line_chart};
 use dl_core::{ModelConfig, Result};
 
@@ -92,6 +94,7 @@ pub struct ToyRun {
 }
 
 /// Writes generated 2-D points (up to 1,000) over the mixture's modes.
+#[cfg(feature = "plot")]
 pub fn scatter_png(path: &Path, title: &str, samples: &[f32], mix: &Mixture) -> Result<()> {
     // Isolated points (separated by NaN) are drawn as dots.
     let dots = |pts: &mut dyn Iterator<Item = (f64, f64)>| -> Vec<(f64, f64)> {
@@ -145,6 +148,7 @@ pub fn train_toy(
     let samples = sample_values(&g, z, None, 2500)?;
     let min_per_mode = (20 * opts.samples).div_ceil(2500);
     let coverage = mode_coverage(&samples, mix, min_per_mode)?;
+    #[cfg(feature = "plot")]
     if let Some(dir) = out_dir {
         let title =
             format!("{} {}: {}/{} modes", mix.name, recipe.name(), coverage.modes_covered, coverage.modes_total);

@@ -12,27 +12,14 @@ use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use dl_core::checkpoint::{load_model, save_model};
 use dl_core::task::to_f32;
+use dl_core::testing::{device, rng_lock, temp_dir};
+use dl_core::train::Checkpointer;
+use dl_core::train::checkpointer::interrupt_next_save;
 use dl_core::{Backend, Error, ModelConfig};
 use dl_gan::latent::{InpaintConfig, inpaint};
-use dl_gan::train::{GanState, latent_codes, sample_values};
+use dl_gan::sampling::{latent_codes, sample_values};
+use dl_gan::train::GanState;
 use dl_gan::*;
-
-/// burn's device RNG is process-wide on flex: tests that draw random numbers hold this lock.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn device() -> Device {
-    Backend::Flex.device().expect("flex is the default backend")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dl-gan-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 fn mlp(spectral: bool, classes: Option<usize>, device: &Device) -> MlpGan {
     MlpGanConfig::new()
@@ -128,7 +115,7 @@ fn resume_continues_identically() {
         };
         train_gan(gan.generator, gan.discriminator, &data, &cfg, &ad).unwrap()
     };
-    let (a, b) = (tmp("resume-a"), tmp("resume-b"));
+    let (a, b) = (temp_dir("dl-gan", "resume-a"), temp_dir("dl-gan", "resume-b"));
     let full = run(&a, 3, false);
     let first = run(&b, 1, false);
     assert_eq!(first.state.epoch, 1);
@@ -146,14 +133,53 @@ fn resume_continues_identically() {
     assert_eq!(x.len(), y.len());
     assert!(x.iter().zip(&y).all(|(a, b)| (a - b).abs() < 1e-12), "{x:?} vs {y:?}");
     assert_eq!((full.state.d_step, full.state.g_step), (resumed.state.d_step, resumed.state.g_step));
-    for f in ["metrics.csv", "losses.png", "checkpoint/average.bpk", "checkpoint/g_optim.bpk"] {
-        assert!(b.join(f).is_file(), "{f}");
+    let ckpt = Checkpointer::new(&b).unwrap().latest_dir().unwrap().unwrap();
+    for f in [b.join("metrics.csv"), b.join("losses.png"), ckpt.join("average.bpk"), ckpt.join("g_optim.bpk")] {
+        assert!(f.is_file(), "{}", f.display());
     }
     // Another seed may not resume this checkpoint.
     let ad = device().autodiff();
     let gan = mlp(true, None, &ad);
     let cfg = GanTrainConfig { out_dir: Some(b.clone()), resume: true, seed: 1, ..quick(4, 4) };
     assert!(matches!(train_gan(gan.generator, gan.discriminator, &data, &cfg, &ad), Err(Error::Checkpoint { .. })));
+}
+
+/// A kill at any step of any epoch's checkpoint write, then `resume`, gives
+/// exactly the uninterrupted run.
+#[test]
+fn resume_after_an_interrupted_checkpoint_is_exact() {
+    let _rng = rng_lock();
+    let data = Mixture::grid25().data(256, 4).unwrap();
+    let run = |dir: &PathBuf, resume: bool| {
+        let ad = device().autodiff();
+        ad.seed(5);
+        let gan = mlp(false, None, &ad);
+        let cfg = GanTrainConfig { out_dir: Some(dir.clone()), resume, ema_decay: Some(0.9), ..quick(3, 3) };
+        train_gan(gan.generator, gan.discriminator, &data, &cfg, &ad)
+    };
+    let full = run(&temp_dir("dl-gan", "kill-full"), false).unwrap();
+    for epoch in 1..=3 {
+        for steps in 0..4 {
+            let dir = temp_dir("dl-gan", &format!("kill-{epoch}-{steps}"));
+            if epoch > 1 {
+                let ad = device().autodiff();
+                ad.seed(5);
+                let gan = mlp(false, None, &ad);
+                let cfg = GanTrainConfig { out_dir: Some(dir.clone()), ema_decay: Some(0.9), ..quick(epoch - 1, 3) };
+                train_gan(gan.generator, gan.discriminator, &data, &cfg, &ad).unwrap();
+            }
+            interrupt_next_save(Some(steps));
+            let killed = run(&dir, true);
+            interrupt_next_save(None);
+            assert!(killed.is_err(), "epoch {epoch}, step {steps}: the save was interrupted");
+            let resumed = run(&dir, true).unwrap();
+            let at = format!("killed at step {steps} of epoch {epoch}'s checkpoint");
+            assert_eq!(params(&full.generator), params(&resumed.generator), "{at}");
+            assert_eq!(params(&full.discriminator), params(&resumed.discriminator), "{at}");
+            assert_eq!(params(full.average.as_ref().unwrap()), params(resumed.average.as_ref().unwrap()), "{at}");
+            assert_eq!(full.state.epochs.len(), resumed.state.epochs.len(), "{at}");
+        }
+    }
 }
 
 /// A discriminator that wins outright (real data far away, the generator
@@ -165,7 +191,7 @@ fn collapse_detection_fires_and_keeps_the_last_good_checkpoint() {
     ad.seed(7);
     let gan = mlp(false, None, &ad);
     let data = GanData::new([8.0f32, 8.0].repeat(256), 2, None).unwrap();
-    let dir = tmp("collapse");
+    let dir = temp_dir("dl-gan", "collapse");
     let cfg = GanTrainConfig {
         loss: GanLoss::Hinge,
         g_lr: 1e-9,
@@ -179,7 +205,7 @@ fn collapse_detection_fires_and_keeps_the_last_good_checkpoint() {
     let msg = err.to_string();
     assert!(matches!(err, Error::Training(_)), "{msg}");
     assert!(msg.contains("collapse") && msg.contains("last good checkpoint"), "{msg}");
-    let state: GanState = dl_core::config::load_json(dir.join("checkpoint/state.json")).unwrap();
+    let state: GanState = Checkpointer::new(&dir).unwrap().latest().unwrap().unwrap().state;
     assert!(state.epoch >= 1 && msg.contains(&format!("(epoch {})", state.epoch)), "{msg} / {}", state.epoch);
     // A NaN in the data is refused before training.
     assert!(GanData::new(vec![1.0, f32::NAN], 2, None).is_err());
@@ -340,7 +366,8 @@ fn best_rated_samples_keep_what_the_discriminator_rates_highest() {
     let rating = to_f32(discriminate(&gan.discriminator, all.clone(), Some(labels.clone())).unwrap()).unwrap();
     let all = to_f32(all).unwrap();
     let (kept, idx) =
-        train::best_rated_samples(&gan.generator, &gan.discriminator, z.clone(), Some(labels.clone()), 10, 7).unwrap();
+        sampling::best_rated_samples(&gan.generator, &gan.discriminator, z.clone(), Some(labels.clone()), 10, 7)
+            .unwrap();
     assert_eq!(idx.len(), 10);
     assert!(idx.windows(2).all(|w| w[0] < w[1]), "in the order drawn");
     let worst_kept = idx.iter().map(|&i| rating[i]).fold(f32::INFINITY, f32::min);
@@ -349,7 +376,8 @@ fn best_rated_samples_keep_what_the_discriminator_rates_highest() {
     let expected: Vec<f32> = idx.iter().flat_map(|&i| all[i * 2..i * 2 + 2].to_vec()).collect();
     assert_eq!(kept, expected);
     for keep in [0, 41] {
-        let e = train::best_rated_samples(&gan.generator, &gan.discriminator, z.clone(), Some(labels.clone()), keep, 7);
+        let e =
+            sampling::best_rated_samples(&gan.generator, &gan.discriminator, z.clone(), Some(labels.clone()), keep, 7);
         assert!(e.unwrap_err().to_string().contains("keep"), "keep {keep}");
     }
 }
@@ -365,7 +393,7 @@ fn save_load_is_bit_exact_with_spectral_state() {
     let data = GanData::new(vec![0.5; 784 * 32], 784, None).unwrap();
     let r = train_gan(gan.generator, gan.discriminator, &data, &quick(1, 2), &ad).unwrap();
     let trained = Dcgan { generator: r.generator.valid(), discriminator: r.discriminator.valid() };
-    let dir = tmp("save");
+    let dir = temp_dir("dl-gan", "save");
     save_model(&cfg, &trained, &dir).unwrap();
     let (_, loaded): (DcganConfig, Dcgan) = load_model(&dir, &device()).unwrap();
     assert_eq!(params(&trained), params(&loaded));

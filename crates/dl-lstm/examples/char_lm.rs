@@ -11,16 +11,16 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 use clap::Parser;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::split::SplitRng;
 use dl_core::data::text::read_text;
 use dl_core::data::tokenizer::CharTokenizer;
-use dl_core::recurrent::heads::{HeadConfig, NextTokenBatcher, SequenceModelConfig, SequenceTask};
 use dl_core::sampling::Sampling;
 use dl_core::task::{evaluate, to_f32};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{Error, ModelConfig};
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_lstm::LstmConfig;
+use dl_lstm::{HeadConfig, NextTokenBatcher, SequenceModelConfig, SequenceTask};
 use serde_json::json;
 
 #[derive(Parser)]

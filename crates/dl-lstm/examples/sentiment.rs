@@ -15,16 +15,15 @@
 //! `out/sentiment/<dataset>-<model>/` (checkpoint, vocabulary, curves, confusion).
 
 use clap::Parser;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::WordClassData;
 use dl_core::data::tokenizer::WordSplit;
-use dl_core::recurrent::heads::{
-    HeadConfig, Pooling, SequenceModelConfig, SequenceTask, TokenSequence, TokenSequenceBatcher,
-};
 use dl_core::task::evaluate;
 use dl_core::train::{EarlyStopping, OptimizerKind, fit};
 use dl_core::{Error, ModelConfig, Result};
+use dl_examples::choices::{LstmKind, PoolingArg, TextDataset, TokensArg};
+use dl_examples::cli::{CommonArgs, confusion_figure, run_each, run_example};
 use dl_lstm::LstmConfig;
+use dl_lstm::{HeadConfig, Pooling, SequenceModelConfig, SequenceTask, TokenSequence, TokenSequenceBatcher};
 use serde_json::{Value, json};
 
 #[derive(Parser)]
@@ -32,12 +31,12 @@ use serde_json::{Value, json};
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Datasets, comma-separated: rt-polarity, sms-spam.
-    #[arg(long, value_delimiter = ',', default_value = "rt-polarity,sms-spam")]
-    dataset: Vec<String>,
-    /// Models, comma-separated: lstm, bilstm.
-    #[arg(long, value_delimiter = ',', default_value = "lstm,bilstm")]
-    models: Vec<String>,
+    /// Datasets, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "rt-polarity,sms-spam")]
+    dataset: Vec<TextDataset>,
+    /// Models, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lstm,bilstm")]
+    models: Vec<LstmKind>,
     /// Word-embedding width.
     #[arg(long, default_value_t = 128)]
     embed_dim: usize,
@@ -48,9 +47,9 @@ struct Args {
     /// rt-polarity, 0.2 for sms-spam, whose messages are short on signal words).
     #[arg(long)]
     dropout: Option<f64>,
-    /// Summary of the outputs: max, mean or last.
-    #[arg(long, default_value = "max")]
-    pooling: String,
+    /// Summary of the outputs.
+    #[arg(long, value_enum, default_value_t = PoolingArg::Max)]
+    pooling: PoolingArg,
     /// Learning rate (AdamW).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -66,45 +65,26 @@ struct Args {
     min_freq: Option<usize>,
     /// Word rule: words (split on spaces and punctuation) or kim (Kim's
     /// English preprocessing first).
-    #[arg(long, default_value = "words")]
-    tokens: WordSplit,
+    #[arg(long, value_enum, default_value_t = TokensArg::Words)]
+    tokens: TokensArg,
 }
 
 fn main() {
     let args = Args::parse();
-    run_example(|| {
-        let mut runs = Vec::new();
-        for d in &args.dataset {
-            for m in &args.models {
-                runs.push(run(&args, d, m)?);
-            }
-        }
-        Ok(json!({ "example": "sentiment", "runs": runs }))
-    });
+    run_example(|| run_each("sentiment", &args.dataset, &args.models, |d, m| run(&args, d, m)));
 }
 
-fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
+fn run(args: &Args, dataset: TextDataset, model: LstmKind) -> Result<Value> {
     let c = &args.common;
     let (min_freq, default_dropout) = match dataset {
-        "sms-spam" => (2, 0.2),
-        "rt-polarity" => (1, 0.5),
-        other => {
-            return Err(Error::Unknown { kind: "dataset", value: other.into(), context: "--dataset".into() });
-        }
+        TextDataset::SmsSpam => (2, 0.2),
+        TextDataset::RtPolarity => (1, 0.5),
     };
-    let bidirectional = match model_name {
-        "lstm" => false,
-        "bilstm" => true,
-        other => return Err(Error::Unknown { kind: "model", value: other.into(), context: "--models".into() }),
-    };
-    let pooling = match args.pooling.as_str() {
-        "max" => Pooling::Max,
-        "mean" => Pooling::Mean,
-        "last" => Pooling::Last,
-        other => return Err(Error::Unknown { kind: "pooling", value: other.into(), context: "--pooling".into() }),
-    };
-    let dir = c.data_dirs().find(dataset, &["train.tsv", "test.tsv"])?;
-    let split = args.tokens;
+    let (dataset, model_name) = (dataset.name(), model.name());
+    let bidirectional = model.bidirectional();
+    let pooling = Pooling::from(args.pooling);
+    let dir = c.data_dirs().find(&dataset, &["train.tsv", "test.tsv"])?;
+    let split = WordSplit::from(args.tokens);
     let WordClassData { tokenizer, labels, train, valid, test } =
         WordClassData::load(&dir, split, args.min_freq.unwrap_or(min_freq), 50_000, 0.1, c.seed)?;
     let items = |rows: Vec<(Vec<usize>, usize)>| -> Vec<TokenSequence> {
@@ -140,9 +120,7 @@ fn run(args: &Args, dataset: &str, model_name: &str) -> Result<Value> {
     let report = fit(model, &train, Some(&valid), &batcher, &cfg, &device)?;
     dl_core::checkpoint::save_model(&config, &report.model, out.join("model"))?;
     let eval = evaluate(&report.model, &test, &batcher, 256, &device)?;
-    let cm = eval.confusion.as_ref().ok_or_else(|| Error::Invalid("no confusion matrix".into()))?;
-    let names: Vec<String> = (0..labels.len()).map(|i| labels.name(i).unwrap_or("?").to_string()).collect();
-    dl_core::cli::save_confusion_png(&out.join("confusion.png"), cm, &names)?;
+    let cm = confusion_figure(&out, &eval, &labels)?;
     let acc = eval.accuracy().unwrap_or(f64::NAN);
     eprintln!("[{dataset}] {model_name}: test accuracy {:.2}%", 100.0 * acc);
     Ok(json!({

@@ -13,13 +13,22 @@
 //! `attention_<i>.png`).
 
 use clap::Parser;
-use dl_core::cli::{CommonArgs, run_example};
-use dl_core::recurrent::seq2seq::{AttentionKind, Seq2SeqConfig, Seq2SeqHeadConfig};
-use dl_core::recurrent::translation::{TranslateArgs, TranslationData, merge_json, score_translations};
+use dl_core::ModelConfig;
 use dl_core::train::{EarlyStopping, fit};
-use dl_core::{Error, ModelConfig};
+use dl_examples::cli::{CommonArgs, run_example};
+use dl_examples::translation::{TranslateArgs, TranslationData, merge_json, score_translations};
 use dl_lstm::LstmConfig;
+use dl_lstm::{AttentionKind, Seq2SeqConfig, Seq2SeqHeadConfig};
 use serde_json::json;
+
+/// The attention scores this example offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Attention {
+    /// Bahdanau's additive score.
+    Additive,
+    /// Luong's multiplicative ("general") score.
+    Multiplicative,
+}
 
 #[derive(Parser)]
 #[command(about = "LSTM seq2seq with attention: English to French")]
@@ -37,9 +46,9 @@ struct Args {
     /// Decoder LSTM width.
     #[arg(long, default_value_t = 256)]
     dec_hidden: usize,
-    /// additive (Bahdanau) or multiplicative (Luong).
-    #[arg(long, default_value = "additive")]
-    attention: String,
+    /// How the decoder scores source positions.
+    #[arg(long, value_enum, default_value_t = Attention::Additive)]
+    attention: Attention,
     /// Learning rate (Adam).
     #[arg(long, default_value_t = 1e-3)]
     lr: f64,
@@ -49,12 +58,9 @@ fn main() {
     let args = Args::parse();
     run_example(|| {
         let c = &args.common;
-        let attention = match args.attention.as_str() {
-            "additive" => AttentionKind::Additive,
-            "multiplicative" => AttentionKind::Multiplicative,
-            other => {
-                return Err(Error::Unknown { kind: "attention", value: other.into(), context: "--attention".into() });
-            }
+        let attention = match args.attention {
+            Attention::Additive => AttentionKind::Additive,
+            Attention::Multiplicative => AttentionKind::Multiplicative,
         };
         let data = TranslationData::load(c, &args.task)?;
         let out = c.out_dir("translate")?;
@@ -84,7 +90,7 @@ fn main() {
         Ok(merge_json(
             json!({
                 "example": "translate",
-                "attention": args.attention,
+                "attention": dl_examples::choices::choice_name(&args.attention),
                 "valid_loss": report.valid.as_ref().map(|v| v.loss),
                 "epochs": report.history.epochs.len(),
                 "train_seconds": train_seconds,

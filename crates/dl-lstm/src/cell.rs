@@ -11,7 +11,7 @@ use burn::nn::{Initializer, Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use dl_core::recurrent::{CellState, RecurrentCell};
+use dl_seq::{CellState, RecurrentCell};
 
 /// What the gates did at one step, for a batch: each `[B, H]`.
 #[derive(Debug, Clone)]
@@ -133,5 +133,23 @@ impl RecurrentCell for LstmCell {
     }
     fn step(&self, x: Tensor<2>, state: CellState) -> CellState {
         self.step_gates(x, state).0
+    }
+    /// Cells without peepholes or projection have the fused layer.
+    fn fusable(&self) -> bool {
+        self.peephole.is_none() && self.projection.is_none()
+    }
+    fn run_sequence(&self, x: Tensor<3>, init: CellState, mask: Tensor<2>, reverse: bool) -> (Tensor<3>, CellState) {
+        if !self.fusable() {
+            return dl_seq::step_sequence(self, x, init, mask, reverse);
+        }
+        let [b, h] = [x.dims()[0], self.cell_width()];
+        let c0 = init.c.unwrap_or_else(|| Tensor::zeros([b, h], &x.device()));
+        // [B, T, 4H]: the input projection of every step, both biases, in one product.
+        let mut gx = self.input.forward(x);
+        if let Some(bias) = &self.hidden.bias {
+            gx = gx + bias.val().unsqueeze::<3>();
+        }
+        let run = dl_kernels::lstm_layer(gx, self.hidden.weight.val(), init.h, c0, mask, reverse);
+        (run.outputs, CellState { h: run.h, c: Some(run.c) })
     }
 }

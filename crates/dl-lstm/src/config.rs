@@ -6,8 +6,8 @@ use burn::tensor::Device;
 use crate::Lstm;
 use crate::cell::LstmCell;
 use dl_core::config::check;
-use dl_core::recurrent::RecurrentStack;
 use dl_core::{Error, ModelConfig};
+use dl_seq::RecurrentStack;
 
 /// An LSTM stack, as `torch.nn.LSTM(input_size, hidden_size, num_layers, bias,
 /// batch_first=True, dropout, bidirectional, proj_size)`, plus `peephole` and

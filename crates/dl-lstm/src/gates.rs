@@ -11,8 +11,8 @@ use burn::tensor::Tensor;
 
 use crate::Lstm;
 use crate::cell::{GateValues, LstmCell};
-use dl_core::recurrent::{CellState, RecurrentOutput, RecurrentState, StepObserver, StepPosition};
 use dl_core::{Error, Result};
+use dl_seq::{CellState, EncoderOutput, EncoderState, StepObserver, StepPosition};
 
 /// Every gate of every step: each tensor is `[layers * directions, B, T, H]`, rows in
 /// PyTorch's state order (layer 0 forward, layer 0 reverse, layer 1 forward, ...).
@@ -46,8 +46,8 @@ pub fn forward_with_gates(
     lstm: &Lstm,
     input: Tensor<3>,
     lengths: Option<&[usize]>,
-    state: Option<RecurrentState>,
-) -> Result<(RecurrentOutput, GateReadout)> {
+    state: Option<EncoderState>,
+) -> Result<(EncoderOutput, GateReadout)> {
     let mut rec = Recorder { steps: Vec::new() };
     let out = lstm.forward_with(input, lengths, state, &mut rec)?;
     let dirs = lstm.directions();

@@ -12,7 +12,7 @@
 //!   bidirectional, projection (`proj_size`, as PyTorch), optional peephole
 //!   connections (Gers & Schmidhuber 2000), forget-gate bias initialisation
 //!   (Jozefowicz et al. 2015), variable-length batches; usable with every head
-//!   of [`dl_core::recurrent::heads`].
+//!   of [`dl_seq::heads`].
 //! - [`gates`]: a forward pass that also returns every step's input, forget
 //!   and output gate and cell state, to see what the network remembers.
 //! - [`pytorch`]: loads `nn.LSTM` state dicts (bidirectional, `proj_size`).
@@ -20,11 +20,13 @@
 pub mod cell;
 pub mod config;
 pub mod gates;
+#[cfg(feature = "parity")]
 pub mod parity;
 pub mod pytorch;
 
 pub use cell::LstmCell;
 pub use config::LstmConfig;
+pub use dl_seq::*;
 
 /// An LSTM stack.
-pub type Lstm = dl_core::recurrent::RecurrentStack<LstmCell>;
+pub type Lstm = dl_seq::RecurrentStack<LstmCell>;

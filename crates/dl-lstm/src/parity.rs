@@ -6,8 +6,8 @@ use burn::tensor::Device;
 use crate::config::LstmConfig;
 use crate::pytorch::load_lstm;
 use dl_core::parity::{Fixture, NamedOutput, Registry, output};
-use dl_core::recurrent::RecurrentState;
 use dl_core::{Error, ModelConfig};
+use dl_seq::EncoderState;
 
 /// Adds the kinds of this crate to `registry`.
 pub fn register(registry: &mut Registry) {
@@ -26,7 +26,7 @@ fn run_lstm(fx: &Fixture, device: &Device) -> dl_core::Result<Vec<NamedOutput>> 
         .with_forget_bias(0.0);
     let lstm = load_lstm(cfg.init(device)?, fx, "", device)?;
     let state = match (fx.has_input("h0"), fx.has_input("c0")) {
-        (true, true) => Some(RecurrentState { h: fx.float::<3>("h0", device)?, c: Some(fx.float::<3>("c0", device)?) }),
+        (true, true) => Some(EncoderState { h: fx.float::<3>("h0", device)?, c: Some(fx.float::<3>("c0", device)?) }),
         (false, false) => None,
         _ => return Err(Error::Invalid("an LSTM fixture gives both h0 and c0 or neither".into())),
     };

@@ -1,48 +1,19 @@
 //! dl-lstm tests: parity with PyTorch (`lstm`, with h0/c0, layers, directions,
 //! proj_size), variable-length batches, bidirectionality, state handling, gate
 //! introspection, peepholes, forget-bias initialisation, errors, training,
-//! save/load and backend conformance.
-
-use std::path::{Path, PathBuf};
+//! save/load, backend conformance, and the fused layer against the
+//! composition.
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 use dl_core::parity::{Registry, Verdict, check_one};
-use dl_core::recurrent::heads::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask, SeriesBatcher};
-use dl_core::recurrent::{RecurrentCell, RecurrentState};
-use dl_core::task::to_f32;
+use dl_core::testing::{device, max_diff, random, rng_lock, values, workspace_root};
 use dl_core::train::{TrainConfig, fit};
 use dl_core::{Backend, Error, ModelConfig};
 use dl_lstm::gates::forward_with_gates;
 use dl_lstm::*;
-
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// burn's device RNG is process-wide on flex: tests that draw random numbers hold this lock.
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn device() -> Device {
-    Backend::Flex.device().expect("flex is the default backend")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    to_f32(t).unwrap()
-}
-
-fn random<const D: usize>(shape: [usize; D], d: &Device) -> Tensor<D> {
-    Tensor::random(shape, Distribution::Normal(0.0, 1.0), d)
-}
+use dl_lstm::{EncoderState, RecurrentCell};
+use dl_lstm::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask, SeriesBatcher};
 
 fn check_lstm_fixtures(d: &Device) -> usize {
     let mut registry = Registry::new();
@@ -51,9 +22,9 @@ fn check_lstm_fixtures(d: &Device) -> usize {
     // Other backends check the committed fixtures only: on lavapipe every new shape
     // compiles kernels, which costs seconds per fixture.
     let dirs = if *d == device() {
-        vec![root().join("fixtures/parity"), root().join("../shared/parity/samples")]
+        vec![workspace_root().join("fixtures/parity"), workspace_root().join("../shared/parity/samples")]
     } else {
-        vec![root().join("fixtures/parity")]
+        vec![workspace_root().join("fixtures/parity")]
     };
     for dir in dirs {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
@@ -81,7 +52,7 @@ fn lstm_matches_pytorch_fixtures() {
 #[test]
 fn loading_pytorch_weights_checks_projection_and_peepholes() {
     let d = device();
-    let fx = dl_core::parity::Fixture::load(&root().join("fixtures/parity/p_lstm_proj_bidir.json")).unwrap();
+    let fx = dl_core::parity::Fixture::load(&workspace_root().join("fixtures/parity/p_lstm_proj_bidir.json")).unwrap();
     // Same sizes without the projection: the weight_hh shape differs and is named.
     let no_proj = LstmConfig::new(5, 6).with_num_layers(2).with_bidirectional(true).init(&d).unwrap();
     let err = dl_lstm::pytorch::load_lstm(no_proj, &fx, "", &d).unwrap_err();
@@ -150,9 +121,10 @@ fn gate_readout_is_consistent_with_the_states() {
     let x = random([2, 5, 3], &d);
     let lengths = [5usize, 3];
     let (out, gates) = forward_with_gates(&lstm, x.clone(), Some(&lengths), None).unwrap();
-    // Same outputs as a plain forward.
+    // Same outputs as a plain forward (the fused layer's sigmoid and tanh are
+    // polynomial approximations within 1e-6 of the composition's).
     let plain = lstm.forward(x, Some(&lengths), None).unwrap();
-    assert_eq!(values(out.output.clone()), values(plain.output));
+    assert!(max_diff(&values(out.output.clone()), &values(plain.output)) < 1e-6);
     assert_eq!(gates.input.dims(), [4, 2, 5, 4]);
     for g in [&gates.input, &gates.forget, &gates.output] {
         let v = values(g.clone());
@@ -191,7 +163,8 @@ fn forget_bias_and_peepholes() {
     let x = random([2, 4, 2], &d);
     let a = values(plain.forward(x.clone(), None, None).unwrap().output);
     let b = values(peep.forward(x.clone(), None, None).unwrap().output);
-    assert_eq!(a, b);
+    // (The plain LSTM runs the fused layer, the peephole one the composition.)
+    assert!(max_diff(&a, &b) < 1e-6);
     peep.forward[0].peephole = Some(burn::module::Param::from_tensor(Tensor::ones([3, 3], &d)));
     let c = values(peep.forward(x, None, None).unwrap().output);
     assert!(max_diff(&a, &c) > 1e-3);
@@ -207,9 +180,9 @@ fn invalid_configs_and_states_are_errors() {
     assert!(text(LstmConfig::new(3, 4).with_bias(false).init(&d)).contains("forget_bias"));
     let lstm = LstmConfig::new(3, 4).init(&d).unwrap();
     let x = Tensor::<3>::zeros([2, 5, 3], &d);
-    let h_only = RecurrentState { h: Tensor::zeros([1, 2, 4], &d), c: None };
+    let h_only = EncoderState { h: Tensor::zeros([1, 2, 4], &d), c: None };
     assert!(lstm.forward(x.clone(), None, Some(h_only)).unwrap_err().to_string().contains("c0"));
-    let bad_c = RecurrentState { h: Tensor::zeros([1, 2, 4], &d), c: Some(Tensor::zeros([1, 3, 4], &d)) };
+    let bad_c = EncoderState { h: Tensor::zeros([1, 2, 4], &d), c: Some(Tensor::zeros([1, 3, 4], &d)) };
     assert!(lstm.forward(x, None, Some(bad_c)).unwrap_err().to_string().contains("c0"));
 }
 
@@ -277,5 +250,77 @@ fn backend_conformance() {
         let tc = TrainConfig { epochs: 3, batch_size: 32, lr: 1e-2, progress: false, ..TrainConfig::default() };
         let r = fit(cfg.init(&ad).unwrap(), &train, None, &SeriesBatcher, &tc, &ad).unwrap();
         assert!(r.history.epochs[2].train_loss < r.history.epochs[0].train_loss, "{backend}");
+    }
+}
+
+// ------------------------------------------------------------------ fused layer
+
+/// Runs every step through `RecurrentCell::step`: the composition of
+/// standard ops the fused layer must equal.
+struct Composed;
+
+impl<C: RecurrentCell> StepObserver<C> for Composed {
+    fn step(&mut self, cell: &C, _: StepPosition, x: Tensor<2>, state: CellState) -> CellState {
+        cell.step(x, state)
+    }
+}
+
+/// The fused LSTM layer (flex's default path) equals the step-by-step
+/// composition in values and in the gradients of the input, every weight and
+/// bias, and the initial states: odd sizes, length-1 sequences, padding,
+/// two layers, both directions.
+#[test]
+fn the_fused_layer_equals_the_composition_in_values_and_gradients() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    ad.seed(3);
+    assert!(dl_kernels::fused_on(&ad), "flex runs the fused layer");
+    for (cfg, lengths, t) in [
+        (LstmConfig::new(3, 5), None, 1),
+        (LstmConfig::new(3, 5).with_num_layers(2).with_bidirectional(true), Some(vec![4usize, 1, 3]), 4),
+        (LstmConfig::new(2, 7).with_forget_bias(0.0), Some(vec![6usize, 6, 2]), 6),
+    ] {
+        let lstm = cfg.init(&ad).unwrap();
+        assert!(lstm.forward.iter().all(RecurrentCell::fusable));
+        let rows = lstm.num_layers() * lstm.directions();
+        let x = random([3, t, cfg.input_size], &ad).require_grad();
+        let h0 = random([rows, 3, cfg.hidden_size], &ad).require_grad();
+        let c0 = random([rows, 3, cfg.hidden_size], &ad).require_grad();
+        let state = || Some(EncoderState { h: h0.clone(), c: Some(c0.clone()) });
+        let run = |fused: bool| {
+            let out = if fused {
+                lstm.forward(x.clone(), lengths.as_deref(), state()).unwrap()
+            } else {
+                lstm.forward_with(x.clone(), lengths.as_deref(), state(), &mut Composed).unwrap()
+            };
+            // A loss that weighs every output and final state differently.
+            let dims = out.output.dims();
+            let n = dims.iter().product::<usize>();
+            let weights: Vec<f32> = (0..n).map(|i| (i % 7) as f32 * 0.1 - 0.3).collect();
+            let w_out = Tensor::<3>::from_data(burn::tensor::TensorData::new(weights, dims), &ad);
+            let loss = (out.output.clone() * w_out).sum()
+                + (out.state.h.clone() * 0.3).sum()
+                + (out.state.c.clone().unwrap() * -0.7).sum();
+            let grads = loss.backward();
+            let mut g = vec![
+                values(x.grad(&grads).unwrap()),
+                values(h0.grad(&grads).unwrap()),
+                values(c0.grad(&grads).unwrap()),
+            ];
+            for cell in lstm.forward.iter().chain(&lstm.reverse) {
+                g.push(values(cell.input.weight.val().grad(&grads).unwrap()));
+                g.push(values(cell.hidden.weight.val().grad(&grads).unwrap()));
+                g.push(values(cell.input.bias.as_ref().unwrap().val().grad(&grads).unwrap()));
+                g.push(values(cell.hidden.bias.as_ref().unwrap().val().grad(&grads).unwrap()));
+            }
+            (values(out.output), values(out.state.h), values(out.state.c.unwrap()), g)
+        };
+        let (fo, fh, fc, fg) = run(true);
+        let (co, ch, cc, cg) = run(false);
+        let what = format!("{cfg:?} lengths {lengths:?}");
+        assert!(max_diff(&fo, &co) < 1e-5 && max_diff(&fh, &ch) < 1e-5 && max_diff(&fc, &cc) < 1e-5, "{what}");
+        for (i, (f, c)) in fg.iter().zip(&cg).enumerate() {
+            assert!(max_diff(f, c) < 1e-5, "{what}: gradient {i} differs by {}", max_diff(f, c));
+        }
     }
 }

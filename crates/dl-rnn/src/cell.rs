@@ -5,7 +5,7 @@
 //! `weight_ih` / `weight_hh` transposed. burn's `Rnn`/`Gru` use one `Linear`
 //! pair per gate and run a whole single-layer sequence themselves, without
 //! lengths or initial states per layer; these cells are driven by
-//! [`dl_core::recurrent::RecurrentStack`], which adds those.
+//! [`dl_seq::RecurrentStack`], which adds those.
 
 use burn::module::Module;
 use burn::nn::{Initializer, Linear, LinearConfig};
@@ -13,7 +13,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::{relu, sigmoid};
 use serde::{Deserialize, Serialize};
 
-use dl_core::recurrent::{CellState, RecurrentCell};
+use dl_seq::{CellState, RecurrentCell};
 
 /// The Elman RNN's activation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -94,6 +94,19 @@ impl RecurrentCell for RnnCell {
             Nonlinearity::Relu => relu(pre),
         };
         CellState { h, c: None }
+    }
+    fn fusable(&self) -> bool {
+        true
+    }
+    fn run_sequence(&self, x: Tensor<3>, init: CellState, mask: Tensor<2>, reverse: bool) -> (Tensor<3>, CellState) {
+        // [B, T, H]: the input projection of every step, both biases, in one product.
+        let mut gx = self.input.forward(x);
+        if let Some(b) = &self.hidden.bias {
+            gx = gx + b.val().unsqueeze::<3>();
+        }
+        let relu = self.nonlinearity == Nonlinearity::Relu;
+        let (out, h) = dl_kernels::elman_layer(gx, self.hidden.weight.val(), init.h, mask, reverse, relu);
+        (out, CellState { h, c: None })
     }
 }
 

@@ -6,8 +6,8 @@ use burn::tensor::Device;
 use crate::cell::{GruCell, Nonlinearity, RnnCell};
 use crate::{Gru, Rnn};
 use dl_core::config::check;
-use dl_core::recurrent::RecurrentStack;
 use dl_core::{Error, ModelConfig};
+use dl_seq::RecurrentStack;
 
 /// Checks the arguments shared by every recurrent config.
 pub(crate) fn check_common(

@@ -10,20 +10,23 @@
 //!   how much of the past enters the candidate state, an update gate blends
 //!   old and new state; the additive update keeps gradients alive.
 //!
-//! Both are [`dl_core::recurrent::RecurrentStack`]s: multi-layer with dropout
-//! between layers, bidirectional, optional initial state, variable-length
-//! batches, and usable with every head of [`dl_core::recurrent::heads`].
+//! Both are [`RecurrentStack`]s: multi-layer with dropout between layers,
+//! bidirectional, optional initial state, variable-length batches, and usable
+//! with every sequence head ([`HeadConfig`]) and the attention
+//! encoder-decoder ([`Seq2Seq`]) of dl-seq, re-exported here.
 //! [`pytorch`] loads `nn.RNN` / `nn.GRU` state dicts.
 
 pub mod cell;
 pub mod config;
+#[cfg(feature = "parity")]
 pub mod parity;
 pub mod pytorch;
 
 pub use cell::{GruCell, Nonlinearity, RnnCell};
 pub use config::{GruConfig, RnnConfig};
+pub use dl_seq::*;
 
 /// An Elman RNN stack.
-pub type Rnn = dl_core::recurrent::RecurrentStack<RnnCell>;
+pub type Rnn = RecurrentStack<RnnCell>;
 /// A GRU stack.
-pub type Gru = dl_core::recurrent::RecurrentStack<GruCell>;
+pub type Gru = RecurrentStack<GruCell>;

@@ -7,8 +7,8 @@ use crate::cell::Nonlinearity;
 use crate::config::{GruConfig, RnnConfig};
 use crate::pytorch::{load_gru, load_rnn};
 use dl_core::parity::{Fixture, NamedOutput, Registry, output};
-use dl_core::recurrent::{RecurrentOutput, RecurrentState};
 use dl_core::{Error, ModelConfig};
+use dl_seq::{EncoderOutput, EncoderState};
 
 /// Adds the kinds of this crate to `registry`.
 pub fn register(registry: &mut Registry) {
@@ -24,11 +24,11 @@ pub fn check_batch_first(fx: &Fixture) -> dl_core::Result<()> {
     Ok(())
 }
 
-fn initial(fx: &Fixture, device: &Device) -> dl_core::Result<Option<RecurrentState>> {
-    Ok(if fx.has_input("h0") { Some(RecurrentState { h: fx.float::<3>("h0", device)?, c: None }) } else { None })
+fn initial(fx: &Fixture, device: &Device) -> dl_core::Result<Option<EncoderState>> {
+    Ok(if fx.has_input("h0") { Some(EncoderState { h: fx.float::<3>("h0", device)?, c: None }) } else { None })
 }
 
-fn outputs(out: RecurrentOutput) -> dl_core::Result<Vec<NamedOutput>> {
+fn outputs(out: EncoderOutput) -> dl_core::Result<Vec<NamedOutput>> {
     Ok(vec![output("output", out.output)?, output("h_n", out.state.h)?])
 }
 

@@ -15,7 +15,7 @@ mod common;
 
 use clap::Parser;
 use common::{CharLmArgs, run_char_lm};
-use dl_core::cli::{CommonArgs, run_example};
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_transformer::GptConfig;
 use dl_transformer::ffn::Activation;
 

@@ -12,8 +12,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use dl_core::Error;
-use dl_core::cli::{CommonArgs, run_example};
 use dl_core::data::text::read_labeled_tsv;
+use dl_examples::cli::{CommonArgs, run_example};
 use dl_transformer::embed::SentenceEncoder;
 use dl_transformer::hf::{checkpoint_dir, cosine};
 use serde_json::json;

@@ -14,9 +14,9 @@
 
 use clap::Parser;
 use dl_core::ModelConfig;
-use dl_core::cli::{CommonArgs, run_example};
-use dl_core::recurrent::translation::{TranslateArgs, TranslationData, merge_json, score_translations};
 use dl_core::train::{EarlyStopping, LrSchedule, fit};
+use dl_examples::cli::{CommonArgs, run_example};
+use dl_examples::translation::{TranslateArgs, TranslationData, merge_json, score_translations};
 use dl_transformer::TransformerSeq2SeqConfig;
 use serde_json::json;
 

@@ -11,11 +11,11 @@
 use burn::module::Module;
 use clap::Parser;
 use dl_core::ModelConfig;
-use dl_core::cli::{CommonArgs, run_example, save_confusion_png};
 use dl_core::data::idx::{read_idx_images, read_idx_labels};
 use dl_core::data::image::{ImageBatcher, image_items};
 use dl_core::task::{evaluate, to_f32};
 use dl_core::train::{LrSchedule, OptimizerKind, fit};
+use dl_examples::cli::{CommonArgs, run_example, save_confusion_png};
 use dl_transformer::VitConfig;
 use serde_json::json;
 

@@ -6,10 +6,10 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::attention::KvCache;
 use dl_core::data::split::SplitRng;
-use dl_core::recurrent::heads::{SequenceBatch, SequenceInput, SequenceTarget};
 use dl_core::sampling::Sampling;
 use dl_core::task::to_f32;
 use dl_core::{Error, Result, StepOutput};
+use dl_seq::{SequenceBatch, SequenceInput, SequenceTarget};
 
 /// A decoder-only language model that can run incrementally.
 pub trait CausalLm {
@@ -114,7 +114,7 @@ fn last_logits(logits: Tensor<3>) -> Result<Vec<f32>> {
 pub fn generate<M: CausalLm>(model: &M, prompt: &[usize], cfg: &GenerateConfig, device: &Device) -> Result<Vec<usize>> {
     cfg.sampling.validate()?;
     if prompt.is_empty() {
-        return Err(Error::Invalid("generate: the prompt is empty".into()));
+        return Err(Error::empty("generate: the prompt"));
     }
     if let Some(&bad) = prompt.iter().find(|&&i| i >= model.vocab_size()) {
         return Err(Error::Unknown {

@@ -24,6 +24,7 @@ pub mod hf;
 pub mod layer;
 pub mod lm;
 pub mod models;
+#[cfg(feature = "parity")]
 pub mod parity;
 pub mod position;
 pub mod pytorch;

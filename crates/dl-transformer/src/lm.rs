@@ -12,11 +12,11 @@ use burn::tensor::Device;
 use crate::generate::{CausalLm, GenerateConfig, generate};
 use dl_core::data::split::SplitRng;
 use dl_core::data::tokenizer::CharTokenizer;
-use dl_core::recurrent::heads::{NextTokenBatcher, SequenceBatch};
 use dl_core::sampling::Sampling;
 use dl_core::task::evaluate;
 use dl_core::train::{LrSchedule, OptimizerKind, TrainConfig, fit};
 use dl_core::{Error, Result, Supervised};
+use dl_seq::{NextTokenBatcher, SequenceBatch};
 
 /// Training budget and optimiser settings (defaults: nanoGPT's CPU run).
 #[derive(Debug, Clone)]
@@ -192,6 +192,7 @@ pub fn sample_text<M: CausalLm>(
 
 /// Writes head `head` of `weights` `[1, H, T, T]` as a heatmap with the
 /// characters of `text` as row (query) and column (key) labels.
+#[cfg(feature = "plot")]
 pub fn save_attention_png(path: &Path, weights: burn::tensor::Tensor<4>, head: usize, text: &str) -> Result<()> {
     let [_, h, t, s] = weights.dims();
     if head >= h {

@@ -8,41 +8,18 @@ use std::path::{Path, PathBuf};
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use dl_core::parity::{Registry, Verdict, check_one};
-use dl_core::recurrent::heads::{NextTokenBatcher, TokenSequence, TokenSequenceBatcher};
-use dl_core::recurrent::seq2seq::Translator;
 use dl_core::sampling::Sampling;
-use dl_core::task::{evaluate, to_f32};
+use dl_core::task::evaluate;
+use dl_core::testing::{device, max_diff, rng_lock, values, workspace_root};
 use dl_core::train::{TrainConfig, fit};
 use dl_core::{Backend, Batcher, ModelConfig, Supervised};
+use dl_seq::Translator;
+use dl_seq::{NextTokenBatcher, TokenSequence, TokenSequenceBatcher};
 use dl_transformer::attention::{causal_mask, lengths_mask};
 use dl_transformer::embed::SentenceEncoder;
 use dl_transformer::hf::{CHECKPOINT_FILES, checkpoint_dir, cosine};
 use dl_transformer::models::bert::{BertPooling, MlmBatcher};
 use dl_transformer::*;
-
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// burn's device RNG is process-wide on flex: tests that draw random numbers hold this lock.
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn device() -> Device {
-    Backend::Flex.device().expect("flex is the default backend")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    to_f32(t).unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
 
 fn ids(v: &[usize], d: &Device) -> Tensor<2, Int> {
     Tensor::from_data(TensorData::new(v.iter().map(|&i| i as i64).collect::<Vec<_>>(), [1, v.len()]), d)
@@ -102,7 +79,10 @@ fn checkpoint_dir_follows_the_data_folders() {
 
 #[test]
 fn attention_layers_and_hf_models_match_pytorch_fixtures() {
-    let counts = check_fixtures(&device(), &[root().join("fixtures/parity"), root().join("../shared/parity/samples")]);
+    let counts = check_fixtures(
+        &device(),
+        &[workspace_root().join("fixtures/parity"), workspace_root().join("../shared/parity/samples")],
+    );
     // Committed (tools/parity): 2 per layer kind, 2 GPT-2, 2 LLaMA, 1 BERT.
     for (kind, n) in &counts {
         assert!(*n >= 1, "no fixture of kind {kind}: {counts:?}");
@@ -117,13 +97,13 @@ fn committed_fixtures_pass_on_every_compiled_backend() {
             continue;
         }
         let Ok(d) = backend.device() else { continue };
-        let counts = check_fixtures(&d, &[root().join("fixtures/parity")]);
+        let counts = check_fixtures(&d, &[workspace_root().join("fixtures/parity")]);
         assert!(counts.iter().map(|c| c.1).sum::<usize>() >= 11, "{backend:?}: {counts:?}");
     }
 }
 
 fn minilm() -> Option<PathBuf> {
-    let dir = root().join("../shared/models/all-MiniLM-L6-v2");
+    let dir = workspace_root().join("../shared/models/all-MiniLM-L6-v2");
     dir.join("model.safetensors").is_file().then_some(dir)
 }
 
@@ -153,7 +133,7 @@ fn minilm_sentence_embeddings_match_sentence_transformers() {
     assert_eq!(encoder.max_len, 256);
     // The shared reference, and our own sentences (accents, CJK, empty, truncated at 256).
     assert_eq!(check_reference(&encoder, &dir.join("reference.json"), &d), 8);
-    assert_eq!(check_reference(&encoder, &root().join("fixtures/minilm/extra_reference.json"), &d), 8);
+    assert_eq!(check_reference(&encoder, &workspace_root().join("fixtures/minilm/extra_reference.json"), &d), 8);
     // Batched (padded) and one-at-a-time encodings agree.
     let texts = ["a b", "a much longer sentence with many more tokens than the first"];
     let together = encoder.embed(&texts, 2, &d).unwrap();
@@ -200,11 +180,12 @@ fn kv_cache_decoding_equals_recomputing_the_prefix() {
 fn kv_cache_matches_with_pretrained_shaped_hf_weights() {
     // The same property on the committed Hugging Face fixtures' weights.
     let d = device();
-    let fx = dl_core::parity::Fixture::load(&root().join("fixtures/parity/p_hf_llama_gqa3.json")).unwrap();
+    let fx = dl_core::parity::Fixture::load(&workspace_root().join("fixtures/parity/p_hf_llama_gqa3.json")).unwrap();
     let cfg = hf::llama_config(&fx.config).unwrap();
     let llama = hf::load_llama(cfg.init(&d).unwrap(), &fx, &d).unwrap();
     kv_cache_matches_recompute(&llama, &d);
-    let fx = dl_core::parity::Fixture::load(&root().join("fixtures/parity/p_hf_gpt2_odd_heads.json")).unwrap();
+    let fx =
+        dl_core::parity::Fixture::load(&workspace_root().join("fixtures/parity/p_hf_gpt2_odd_heads.json")).unwrap();
     let cfg = hf::gpt2_config(&fx.config).unwrap();
     let gpt = hf::load_gpt2(cfg.init(&d).unwrap(), &fx, &d).unwrap();
     kv_cache_matches_recompute(&gpt, &d);
@@ -309,7 +290,7 @@ fn lm_windows(n: usize, len: usize) -> Vec<Vec<usize>> {
     (0..n).map(|s| (0..len).map(|i| (s * 5 + 3 * i) % 11).collect()).collect()
 }
 
-fn learns_language<M: Supervised<dl_core::recurrent::heads::SequenceBatch> + 'static>(model: M, d: &Device) -> f64 {
+fn learns_language<M: Supervised<dl_seq::SequenceBatch> + 'static>(model: M, d: &Device) -> f64 {
     let data = lm_windows(48, 9);
     let cfg = TrainConfig { epochs: 15, batch_size: 8, lr: 1e-2, progress: false, ..Default::default() };
     let report = fit(model, &data, None, &NextTokenBatcher, &cfg, &d.clone().autodiff()).unwrap();
@@ -399,7 +380,7 @@ fn save_and_load_are_bit_exact() {
 
 #[test]
 fn encoder_decoder_learns_to_reverse_and_beam_search_agrees() {
-    use dl_core::recurrent::seq2seq::{PairBatcher, PairItem};
+    use dl_seq::{PairBatcher, PairItem};
     let _rng = rng_lock();
     let d = device();
     d.seed(9);
@@ -444,8 +425,8 @@ fn encoder_decoder_learns_to_reverse_and_beam_search_agrees() {
 
 #[test]
 fn transformer_encoder_ignores_padding_and_serves_the_sequence_heads() {
-    use dl_core::recurrent::SequenceEncoder;
-    use dl_core::recurrent::heads::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask};
+    use dl_seq::SequenceEncoder;
+    use dl_seq::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask};
     let _rng = rng_lock();
     let d = device();
     d.seed(10);
@@ -504,7 +485,7 @@ fn vit_fits_a_small_batch_and_checks_image_shapes() {
 #[test]
 fn byte_level_bpe_tokenizer_matches_hugging_face() {
     use dl_transformer::tokenizer::HfTokenizer;
-    let dir = root().join("fixtures/tokenizers");
+    let dir = workspace_root().join("fixtures/tokenizers");
     let tok = HfTokenizer::from_file(dir.join("bpe_shakespeare.json"), None).unwrap();
     assert_eq!(tok.vocab_size(), 400);
     let reference: serde_json::Value = dl_core::config::load_json(dir.join("bpe_reference.json")).unwrap();

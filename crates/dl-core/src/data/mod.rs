@@ -14,30 +14,30 @@
 //! | [`idx`] | gzipped (or raw) IDX, the MNIST layout |
 //! | [`text`] | `label<TAB>text` and `source<TAB>target` TSV (optionally gzipped), plain corpora, label sets |
 //! | [`timeseries`] | `date-or-index,value` CSV with a header line |
-//! | [`audio`] | 16-bit PCM WAV, `.tar.gz` archives of WAVs, log-(mel-)spectrograms |
 //! | [`tokenizer`] | character and word tokenizers with a frequency-built vocabulary |
+//! | [`sequence`] | padded batches of token or real-valued sequences, source/target pairs |
 //! | [`split`] | seeded shuffles, train/validation splits, batches of indices |
 //! | [`locate`] | where the dataset folders are (`--data`, `$DL_DATA_DIR`, `../shared/data`) |
 //!
 //! Every reader detects gzip by its magic bytes (`1f 8b`) rather than by the
 //! file name, so a file that was gunzipped (or gzipped) by hand still reads.
 
-pub mod audio;
 pub mod idx;
 pub mod image;
 pub mod locate;
+pub mod sequence;
 pub mod split;
 pub mod synthetic;
 pub mod text;
 pub mod timeseries;
 pub mod tokenizer;
 
-pub use audio::{
-    Spectrogram, SpectrogramConfig, Wav, log_mel_spectrogram, normalize_per_utterance, parse_wav, read_wav,
-    read_wav_tar_gz,
-};
 pub use idx::{ImageSet, read_idx_images, read_idx_images_from_bytes, read_idx_labels, read_idx_labels_from_bytes};
 pub use locate::DataDirs;
+pub use sequence::{
+    NextTokenBatcher, PairBatcher, PairItem, Seq2SeqBatch, SequenceBatch, SequenceInput, SequenceTarget, SeriesBatcher,
+    SeriesSequence, TokenSequence, TokenSequenceBatcher, check_lengths,
+};
 pub use split::{SplitRng, batches, shuffle, shuffled_indices, train_valid_split};
 pub use text::{LabelSet, WordClassData, read_labeled_tsv, read_parallel_tsv, read_text};
 pub use timeseries::{Series, read_series_csv};
@@ -109,20 +109,8 @@ pub(crate) fn utf8_text(bytes: Vec<u8>, name: &Path) -> Result<String> {
     }
 }
 
-/// Test helper: the path of `dataset/file` under the first data directory
-/// that has it (`$DL_DATA_DIR`, `../shared/data` from the working directory or
-/// from this crate's folder), or `None` so that the test can skip.
 #[cfg(test)]
-pub(crate) fn test_data(dataset: &str, file: &str) -> Option<std::path::PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut dirs = DataDirs::resolve(None).dirs().to_vec();
-    dirs.extend(["../shared/data", "../../shared/data", "../../../shared/data"].map(|up| manifest.join(up)));
-    let found = DataDirs::from_dirs(dirs).find_opt(dataset, &[file]).map(|d| d.join(file));
-    if found.is_none() {
-        eprintln!("skipped: {dataset}/{file} not found in any data directory (set DL_DATA_DIR)");
-    }
-    found
-}
+pub(crate) use crate::testing::data_file as test_data;
 
 #[cfg(test)]
 pub(crate) mod tests {

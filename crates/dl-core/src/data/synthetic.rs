@@ -1,7 +1,7 @@
 //! Synthetic sequence tasks with a known answer, for measuring memory.
 
+use crate::data::sequence::SeriesSequence;
 use crate::data::split::SplitRng;
-use crate::recurrent::heads::SeriesSequence;
 
 /// The adding problem (Hochreiter & Schmidhuber 1997, in the form of Le et al. 2015):
 /// each of `t` steps holds a value drawn from U(0, 1) and a marker; exactly two steps

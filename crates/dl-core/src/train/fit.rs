@@ -7,12 +7,12 @@ use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use super::checkpointer::{Checkpointer, RunState, copy_atomically, link_or_copy};
 use super::config::TrainConfig;
 use super::grads::{clip_grad_norm_global, vector_param_ids};
 use super::log::{EpochRecord, History};
 use super::progress;
-use crate::checkpoint::{load_weights, save_weights};
-use crate::config::{load_json, save_json};
+use crate::checkpoint::{detached_copy, load_optimizer, load_weights, save_weights};
 use crate::data::split::shuffled_indices;
 use crate::task::{Batcher, Evaluation, MetricAccumulator, Supervised, evaluate};
 use crate::{Error, Result};
@@ -36,6 +36,15 @@ pub struct TrainState {
     pub history: History,
 }
 
+impl RunState for TrainState {
+    fn epoch(&self) -> usize {
+        self.epoch
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
 /// The outcome of [`fit`].
 #[derive(Debug)]
 pub struct FitReport<M> {
@@ -53,9 +62,13 @@ pub struct FitReport<M> {
     pub valid: Option<Evaluation>,
 }
 
-fn ckpt_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
-    let c = dir.join("checkpoint");
-    (c.join("model.bpk"), c.join("optim.bpk"), c.join("state.json"), dir.join("best").join("model.bpk"))
+const MODEL_FILE: &str = "model.bpk";
+const OPTIM_FILE: &str = "optim.bpk";
+const BEST_FILE: &str = "best.bpk";
+
+/// `<out>/best/model.bpk`: the best epoch's weights, for users of the run.
+fn best_copy(out: &Path) -> PathBuf {
+    out.join("best").join(MODEL_FILE)
 }
 
 /// Seed of epoch `epoch`'s shuffling and dropout: a function of the run seed only, so a
@@ -67,8 +80,10 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 /// Trains `model` on `train`, validating on `valid` after each epoch.
 ///
 /// `device` must have autodiff enabled (`device.autodiff()`) and the model must
-/// live on it. Writes `checkpoint/`, `best/`, `metrics.csv`, `loss.png` and the
-/// metric curve into `cfg.out_dir` when set.
+/// live on it. Writes into `cfg.out_dir` when set: `checkpoint/` (a
+/// [`Checkpointer`]: weights, optimizer, the best epoch's weights and the run
+/// state of the last epoch), `best/model.bpk`, `metrics.csv`, and with the
+/// `plot` feature `loss.png` and the metric curve.
 pub fn fit<M, I, B, Bt>(
     model: M,
     train: &[I],
@@ -83,10 +98,10 @@ where
 {
     cfg.validate()?;
     if !device.is_autodiff() {
-        return Err(Error::Invalid("fit needs an autodiff device: pass `device.autodiff()`".into()));
+        return Err(Error::NeedsAutodiff { what: "fit" });
     }
     if train.is_empty() {
-        return Err(Error::Invalid("fit: the training set is empty".into()));
+        return Err(Error::empty("fit: the training set"));
     }
     let mut model = model;
     let clip_each = cfg.grad_clip_norm.filter(|_| !cfg.clip_global);
@@ -107,26 +122,28 @@ where
         history: History::default(),
     };
     let mut best: Option<M> = None;
+    // The best weights inside the latest checkpoint folder, carried into the next one.
+    let mut best_file: Option<PathBuf> = None;
     let mut resumed_from = None;
-    if let Some(dir) = &cfg.out_dir {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("creating", dir, e))?;
-        let (m_path, o_path, s_path, b_path) = ckpt_paths(dir);
-        if cfg.resume && s_path.is_file() {
-            let saved: TrainState = load_json(&s_path)?;
-            if saved.seed != cfg.seed {
-                return Err(Error::checkpoint(
-                    &s_path,
-                    format!("was trained with seed {}, this run has seed {}", saved.seed, cfg.seed),
-                ));
+    let checkpointer = cfg.out_dir.as_deref().map(Checkpointer::new).transpose()?;
+    if let (Some(ck), true) = (&checkpointer, cfg.resume)
+        && let Some(saved) = ck.resume::<TrainState>(cfg.seed)?
+    {
+        let out = cfg.out_dir.as_deref().unwrap_or(Path::new("."));
+        model = load_weights(model, saved.dir.join(MODEL_FILE))?;
+        optim = load_optimizer(optim, saved.dir.join(OPTIM_FILE))?;
+        // The flat layout of earlier versions kept the best weights in `best/`.
+        let b_path = [saved.dir.join(BEST_FILE), best_copy(out)].into_iter().find(|p| p.is_file());
+        if let Some(b_path) = b_path {
+            best = Some(load_weights(detached_copy(&model), &b_path)?);
+            if b_path != best_copy(out) {
+                copy_atomically(&b_path, &best_copy(out))?;
             }
-            model = load_weights(model, &m_path)?;
-            optim = optim.load(&o_path).map_err(|e| Error::checkpoint(&o_path, e))?;
-            if b_path.is_file() {
-                best = Some(load_weights(model.clone(), &b_path)?);
-            }
-            resumed_from = Some(saved.epoch);
-            state = saved;
+            best_file = Some(b_path);
         }
+        resumed_from = Some(saved.state.epoch);
+        state = saved.state;
+        state.history.write_csv(&out.join("metrics.csv"))?;
     }
 
     let mut stopped_early = false;
@@ -193,20 +210,30 @@ where
             state.best_score = Some(score);
             state.best_epoch = epoch;
             state.stale_epochs = 0;
-            best = Some(model.clone());
+            best = Some(detached_copy(&model));
         } else {
             state.stale_epochs += 1;
         }
 
-        if let Some(dir) = &cfg.out_dir {
-            let (m_path, o_path, s_path, b_path) = ckpt_paths(dir);
-            save_weights(&model, &m_path)?;
-            optim.save(&o_path).map_err(|e| Error::checkpoint(&o_path, e))?;
-            if improved {
-                save_weights(&model, &b_path)?;
+        if let (Some(ck), Some(dir)) = (&checkpointer, &cfg.out_dir) {
+            let folder = ck.save(epoch, &state, |folder| {
+                save_weights(&model, folder.join(MODEL_FILE))?;
+                let o_path = folder.join(OPTIM_FILE);
+                optim.save(&o_path).map_err(|e| Error::checkpoint(&o_path, e))?;
+                match (&best_file, improved) {
+                    (_, true) => save_weights(&model, folder.join(BEST_FILE)),
+                    (Some(previous), false) => link_or_copy(previous, &folder.join(BEST_FILE)),
+                    (None, false) => Ok(()),
+                }
+            })?;
+            if folder.join(BEST_FILE).is_file() {
+                best_file = Some(folder.join(BEST_FILE));
             }
-            save_json(&state, &s_path)?;
+            if improved {
+                copy_atomically(&folder.join(BEST_FILE), &best_copy(dir))?;
+            }
             state.history.write_csv(&dir.join("metrics.csv"))?;
+            #[cfg(feature = "plot")]
             state.history.write_curves(dir, "training")?;
         }
         if let Some(es) = &cfg.early_stopping

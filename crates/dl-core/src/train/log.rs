@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "plot")]
 use crate::plot::{Series, line_chart};
 use crate::{Error, Result};
 
@@ -58,7 +59,9 @@ impl History {
         f.write_all(text.as_bytes()).map_err(|e| Error::io("writing", path, e))
     }
 
-    /// Writes `loss.png` (train/valid loss) and, when there is a metric, `<metric>.png`.
+    /// Writes `loss.png` (train/valid loss) and, when there is a metric, `<metric>.png`
+    /// (feature `plot`).
+    #[cfg(feature = "plot")]
     pub fn write_curves(&self, dir: &Path, title: &str) -> Result<()> {
         if self.epochs.is_empty() {
             return Ok(());

@@ -6,16 +6,18 @@
 //! (a GAN alternates two optimizers). So the pieces are separate and public:
 //! [`OptimizerKind`] (burn-optim optimizers, with gradient clipping),
 //! [`LrSchedule`], [`progress::bar`], [`History`] (CSV + PNG curves),
-//! [`crate::checkpoint`], and [`fit`] composes them for the supervised case
+//! [`Checkpointer`] (an atomic per-epoch checkpoint), and [`fit`] composes them for the supervised case
 //! with early stopping, per-epoch checkpoints and exact resume.
 
 pub mod adadelta;
+pub mod checkpointer;
 pub mod config;
 pub mod fit;
 pub mod grads;
 pub mod log;
 pub mod progress;
 
+pub use checkpointer::Checkpointer;
 pub use config::{EarlyStopping, LrSchedule, OptimizerKind, TrainConfig};
 pub use fit::{FitReport, TrainState, fit};
 pub use log::{EpochRecord, History};

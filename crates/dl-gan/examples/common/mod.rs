@@ -12,10 +12,10 @@ use burn::tensor::{Device, Tensor, TensorData};
 use dl_cnn::recipes::{IDX_FILES, load_idx_dataset};
 use dl_cnn::{ImageBatcher, ImageClassifier, ImageItem, LeNet5, LeNet5Config};
 use dl_core::checkpoint::{load_model, save_model};
-use dl_core::cli::CommonArgs;
 use dl_core::task::{evaluate, to_f32};
 use dl_core::train::{LrSchedule, TrainConfig, fit};
 use dl_core::{ModelConfig, Result};
+use dl_examples::cli::CommonArgs;
 use dl_gan::metrics::{ClassifierScore, classifier_score, frechet_distance};
 use serde_json::json;
 
@@ -118,6 +118,23 @@ pub fn score_json(s: &ClassifierScore, fd: f64) -> serde_json::Value {
     })
 }
 
+/// The losses the MNIST GANs train with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LossArg {
+    /// The non-saturating cross-entropy game (DCGAN).
+    #[value(name = "non_saturating", alias = "ns")]
+    NonSaturating,
+    /// Hinge loss.
+    Hinge,
+}
+
+impl LossArg {
+    /// The loss's name in results.
+    pub fn name(self) -> String {
+        dl_examples::choices::choice_name(&self)
+    }
+}
+
 /// Options of the MNIST GAN training runs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GanArgs {
@@ -127,9 +144,9 @@ pub struct GanArgs {
     /// Adam learning rate of both networks (betas 0.5, 0.999).
     #[arg(long, default_value_t = 2e-4)]
     pub lr: f64,
-    /// non_saturating (DCGAN) or hinge.
-    #[arg(long, default_value = "non_saturating")]
-    pub loss: String,
+    /// The adversarial loss.
+    #[arg(long, value_enum, default_value_t = LossArg::NonSaturating)]
+    pub loss: LossArg,
     /// Spectrally normalise the discriminator.
     #[arg(long)]
     pub spectral_norm: bool,
@@ -146,11 +163,10 @@ pub struct GanArgs {
 
 impl GanArgs {
     /// The loss named by `--loss`.
-    pub fn loss(&self) -> Result<dl_gan::GanLoss> {
-        match self.loss.as_str() {
-            "non_saturating" | "ns" => Ok(dl_gan::GanLoss::NonSaturating),
-            "hinge" => Ok(dl_gan::GanLoss::Hinge),
-            other => Err(dl_core::Error::Invalid(format!("--loss: `{other}` is not non_saturating or hinge"))),
+    pub fn loss(&self) -> dl_gan::GanLoss {
+        match self.loss {
+            LossArg::NonSaturating => dl_gan::GanLoss::NonSaturating,
+            LossArg::Hinge => dl_gan::GanLoss::Hinge,
         }
     }
 
@@ -160,7 +176,7 @@ impl GanArgs {
             epochs,
             batch_size: self.batch_size,
             max_steps_per_epoch: c.quick.then_some(30),
-            loss: self.loss()?,
+            loss: self.loss(),
             g_lr: self.lr,
             d_lr: self.lr,
             label_smoothing: self.label_smoothing,

@@ -1,29 +1,8 @@
-//! DCGAN (Radford et al. 2016) at the size of the `gan` benchmark workload,
-//! optionally class-conditional and with a spectrally normalised discriminator.
-//!
-//! For `s x s` images with `C` channels and `b` base channels (28, 1 and 64
-//! in the benchmark):
-//! - generator: `z -> Linear -> 2b x s/4 x s/4 -> BN, ReLU -> ConvT(2b->b, 4, 2, 1)
-//!   -> BN, ReLU -> ConvT(b->C, 4, 2, 1) -> tanh`;
-//! - discriminator: `Conv(C->b, 4, 2, 1), LeakyReLU 0.2 -> Conv(b->2b, 4, 2, 1)
-//!   -> BN, LeakyReLU 0.2 -> Linear -> 1`.
-//!
-//! With `spectral_norm` the discriminator's layers are spectrally normalised
-//! and its batch norm is dropped (as in SN-GAN: batch statistics would mix
-//! the samples of a batch and undo the per-layer Lipschitz bound).
-//! Conditioning is as in [`super::mlp`]: a learned class embedding joins the
-//! latent code, and the discriminator projects its flattened features on a
-//! class embedding. Weights start from `N(0, 0.02)` as in the DCGAN paper
-//! (`dcgan_init`), or burn's defaults.
-//!
-//! With `info_codes = Some(k)` it is an InfoGAN (Chen et al. 2016) with one
-//! categorical code: the generator is conditioned on a code drawn uniformly
-//! from `k` categories (as on a class, but no label is ever read), and the
-//! discriminator gains a Q head, a linear layer on its flattened features,
-//! that must recover the code from the sample. The trainer adds the code's
-//! cross-entropy to both losses, which makes the categories distinct kinds
-//! of sample; on MNIST they become the digits, and the continuous latent
-//! code no longer has to morph one digit into another.
+//! DCGAN (Radford et al. 2016) at the size of the `gan` benchmark workload:
+//! optionally class-conditional, with a spectrally normalised discriminator
+//! (which then drops its batch norm), or an InfoGAN with one categorical code
+//! and a Q head (`info_codes`). Layer shapes are on each `forward`; docs/gan.md
+//! has the architecture table.
 
 use burn::config::Config;
 use burn::module::Module;

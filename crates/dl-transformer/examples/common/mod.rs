@@ -3,10 +3,10 @@
 //! example only builds its model.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use dl_core::cli::CommonArgs;
 use dl_core::data::text::read_text;
-use dl_core::recurrent::heads::SequenceBatch;
 use dl_core::{ModelConfig, Result, Supervised};
+use dl_examples::cli::CommonArgs;
+use dl_seq::SequenceBatch;
 use dl_transformer::CausalLm;
 use dl_transformer::lm::{CharCorpus, CharLmSetup, sample_text, save_attention_png, train_char_lm};
 use serde_json::{Value, json};

@@ -18,8 +18,8 @@ use crate::generate::check_ids;
 use crate::layer::{EncoderLayer, TransformerLayerConfig};
 use dl_core::config::check;
 use dl_core::data::split::SplitRng;
-use dl_core::recurrent::heads::{SequenceBatch, SequenceInput, SequenceTarget};
 use dl_core::{Batcher, Error, ModelConfig, StepOutput, Supervised};
+use dl_seq::{SequenceBatch, SequenceInput, SequenceTarget};
 
 /// Hyper-parameters of [`Bert`], named as in Hugging Face's `BertConfig`.
 #[derive(Config, Debug)]
@@ -272,7 +272,7 @@ impl BertClassifier {
     /// Class logits `[B, C]` of padded `ids` `[B, T]` with their lengths.
     pub fn forward(&self, ids: Tensor<2, Int>, lengths: &[usize]) -> dl_core::Result<Tensor<2>> {
         let [b, t] = ids.dims();
-        dl_core::recurrent::check_lengths("BertClassifier", lengths, b, t)?;
+        dl_seq::check_lengths("BertClassifier", lengths, b, t)?;
         let mask = mask_from_lengths(lengths, t, &ids.device());
         let out = self.bert.forward(ids, Some(mask.clone()), None)?;
         let pooled = match self.pooling {
@@ -398,7 +398,7 @@ impl Batcher<Vec<usize>, MlmBatch> for MlmBatcher {
     fn batch(&self, items: &[&Vec<usize>], device: &Device) -> dl_core::Result<MlmBatch> {
         let t = items.iter().map(|i| i.len()).max().unwrap_or(0);
         if items.is_empty() || t == 0 {
-            return Err(Error::Invalid("MlmBatcher: an empty batch or empty sequences".into()));
+            return Err(Error::empty("MlmBatcher: the batch or one of its sequences"));
         }
         let call = self.calls.fetch_add(1, Ordering::Relaxed);
         let mut rng = SplitRng::new(self.seed ^ call.wrapping_mul(0x9e37_79b9_7f4a_7c15));

@@ -13,8 +13,8 @@ use crate::attention::lengths_mask;
 use crate::ffn::Activation;
 use crate::layer::{EncoderLayer, TransformerLayerConfig};
 use dl_core::config::check;
-use dl_core::recurrent::{RecurrentOutput, RecurrentState, SequenceEncoder, check_lengths};
 use dl_core::{Error, ModelConfig};
+use dl_seq::{EncoderOutput, EncoderState, SequenceEncoder, check_lengths};
 
 /// Hyper-parameters of [`TransformerEncoder`].
 #[derive(Config, Debug)]
@@ -104,8 +104,8 @@ impl SequenceEncoder for TransformerEncoder {
         &self,
         input: Tensor<3>,
         lengths: Option<&[usize]>,
-        state: Option<RecurrentState>,
-    ) -> dl_core::Result<RecurrentOutput> {
+        state: Option<EncoderState>,
+    ) -> dl_core::Result<EncoderOutput> {
         if state.is_some() {
             return Err(Error::Invalid("a Transformer encoder has no recurrent state to start from".into()));
         }
@@ -134,6 +134,6 @@ impl SequenceEncoder for TransformerEncoder {
         let idx: Vec<i64> = lengths.iter().enumerate().map(|(i, &n)| (i * t + n - 1) as i64).collect();
         let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [b]), &device);
         let last = output.clone().reshape([b * t, d]).select(0, idx);
-        Ok(RecurrentOutput { output, state: RecurrentState { h: last.clone().unsqueeze::<3>(), c: None }, last })
+        Ok(EncoderOutput { output, state: EncoderState { h: last.clone().unsqueeze::<3>(), c: None }, last })
     }
 }

@@ -10,8 +10,8 @@ use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_m
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
 use crate::generate::{CausalLm, check_ids, lm_step, output_logits};
 use dl_core::config::check;
-use dl_core::recurrent::heads::SequenceBatch;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
+use dl_seq::SequenceBatch;
 
 /// Hyper-parameters of [`Gpt`], named as in Hugging Face's `GPT2Config`.
 #[derive(Config, Debug)]
@@ -101,6 +101,7 @@ impl ModelConfig for GptConfig {
                     .with_init_std(Some(self.initializer_range))
                     .with_out_init_std(Some(self.residual_std()))
                     .build(device),
+                drop: DropoutConfig::new(self.dropout).init(),
             })
             .collect();
         Gpt {
@@ -128,6 +129,27 @@ pub struct GptBlock {
     pub ln_2: LayerNorm,
     /// MLP.
     pub mlp: FeedForward,
+    drop: Dropout,
+}
+
+impl GptBlock {
+    /// `x` `[B, T, d]` through the block, attending under `mask`
+    /// `[1, 1, T, T_past + T]`; returns the new `x` and the attention weights
+    /// `[B, H, T, T_past + T]`.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        mask: Tensor<4>,
+        cache: Option<&mut LayerCache>,
+    ) -> dl_core::Result<(Tensor<3>, Tensor<4>)> {
+        // [B, T, d]: causal self-attention over the normed input, added back.
+        let h = self.ln_1.forward(x.clone());
+        let a = self.attn.forward_with(h.clone(), h, Some(mask), None, cache)?;
+        let x = x + self.drop.forward(a.context);
+        // [B, T, d]: the MLP over the normed sum, added back.
+        let x = x.clone() + self.drop.forward(self.mlp.forward(self.ln_2.forward(x)));
+        Ok((x, a.weights))
+    }
 }
 
 /// A GPT-2-style language model.
@@ -177,17 +199,18 @@ impl Gpt {
         let device = ids.device();
         let positions =
             Tensor::<1, Int>::arange(past as i64..(past + t) as i64, &device).reshape([1, t]).repeat_dim(0, b);
+        // [B, T, d]: token plus position embeddings.
         let mut x = self.drop.forward(self.wte.forward(ids) + self.wpe.forward(positions));
+        // [1, 1, T, past + T]
         let mask = causal_mask(t, past + t, &device)?;
         let mut weights = Vec::with_capacity(self.blocks.len());
         for (i, block) in self.blocks.iter().enumerate() {
             let layer_cache: Option<&mut LayerCache> = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = block.ln_1.forward(x.clone());
-            let a = block.attn.forward_with(h.clone(), h, Some(mask.clone()), None, layer_cache)?;
-            x = x + self.drop.forward(a.context);
-            x = x.clone() + self.drop.forward(block.mlp.forward(block.ln_2.forward(x)));
-            weights.push(a.weights);
+            let (next, w) = block.forward(x, mask.clone(), layer_cache)?;
+            x = next;
+            weights.push(w);
         }
+        // [B, T, d]
         Ok((self.ln_f.forward(x), weights))
     }
 

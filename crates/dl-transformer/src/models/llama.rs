@@ -11,8 +11,8 @@ use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
 use crate::generate::{CausalLm, check_ids, lm_step, output_logits};
 use crate::position::Rope;
 use dl_core::config::check;
-use dl_core::recurrent::heads::SequenceBatch;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
+use dl_seq::SequenceBatch;
 
 /// Hyper-parameters of [`Llama`], named as in Hugging Face's `LlamaConfig`.
 #[derive(Config, Debug)]
@@ -122,6 +122,27 @@ pub struct LlamaBlock {
     pub mlp: FeedForward,
 }
 
+impl LlamaBlock {
+    /// `x` `[B, T, d]` through the block, attending under `mask`
+    /// `[1, 1, T, T_past + T]` with rotary positions; returns the new `x` and
+    /// the attention weights `[B, H, T, T_past + T]`.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        mask: Tensor<4>,
+        rope: &Rope,
+        cache: Option<&mut LayerCache>,
+    ) -> dl_core::Result<(Tensor<3>, Tensor<4>)> {
+        // [B, T, d]: grouped-query self-attention over the normed input, added back.
+        let h = self.input_layernorm.forward(x.clone());
+        let a = self.self_attn.forward_with(h.clone(), h, Some(mask), Some(rope), cache)?;
+        let x = x + a.context;
+        // [B, T, d]: SwiGLU over the normed sum, added back.
+        let x = x.clone() + self.mlp.forward(self.post_attention_layernorm.forward(x));
+        Ok((x, a.weights))
+    }
+}
+
 /// A LLaMA-style language model.
 #[derive(Module, Debug)]
 pub struct Llama {
@@ -165,17 +186,18 @@ impl Llama {
         let past = cache.as_ref().map_or(0, |c| c.len());
         let device = ids.device();
         let rope = Rope::new(self.rope_theta, self.head_dim)?;
+        // [1, 1, T, past + T]
         let mask = causal_mask(t, past + t, &device)?;
+        // [B, T, d]
         let mut x = self.embed_tokens.forward(ids);
         let mut weights = Vec::with_capacity(self.layers.len());
         for (i, block) in self.layers.iter().enumerate() {
             let layer_cache: Option<&mut LayerCache> = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = block.input_layernorm.forward(x.clone());
-            let a = block.self_attn.forward_with(h.clone(), h, Some(mask.clone()), Some(&rope), layer_cache)?;
-            x = x + a.context;
-            x = x.clone() + block.mlp.forward(block.post_attention_layernorm.forward(x));
-            weights.push(a.weights);
+            let (next, w) = block.forward(x, mask.clone(), &rope, layer_cache)?;
+            x = next;
+            weights.push(w);
         }
+        // [B, T, d]
         Ok((self.norm.forward(x), weights))
     }
 

@@ -17,9 +17,9 @@ use crate::generate::check_ids;
 use crate::layer::{DecoderLayer, EncoderLayer, TransformerLayerConfig};
 use crate::position::sinusoidal;
 use dl_core::config::check;
-use dl_core::recurrent::seq2seq::{Decoded, Seq2SeqBatch, Translator, beam_search, target_step_output};
 use dl_core::task::to_f32;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
+use dl_seq::{Decoded, Seq2SeqBatch, Translator, beam_search, target_step_output};
 
 /// Hyper-parameters of [`TransformerSeq2Seq`].
 #[derive(Config, Debug)]
@@ -157,7 +157,7 @@ impl TransformerSeq2Seq {
     /// Encodes padded sources `[B, S]` with their lengths.
     pub fn encode(&self, src: Tensor<2, Int>, lengths: &[usize]) -> dl_core::Result<Memory> {
         let [b, s] = src.dims();
-        dl_core::recurrent::check_lengths("TransformerSeq2Seq source", lengths, b, s)?;
+        dl_seq::check_lengths("TransformerSeq2Seq source", lengths, b, s)?;
         check_ids("TransformerSeq2Seq source", &src, self.vocab[0])?;
         let mask = lengths_mask(lengths, s, &src.device())?;
         let mut x = self.embed(&self.src_embed, src, 0)?;
@@ -272,7 +272,7 @@ impl Translator for TransformerSeq2Seq {
     }
 
     /// Beam search for one source (GNMT length penalty `((5 + len) / 6)^alpha`;
-    /// see [`dl_core::recurrent::seq2seq::beam_search`]). Each step rereads the
+    /// see [`dl_seq::beam_search`]). Each step rereads the
     /// hypotheses' prefixes against the encoded source.
     fn beam_search(
         &self,

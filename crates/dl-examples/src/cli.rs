@@ -9,10 +9,10 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 
-use crate::Result;
-use crate::data::locate::DataDirs;
-use crate::device::{Backend, select_backend};
-use crate::train::TrainConfig;
+use dl_core::Result;
+use dl_core::data::locate::DataDirs;
+use dl_core::device::{Backend, select_backend};
+use dl_core::train::TrainConfig;
 
 /// Options common to all examples (flatten into an example's own `clap::Parser`).
 #[derive(Debug, Clone, clap::Args)]
@@ -64,7 +64,7 @@ impl CommonArgs {
     /// The output folder (created).
     pub fn out_dir(&self, example: &str) -> Result<PathBuf> {
         let dir = self.out.clone().unwrap_or_else(|| PathBuf::from("out").join(example));
-        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("creating", &dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| dl_core::Error::io("creating", &dir, e))?;
         Ok(dir)
     }
 
@@ -103,12 +103,41 @@ pub fn run_example(body: impl FnOnce() -> Result<serde_json::Value>) {
     }
 }
 
+/// Runs `run` for every dataset and every model, datasets outer, and
+/// gathers the results as `{"example": example, "runs": [...]}`.
+pub fn run_each<D: Copy, M: Copy>(
+    example: &str,
+    datasets: &[D],
+    models: &[M],
+    mut run: impl FnMut(D, M) -> Result<serde_json::Value>,
+) -> Result<serde_json::Value> {
+    let mut runs = Vec::with_capacity(datasets.len() * models.len());
+    for &d in datasets {
+        for &m in models {
+            runs.push(run(d, m)?);
+        }
+    }
+    Ok(serde_json::json!({ "example": example, "runs": runs }))
+}
+
+/// The test confusion matrix of `eval`, written as `confusion.png` into
+/// `out` with the class names of `labels`.
+pub fn confusion_figure<'a>(
+    out: &std::path::Path,
+    eval: &'a dl_core::task::Evaluation,
+    labels: &dl_core::data::LabelSet,
+) -> Result<&'a dl_core::metrics::ConfusionMatrix> {
+    let cm = eval.confusion.as_ref().ok_or_else(|| dl_core::Error::Invalid("no confusion matrix".into()))?;
+    save_confusion_png(&out.join("confusion.png"), cm, labels.names())?;
+    Ok(cm)
+}
+
 /// Writes a row-normalised confusion matrix as a labelled heatmap PNG.
 pub fn save_confusion_png(
     path: &std::path::Path,
-    cm: &crate::metrics::ConfusionMatrix,
+    cm: &dl_core::metrics::ConfusionMatrix,
     labels: &[String],
 ) -> Result<()> {
     let n = cm.classes();
-    crate::plot::heatmap_png(path, &cm.normalized(), n, n, 40, Some(labels), Some(labels))
+    dl_core::plot::heatmap_png(path, &cm.normalized(), n, n, 40, Some(labels), Some(labels))
 }

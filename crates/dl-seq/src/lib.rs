@@ -1,4 +1,9 @@
-//! Recurrent machinery shared by the RNN, GRU and LSTM families.
+//! # dl-seq
+//!
+//! What the sequence families share: the recurrent machinery of the RNN, GRU
+//! and LSTM crates, and the sequence heads, encoder-decoder and beam search
+//! that the Transformer uses as well. The batches these models train on are
+//! dl-core's [`dl_core::data::sequence`].
 //!
 //! A recurrent network is a *cell* (one time step: input and previous state in,
 //! new state out) run along a sequence, stacked in layers and optionally in
@@ -13,6 +18,7 @@
 //!   usable with any [`SequenceEncoder`].
 //! - [`seq2seq`]: an encoder-decoder with additive or multiplicative
 //!   attention, teacher forcing, greedy and beam-search decoding.
+//! - [`beam`]: beam search over any decoder, recurrent or Transformer.
 //!
 //! burn's own `Rnn`/`Gru`/`Lstm` are single-layer cells with one pair of
 //! `Linear` per gate and no sequence lengths, projection, peepholes or gate
@@ -20,17 +26,24 @@
 //! `Linear` pair (PyTorch's layout, one matrix product per step instead of
 //! one per gate) and add what burn lacks.
 
+pub mod beam;
 pub mod heads;
 pub mod seq2seq;
 mod stack;
-pub mod translation;
 
 use burn::module::{Module, ModuleDisplay};
 use burn::tensor::{Device, Tensor, TensorData};
 
+pub use beam::{Decoded, beam_search};
+pub use dl_core::data::sequence::{
+    NextTokenBatcher, PairBatcher, PairItem, Seq2SeqBatch, SequenceBatch, SequenceInput, SequenceTarget, SeriesBatcher,
+    SeriesSequence, TokenSequence, TokenSequenceBatcher, check_lengths,
+};
+pub use heads::{HeadConfig, Pooling, SequenceModel, SequenceModelConfig, SequenceTask};
+pub use seq2seq::{
+    AttentionKind, DecoderState, Encoded, Seq2Seq, Seq2SeqConfig, Seq2SeqHeadConfig, Translator, target_step_output,
+};
 pub use stack::{RecurrentStack, StepObserver, StepPosition};
-
-use crate::{Error, Result};
 
 /// State of one cell for a batch: `h` `[B, hidden]` and, for LSTMs, `c` `[B, cell]`.
 #[derive(Debug, Clone)]
@@ -41,24 +54,27 @@ pub struct CellState {
     pub c: Option<Tensor<2>>,
 }
 
-/// State of a whole stack in PyTorch's layout: `h` `[layers * directions, B, hidden]`,
-/// rows ordered layer 0 forward, layer 0 reverse, layer 1 forward, ...
+/// The state a sequence encoder starts from and ends with. For a recurrent
+/// stack, PyTorch's layout: `h` `[layers * directions, B, hidden]`, rows
+/// ordered layer 0 forward, layer 0 reverse, layer 1 forward, ...; an
+/// attention encoder carries none between calls and reports its summary as a
+/// one-layer `h`.
 #[derive(Debug, Clone)]
-pub struct RecurrentState {
+pub struct EncoderState {
     /// Hidden states.
     pub h: Tensor<3>,
     /// Cell states (LSTM only), `[layers * directions, B, cell]`.
     pub c: Option<Tensor<3>>,
 }
 
-/// Outputs of a stack over a batch of sequences.
+/// Outputs of a sequence encoder over a batch of sequences.
 #[derive(Debug, Clone)]
-pub struct RecurrentOutput {
+pub struct EncoderOutput {
     /// Every step's output of the top layer, `[B, T, directions * hidden]`
     /// (zeros at padded steps).
     pub output: Tensor<3>,
     /// Final state of every layer and direction (at each sequence's own last step).
-    pub state: RecurrentState,
+    pub state: EncoderState,
     /// The top layer's final hidden state, forward and reverse concatenated:
     /// `[B, directions * hidden]`, the usual summary of a whole sequence.
     pub last: Tensor<2>,
@@ -75,6 +91,54 @@ pub trait RecurrentCell: Module + ModuleDisplay {
     fn cell_size(&self) -> Option<usize>;
     /// Computes the next state from input `x` `[B, input]` and `state`.
     fn step(&self, x: Tensor<2>, state: CellState) -> CellState;
+
+    /// Whether [`RecurrentCell::run_sequence`] is a fused kernel for this
+    /// cell (dl-kernels), so that the stack runs whole layers at once on
+    /// devices that have it.
+    fn fusable(&self) -> bool {
+        false
+    }
+
+    /// Runs the cell along a whole sequence `x` `[B, T, input]` from `init`,
+    /// `mask` `[B, T]` marking real steps (1) and padding (0: the state is
+    /// kept, the output is 0), in reverse order with `reverse`. Returns every
+    /// step's output `[B, T, hidden]` and the final state. This default steps
+    /// through [`RecurrentCell::step`]; cells with a fused kernel override it.
+    fn run_sequence(&self, x: Tensor<3>, init: CellState, mask: Tensor<2>, reverse: bool) -> (Tensor<3>, CellState) {
+        step_sequence(self, x, init, mask, reverse)
+    }
+}
+
+/// [`RecurrentCell::run_sequence`] by stepping through [`RecurrentCell::step`]:
+/// the composition every fused kernel must equal.
+pub fn step_sequence<C: RecurrentCell>(
+    cell: &C,
+    x: Tensor<3>,
+    init: CellState,
+    mask: Tensor<2>,
+    reverse: bool,
+) -> (Tensor<3>, CellState) {
+    let [b, t, _] = x.dims();
+    let steps = unstack_steps(x);
+    let mut out: Vec<Option<Tensor<2>>> = vec![None; t];
+    let mut state = init;
+    for i in 0..t {
+        let k = if reverse { t - 1 - i } else { i };
+        // [B, 1]
+        let m = mask.clone().slice([0..b, k..k + 1]);
+        let new = cell.step(steps[k].clone(), state.clone());
+        let keep = |old: Tensor<2>, new: Tensor<2>| old.clone() + (new - old) * m.clone();
+        out[k] = Some(new.h.clone() * m.clone());
+        state = CellState {
+            h: keep(state.h, new.h),
+            c: match (state.c, new.c) {
+                (Some(o), Some(n)) => Some(keep(o, n)),
+                (_, n) => n,
+            },
+        };
+    }
+    // [B, T, hidden]
+    (Tensor::stack(out.into_iter().flatten().collect(), 1), state)
 }
 
 /// Anything that turns a batch of sequences into per-step outputs and a summary:
@@ -93,23 +157,8 @@ pub trait SequenceEncoder: Module + ModuleDisplay {
         &self,
         input: Tensor<3>,
         lengths: Option<&[usize]>,
-        state: Option<RecurrentState>,
-    ) -> Result<RecurrentOutput>;
-}
-
-/// Checks that `lengths` has one entry per sequence, each in `1..=t`.
-pub fn check_lengths(context: &str, lengths: &[usize], batch: usize, t: usize) -> Result<()> {
-    if lengths.len() != batch {
-        return Err(Error::shape(context, format!("{batch} sequence lengths"), format!("{}", lengths.len())));
-    }
-    if let Some((i, &l)) = lengths.iter().enumerate().find(|(_, l)| **l == 0 || **l > t) {
-        return Err(Error::shape(
-            format!("{context}: length of sequence {i}"),
-            format!("1..={t} (the padded length)"),
-            l.to_string(),
-        ));
-    }
-    Ok(())
+        state: Option<EncoderState>,
+    ) -> dl_core::Result<EncoderOutput>;
 }
 
 /// Per-step masks `[B, 1]` (1 where step `t` is inside the sequence, else 0) for the

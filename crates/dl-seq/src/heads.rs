@@ -16,10 +16,12 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, Linea
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::{SequenceEncoder, check_lengths, length_mask};
-use crate::Error;
-use crate::config::{ModelConfig, check};
-use crate::task::{Batcher, StepOutput, Supervised};
+use dl_core::Error;
+use dl_core::config::{ModelConfig, check};
+use dl_core::data::sequence::{SequenceBatch, SequenceInput, SequenceTarget, check_lengths};
+use dl_core::task::{StepOutput, Supervised};
+
+use crate::{SequenceEncoder, length_mask};
 
 /// What the head predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +85,7 @@ pub struct HeadConfig {
 
 impl HeadConfig {
     /// Checks every field.
-    pub fn validate(&self) -> crate::Result<()> {
+    pub fn validate(&self) -> dl_core::Result<()> {
         let width = self.task.width();
         if width == 0 {
             return Err(Error::config("HeadConfig", "task", "needs at least 1 output / class"));
@@ -98,7 +100,7 @@ impl HeadConfig {
     }
 
     /// Puts this head around `encoder`.
-    pub fn init<E: SequenceEncoder + Module>(&self, encoder: E, device: &Device) -> crate::Result<SequenceModel<E>> {
+    pub fn init<E: SequenceEncoder + Module>(&self, encoder: E, device: &Device) -> dl_core::Result<SequenceModel<E>> {
         self.validate()?;
         Ok(self.assemble(encoder, device))
     }
@@ -133,70 +135,13 @@ where
 {
     type Model = SequenceModel<C::Model>;
 
-    fn validate(&self) -> crate::Result<()> {
+    fn validate(&self) -> dl_core::Result<()> {
         self.encoder.validate()?;
         self.head.validate()
     }
 
     fn build(&self, device: &Device) -> Self::Model {
         self.head.assemble(self.encoder.build(device), device)
-    }
-}
-
-/// Input of a sequence model.
-#[derive(Debug, Clone)]
-pub enum SequenceInput {
-    /// Real-valued steps `[B, T, F]`.
-    Features(Tensor<3>),
-    /// Token ids `[B, T]` (needs a model with a vocabulary).
-    Tokens(Tensor<2, Int>),
-}
-
-impl SequenceInput {
-    fn dims(&self) -> [usize; 2] {
-        match self {
-            SequenceInput::Features(x) => [x.dims()[0], x.dims()[1]],
-            SequenceInput::Tokens(x) => x.dims(),
-        }
-    }
-}
-
-/// What a batch is compared against.
-#[derive(Debug, Clone)]
-pub enum SequenceTarget {
-    /// One class per sequence `[B]`.
-    Classes(Tensor<1, Int>),
-    /// Values per sequence `[B, K]`.
-    Values(Tensor<2>),
-    /// One class per step `[B, T]` (padding ignored).
-    Tags(Tensor<2, Int>),
-}
-
-/// A padded batch of sequences with their lengths and targets.
-#[derive(Debug, Clone)]
-pub struct SequenceBatch {
-    /// The padded inputs.
-    pub input: SequenceInput,
-    /// Real length of each sequence.
-    pub lengths: Vec<usize>,
-    /// Targets.
-    pub target: SequenceTarget,
-}
-
-impl SequenceBatch {
-    /// Checks lengths and target shapes against the input.
-    pub fn new(input: SequenceInput, lengths: Vec<usize>, target: SequenceTarget) -> crate::Result<Self> {
-        let [b, t] = input.dims();
-        check_lengths("SequenceBatch", &lengths, b, t)?;
-        let ok = match &target {
-            SequenceTarget::Classes(c) => c.dims() == [b],
-            SequenceTarget::Values(v) => v.dims()[0] == b,
-            SequenceTarget::Tags(g) => g.dims() == [b, t],
-        };
-        if !ok {
-            return Err(Error::shape("SequenceBatch targets", format!("batch {b}, steps {t}"), format!("{target:?}")));
-        }
-        Ok(Self { input, lengths, target })
     }
 }
 
@@ -224,7 +169,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
     }
 
     /// Embeds token inputs (checking ids) or passes features through.
-    pub fn embed(&self, input: SequenceInput) -> crate::Result<Tensor<3>> {
+    pub fn embed(&self, input: SequenceInput) -> dl_core::Result<Tensor<3>> {
         match input {
             SequenceInput::Features(x) => Ok(x),
             SequenceInput::Tokens(ids) => {
@@ -248,7 +193,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
 
     /// Model outputs: `[B, K]` for many-to-one tasks, `[B, T, K]` flattened to
     /// `[B * T, K]` for tagging.
-    pub fn forward(&self, input: SequenceInput, lengths: &[usize]) -> crate::Result<Tensor<2>> {
+    pub fn forward(&self, input: SequenceInput, lengths: &[usize]) -> dl_core::Result<Tensor<2>> {
         let [b, t] = input.dims();
         check_lengths("SequenceModel", lengths, b, t)?;
         let x = self.embed(input)?;
@@ -283,8 +228,8 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
     pub fn step_tokens(
         &self,
         ids: Tensor<2, Int>,
-        state: Option<super::RecurrentState>,
-    ) -> crate::Result<(Tensor<3>, super::RecurrentState)> {
+        state: Option<super::EncoderState>,
+    ) -> dl_core::Result<(Tensor<3>, super::EncoderState)> {
         let [b, t] = ids.dims();
         let x = self.embed(SequenceInput::Tokens(ids))?;
         let enc = self.encoder.encode(x, None, state)?;
@@ -296,7 +241,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
 }
 
 impl<E: SequenceEncoder + Module> Supervised<SequenceBatch> for SequenceModel<E> {
-    fn step(&self, batch: &SequenceBatch) -> crate::Result<StepOutput> {
+    fn step(&self, batch: &SequenceBatch) -> dl_core::Result<StepOutput> {
         let out = self.forward(batch.input.clone(), &batch.lengths)?;
         match (&self.task, &batch.target) {
             (SequenceTask::Classify { .. }, SequenceTarget::Classes(c)) => {
@@ -331,120 +276,5 @@ impl<E: SequenceEncoder + Module> Supervised<SequenceBatch> for SequenceModel<E>
                 Err(Error::Invalid(format!("a batch with {:?} targets given to a {task:?} model", batch.target)))
             }
         }
-    }
-}
-
-/// A token sequence with one class (sentiment, spam).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenSequence {
-    /// Token ids.
-    pub ids: Vec<usize>,
-    /// Class id.
-    pub label: usize,
-}
-
-/// Pads token sequences to the longest in the batch (at most `max_len`, longer ones are cut).
-#[derive(Debug, Clone)]
-pub struct TokenSequenceBatcher {
-    /// Padding id.
-    pub pad_id: usize,
-    /// Longest kept sequence.
-    pub max_len: usize,
-}
-
-impl Batcher<TokenSequence, SequenceBatch> for TokenSequenceBatcher {
-    fn batch(&self, items: &[&TokenSequence], device: &Device) -> crate::Result<SequenceBatch> {
-        check::positive("TokenSequenceBatcher", "max_len", self.max_len)?;
-        if items.is_empty() {
-            return Err(Error::Invalid("an empty batch".into()));
-        }
-        // An empty text keeps one padding token so that every sequence has a step.
-        let lengths: Vec<usize> = items.iter().map(|i| i.ids.len().clamp(1, self.max_len)).collect();
-        let t = lengths.iter().copied().max().unwrap_or(1);
-        let mut data = Vec::with_capacity(items.len() * t);
-        for item in items {
-            let kept = item.ids.len().min(t);
-            data.extend(item.ids[..kept].iter().map(|&i| i as i64));
-            data.extend(std::iter::repeat_n(self.pad_id as i64, t - kept));
-        }
-        let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
-        SequenceBatch::new(
-            SequenceInput::Tokens(Tensor::from_data(TensorData::new(data, [items.len(), t]), device)),
-            lengths,
-            SequenceTarget::Classes(Tensor::from_data(TensorData::new(labels, [items.len()]), device)),
-        )
-    }
-}
-
-/// A real-valued sequence `[T, F]` (row-major) with real-valued targets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesSequence {
-    /// `steps x width` values, one step after another.
-    pub values: Vec<f32>,
-    /// Features per step.
-    pub width: usize,
-    /// Targets.
-    pub target: Vec<f32>,
-}
-
-/// Pads real-valued sequences to the longest in the batch with zeros.
-#[derive(Debug, Clone, Default)]
-pub struct SeriesBatcher;
-
-impl Batcher<SeriesSequence, SequenceBatch> for SeriesBatcher {
-    fn batch(&self, items: &[&SeriesSequence], device: &Device) -> crate::Result<SequenceBatch> {
-        let first = items.first().ok_or_else(|| Error::Invalid("an empty batch".into()))?;
-        let (f, k) = (first.width, first.target.len());
-        let mut lengths = Vec::with_capacity(items.len());
-        for (i, it) in items.iter().enumerate() {
-            if it.width != f || f == 0 || it.values.len() % f != 0 || it.values.is_empty() || it.target.len() != k {
-                return Err(Error::shape(
-                    format!("SeriesBatcher item {i}"),
-                    format!("a non-empty multiple of width {f} values and {k} targets"),
-                    format!("{} values of width {}, {} targets", it.values.len(), it.width, it.target.len()),
-                ));
-            }
-            lengths.push(it.values.len() / f);
-        }
-        let t = lengths.iter().copied().max().unwrap_or(1);
-        let mut data = Vec::with_capacity(items.len() * t * f);
-        let mut targets = Vec::with_capacity(items.len() * k);
-        for it in items {
-            data.extend_from_slice(&it.values);
-            data.extend(std::iter::repeat_n(0.0, t * f - it.values.len()));
-            targets.extend_from_slice(&it.target);
-        }
-        SequenceBatch::new(
-            SequenceInput::Features(Tensor::from_data(TensorData::new(data, [items.len(), t, f]), device)),
-            lengths,
-            SequenceTarget::Values(Tensor::from_data(TensorData::new(targets, [items.len(), k]), device)),
-        )
-    }
-}
-
-/// Next-token prediction windows: each item is `L + 1` token ids; the input is the
-/// first `L`, the tags are the last `L` (language modelling with a tagging head).
-#[derive(Debug, Clone, Default)]
-pub struct NextTokenBatcher;
-
-impl Batcher<Vec<usize>, SequenceBatch> for NextTokenBatcher {
-    fn batch(&self, items: &[&Vec<usize>], device: &Device) -> crate::Result<SequenceBatch> {
-        let first = items.first().ok_or_else(|| Error::Invalid("an empty batch".into()))?;
-        let l = first.len().saturating_sub(1);
-        if l == 0 || items.iter().any(|w| w.len() != l + 1) {
-            return Err(Error::shape(
-                "NextTokenBatcher",
-                "windows of one length >= 2",
-                format!("first has {}", first.len()),
-            ));
-        }
-        let b = items.len();
-        let input: Vec<i64> = items.iter().flat_map(|w| w[..l].iter().map(|&i| i as i64)).collect();
-        let tags: Vec<i64> = items.iter().flat_map(|w| w[1..].iter().map(|&i| i as i64)).collect();
-        SequenceBatch::new(
-            SequenceInput::Tokens(Tensor::from_data(TensorData::new(input, [b, l]), device)),
-            vec![l; b],
-            SequenceTarget::Tags(Tensor::from_data(TensorData::new(tags, [b, l]), device)),
-        )
     }
 }

@@ -22,10 +22,13 @@ use burn::tensor::activation::{log_softmax, softmax};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use super::{CellState, RecurrentCell, RecurrentStack, SequenceEncoder, check_lengths};
-use crate::Error;
-use crate::config::{ModelConfig, check};
-use crate::task::{Batcher, StepOutput, Supervised, to_f32};
+use dl_core::Error;
+use dl_core::config::{ModelConfig, check};
+use dl_core::data::sequence::{PairBatcher, PairItem, Seq2SeqBatch, check_lengths};
+use dl_core::task::{Batcher, StepOutput, Supervised, to_f32};
+
+use crate::beam::{Decoded, beam_search};
+use crate::{CellState, RecurrentCell, RecurrentStack, SequenceEncoder};
 
 /// How the decoder scores encoder positions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -81,7 +84,7 @@ where
 {
     type Model = Seq2Seq<EC::Model, C>;
 
-    fn validate(&self) -> crate::Result<()> {
+    fn validate(&self) -> dl_core::Result<()> {
         self.encoder.validate()?;
         self.decoder.validate()?;
         let h = &self.head;
@@ -123,7 +126,7 @@ where
         }
     }
 
-    fn init(&self, device: &Device) -> crate::Result<Self::Model> {
+    fn init(&self, device: &Device) -> dl_core::Result<Self::Model> {
         self.validate()?;
         let model = self.build(device);
         if model.decoder.directions() != 1 {
@@ -209,87 +212,8 @@ impl DecoderState {
     }
 }
 
-/// A batch of source/target pairs.
-#[derive(Debug, Clone)]
-pub struct Seq2SeqBatch {
-    /// Source ids `[B, S]`, right-padded.
-    pub src: Tensor<2, Int>,
-    /// Real source lengths.
-    pub src_lengths: Vec<usize>,
-    /// Decoder inputs `[B, T]`: `<bos>` then the target.
-    pub tgt_in: Tensor<2, Int>,
-    /// Decoder targets `[B, T]`: the target then `<eos>`.
-    pub tgt_out: Tensor<2, Int>,
-    /// Real target lengths (target + 1).
-    pub tgt_lengths: Vec<usize>,
-}
-
-/// A translation pair as token ids (without `<bos>` / `<eos>`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PairItem {
-    /// Source ids.
-    pub src: Vec<usize>,
-    /// Target ids.
-    pub tgt: Vec<usize>,
-}
-
-/// Pads pairs and adds `<bos>` / `<eos>` to the targets.
-#[derive(Debug, Clone)]
-pub struct PairBatcher {
-    /// Padding id.
-    pub pad: usize,
-    /// Begin-of-sentence id.
-    pub bos: usize,
-    /// End-of-sentence id.
-    pub eos: usize,
-}
-
-impl Batcher<PairItem, Seq2SeqBatch> for PairBatcher {
-    fn batch(&self, items: &[&PairItem], device: &Device) -> crate::Result<Seq2SeqBatch> {
-        if items.is_empty() {
-            return Err(Error::Invalid("an empty batch".into()));
-        }
-        if let Some(i) = items.iter().position(|p| p.src.is_empty()) {
-            return Err(Error::shape(format!("PairBatcher item {i}"), "a non-empty source", "an empty one"));
-        }
-        let b = items.len();
-        let s = items.iter().map(|p| p.src.len()).max().unwrap_or(1);
-        let t = items.iter().map(|p| p.tgt.len() + 1).max().unwrap_or(1);
-        let (mut src, mut tin, mut tout) =
-            (Vec::with_capacity(b * s), Vec::with_capacity(b * t), Vec::with_capacity(b * t));
-        for p in items {
-            src.extend(p.src.iter().map(|&i| i as i64));
-            src.extend(std::iter::repeat_n(self.pad as i64, s - p.src.len()));
-            tin.push(self.bos as i64);
-            tin.extend(p.tgt.iter().map(|&i| i as i64));
-            tin.extend(std::iter::repeat_n(self.pad as i64, t - p.tgt.len() - 1));
-            tout.extend(p.tgt.iter().map(|&i| i as i64));
-            tout.push(self.eos as i64);
-            tout.extend(std::iter::repeat_n(self.pad as i64, t - p.tgt.len() - 1));
-        }
-        Ok(Seq2SeqBatch {
-            src: Tensor::from_data(TensorData::new(src, [b, s]), device),
-            src_lengths: items.iter().map(|p| p.src.len()).collect(),
-            tgt_in: Tensor::from_data(TensorData::new(tin, [b, t]), device),
-            tgt_out: Tensor::from_data(TensorData::new(tout, [b, t]), device),
-            tgt_lengths: items.iter().map(|p| p.tgt.len() + 1).collect(),
-        })
-    }
-}
-
-/// A decoded sentence with what the decoder looked at.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decoded {
-    /// Output ids, without `<eos>`.
-    pub tokens: Vec<usize>,
-    /// Attention weights over the source, one row per output token (and `<eos>`).
-    pub attention: Vec<Vec<f32>>,
-    /// Sum of log-probabilities of the chosen tokens.
-    pub log_prob: f32,
-}
-
 impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
-    fn check_ids(&self, ids: &Tensor<2, Int>, vocab: usize, what: &str) -> crate::Result<()> {
+    fn check_ids(&self, ids: &Tensor<2, Int>, vocab: usize, what: &str) -> dl_core::Result<()> {
         let max = ids.clone().max().into_scalar::<i64>();
         let min = ids.clone().min().into_scalar::<i64>();
         if min < 0 || max >= vocab as i64 {
@@ -303,7 +227,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
     }
 
     /// Encodes source ids `[B, S]` with their lengths.
-    pub fn encode(&self, src: Tensor<2, Int>, lengths: &[usize]) -> crate::Result<(Encoded, DecoderState)> {
+    pub fn encode(&self, src: Tensor<2, Int>, lengths: &[usize]) -> dl_core::Result<(Encoded, DecoderState)> {
         let [b, s] = src.dims();
         check_lengths("Seq2Seq source", lengths, b, s)?;
         self.check_ids(&src, self.src_embedding.weight.dims()[0], "source")?;
@@ -311,7 +235,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
         let x = self.dropout.forward(self.src_embedding.forward(src));
         let enc = self.encoder.encode(x, Some(lengths), None)?;
         let keys = self.attn_key.forward(enc.output.clone());
-        let mask = crate::recurrent::length_mask(lengths, s, &device);
+        let mask = crate::length_mask(lengths, s, &device);
         let mask = (mask - 1.0) * 1e9;
         let h0 = self.bridge.forward(enc.last).tanh();
         let layers = self
@@ -359,7 +283,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
     }
 
     /// Teacher-forced logits `[B, T, V]` for a batch.
-    pub fn forward(&self, batch: &Seq2SeqBatch) -> crate::Result<Tensor<3>> {
+    pub fn forward(&self, batch: &Seq2SeqBatch) -> dl_core::Result<Tensor<3>> {
         let [b, t] = batch.tgt_in.dims();
         check_lengths("Seq2Seq target", &batch.tgt_lengths, b, t)?;
         self.check_ids(&batch.tgt_in, self.tgt_embedding.weight.dims()[0], "target")?;
@@ -396,7 +320,7 @@ pub trait Translator {
         eos: usize,
         max_len: usize,
         device: &Device,
-    ) -> crate::Result<Vec<Decoded>>;
+    ) -> dl_core::Result<Vec<Decoded>>;
 
     /// Beam search for one source with GNMT's length penalty `alpha` (see [`beam_search`]).
     #[allow(clippy::too_many_arguments)]
@@ -409,7 +333,7 @@ pub trait Translator {
         max_len: usize,
         alpha: f32,
         device: &Device,
-    ) -> crate::Result<Decoded>;
+    ) -> dl_core::Result<Decoded>;
 }
 
 impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2Seq<E, C> {
@@ -421,7 +345,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
         eos: usize,
         max_len: usize,
         device: &Device,
-    ) -> crate::Result<Vec<Decoded>> {
+    ) -> dl_core::Result<Vec<Decoded>> {
         let b = sources.len();
         if b == 0 {
             return Ok(Vec::new());
@@ -480,7 +404,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
         max_len: usize,
         alpha: f32,
         device: &Device,
-    ) -> crate::Result<Decoded> {
+    ) -> dl_core::Result<Decoded> {
         if source.is_empty() {
             return Err(Error::shape("beam_search", "a non-empty source", "an empty one"));
         }
@@ -512,80 +436,6 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
     }
 }
 
-/// Beam search over any decoder, recurrent or Transformer: keeps the `beam`
-/// best partial outputs, and returns the finished one with the best
-/// `log_prob / ((5 + len) / 6)^alpha` (GNMT's length penalty; `alpha` 0 = raw
-/// log-probability), without `<bos>`.
-///
-/// `step(live, parents)` scores the next token of each live hypothesis: it
-/// returns their log-probabilities `[k, V]` and attention rows over the
-/// source `[k, S]`, flattened. `parents[i]` is the index, among the previous
-/// call's hypotheses, of the one that `live[i]` extends, so that a decoder
-/// with state can select its rows (on the first call `live` is `<bos>` alone
-/// and `parents` is `[0]`); a decoder that rereads the prefix ignores it.
-pub fn beam_search(
-    bos: usize,
-    eos: usize,
-    beam: usize,
-    max_len: usize,
-    alpha: f32,
-    mut step: impl FnMut(&[Decoded], &[usize]) -> crate::Result<(Vec<f32>, Vec<f32>)>,
-) -> crate::Result<Decoded> {
-    check::positive("beam_search", "beam", beam)?;
-    let penalty = |len: usize| ((5.0 + len as f32) / 6.0).powf(alpha);
-    let mut live = vec![Decoded { tokens: vec![bos], attention: vec![], log_prob: 0.0 }];
-    let mut parents = vec![0usize];
-    let mut finished: Vec<Decoded> = Vec::new();
-    for _ in 0..max_len {
-        let k = live.len();
-        let (lp, attn) = step(&live, &parents)?;
-        let (v, s) = (lp.len() / k, attn.len() / k);
-        if v == 0 || lp.len() != k * v || attn.len() != k * s {
-            return Err(Error::shape("beam_search step", format!("{k} rows of log-probabilities"), lp.len()));
-        }
-        let width = beam.min(v);
-        let mut cands: Vec<(f32, usize, usize)> = Vec::with_capacity(k * width);
-        for (r, h) in live.iter().enumerate() {
-            let row = &lp[r * v..(r + 1) * v];
-            let mut order: Vec<usize> = (0..v).collect();
-            order.select_nth_unstable_by(width - 1, |a, b| row[*b].total_cmp(&row[*a]));
-            cands.extend(order.iter().take(width).map(|&tok| (h.log_prob + row[tok], r, tok)));
-        }
-        cands.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut new_live = Vec::new();
-        parents.clear();
-        for (score, r, tok) in cands {
-            if new_live.len() >= beam {
-                break;
-            }
-            let mut h = live[r].clone();
-            h.attention.push(attn[r * s..(r + 1) * s].to_vec());
-            h.log_prob = score;
-            if tok == eos {
-                finished.push(h);
-            } else {
-                h.tokens.push(tok);
-                new_live.push(h);
-                parents.push(r);
-            }
-        }
-        let best_live = new_live.first().map(|h| h.log_prob / penalty(h.tokens.len()));
-        let best_done = finished.iter().map(|h| h.log_prob / penalty(h.tokens.len())).fold(f32::NEG_INFINITY, f32::max);
-        live = new_live;
-        // Log-probabilities only fall: stop once no live hypothesis can catch up
-        // (exact for alpha = 0, the usual heuristic otherwise) or all have finished.
-        if live.is_empty() || finished.len() >= beam || best_live.is_some_and(|b| b < best_done) {
-            break;
-        }
-    }
-    finished.extend(live);
-    let best = finished
-        .into_iter()
-        .max_by(|a, b| (a.log_prob / penalty(a.tokens.len())).total_cmp(&(b.log_prob / penalty(b.tokens.len()))))
-        .ok_or_else(|| Error::Invalid("beam search produced nothing".into()))?;
-    Ok(Decoded { tokens: best.tokens[1..].to_vec(), attention: best.attention, log_prob: best.log_prob })
-}
-
 /// The training output of a sequence-to-sequence model: its logits `[B, T, V]`
 /// at each sequence's real target steps (padding left out) against the targets.
 pub fn target_step_output(logits: Tensor<3>, batch: &Seq2SeqBatch) -> StepOutput {
@@ -600,64 +450,7 @@ pub fn target_step_output(logits: Tensor<3>, batch: &Seq2SeqBatch) -> StepOutput
 }
 
 impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Supervised<Seq2SeqBatch> for Seq2Seq<E, C> {
-    fn step(&self, batch: &Seq2SeqBatch) -> crate::Result<StepOutput> {
+    fn step(&self, batch: &Seq2SeqBatch) -> dl_core::Result<StepOutput> {
         Ok(target_step_output(self.forward(batch)?, batch))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A decoder given as a table: the next-token probabilities after each
-    /// prefix (ids: 0 `<bos>`, 1 `<eos>`, 2 `a`, 3 `b`).
-    fn table(prefix: &[usize]) -> [f32; 4] {
-        match prefix {
-            [0] => [0.0, 0.0, 0.6, 0.4],
-            [0, 2] => [0.0, 0.28, 0.37, 0.35],
-            [0, 3] => [0.0, 0.3, 0.6, 0.1],
-            [0, 3, 2] => [0.0, 0.95, 0.03, 0.02],
-            _ => [0.0, 0.9, 0.05, 0.05],
-        }
-    }
-
-    fn run(beam: usize) -> (crate::Result<Decoded>, Vec<Vec<usize>>) {
-        let mut seen_parents = Vec::new();
-        let mut previous = 1;
-        let out = beam_search(0, 1, beam, 5, 0.0, |live, parents| {
-            assert_eq!(parents.len(), live.len());
-            assert!(parents.iter().all(|&p| p < previous), "{parents:?} index the previous hypotheses");
-            previous = live.len();
-            seen_parents.push(parents.to_vec());
-            let lp = live.iter().flat_map(|h| table(&h.tokens).map(|p| p.max(1e-9).ln())).collect();
-            Ok((lp, vec![1.0; live.len()]))
-        });
-        (out, seen_parents)
-    }
-
-    /// Greedy (beam 1) follows the likeliest next token, `a a <eos>`
-    /// (0.6 * 0.37 * 0.9 = 0.200); beam 2 also keeps `b` and finds `b a <eos>`
-    /// (0.4 * 0.6 * 0.95 = 0.228), the likeliest sentence.
-    #[test]
-    fn beam_search_finds_what_greedy_misses() {
-        let (greedy, _) = run(1);
-        let greedy = greedy.unwrap();
-        assert_eq!(greedy.tokens, vec![2, 2]);
-        assert!((greedy.log_prob - (0.6f32 * 0.37 * 0.9).ln()).abs() < 1e-5);
-        assert_eq!(greedy.attention.len(), 3, "one attention row per output token and <eos>");
-        let (best, parents) = run(2);
-        let best = best.unwrap();
-        assert_eq!(best.tokens, vec![3, 2]);
-        assert!((best.log_prob - (0.4f32 * 0.6 * 0.95).ln()).abs() < 1e-5);
-        // `a` and `b` both extend `<bos>`; then `b a` (from row 1, 0.24) and
-        // `a a` (from row 0, 0.222) are kept, in that order.
-        assert_eq!(parents, vec![vec![0], vec![0, 0], vec![1, 0]]);
-    }
-
-    #[test]
-    fn beam_search_rejects_bad_steps() {
-        assert!(beam_search(0, 1, 0, 5, 0.0, |_, _| Ok((vec![0.0; 4], vec![1.0]))).is_err());
-        let short = beam_search(0, 1, 2, 5, 0.0, |_, _| Ok((vec![], vec![])));
-        assert!(short.unwrap_err().to_string().contains("beam_search"));
     }
 }

@@ -16,14 +16,15 @@ use std::time::Instant;
 use burn::tensor::Device;
 use serde_json::{Value, json};
 
-pub use super::seq2seq::Translator;
-use super::seq2seq::{PairBatcher, PairItem};
+use dl_core::data::sequence::{PairBatcher, PairItem};
+use dl_core::data::split::shuffle;
+use dl_core::data::text::read_parallel_tsv;
+use dl_core::data::tokenizer::WordTokenizer;
+use dl_core::metrics::bleu;
+use dl_core::{Error, Result};
+pub use dl_seq::Translator;
+
 use crate::cli::CommonArgs;
-use crate::data::split::shuffle;
-use crate::data::text::read_parallel_tsv;
-use crate::data::tokenizer::WordTokenizer;
-use crate::metrics::bleu;
-use crate::{Error, Result};
 
 /// Options of the translation task (both examples take them).
 #[derive(Debug, Clone, clap::Args)]
@@ -196,7 +197,7 @@ pub fn score_translations<M: Translator>(
         }
         if src_words.len() == t.0.len() {
             let flat: Vec<f32> = d.attention.iter().flatten().copied().collect();
-            crate::plot::heatmap_png(
+            dl_core::plot::heatmap_png(
                 &out.join(format!("attention_{i}.png")),
                 &flat,
                 d.attention.len(),

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use dl_core::{Error, Result};
 
 /// A mono waveform.
 #[derive(Debug, Clone, PartialEq)]
@@ -529,8 +529,8 @@ pub fn normalize_per_utterance(features: &mut [f32]) -> (f32, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::split::SplitRng;
-    use crate::data::test_data;
+    use dl_core::data::split::SplitRng;
+    use dl_core::testing::data_file as test_data;
 
     /// A WAV file: `fmt ` (with the given fields), a `LIST` chunk to skip, then `data`.
     fn wav_bytes(samples: &[i16], tag: u16, channels: u16, bits: u16) -> Vec<u8> {

@@ -4,11 +4,12 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::Tensor;
 
-use super::{
-    CellState, RecurrentCell, RecurrentOutput, RecurrentState, SequenceEncoder, check_lengths, step_masks,
-    unstack_steps,
+use dl_core::data::sequence::check_lengths;
+
+use crate::{
+    CellState, EncoderOutput, EncoderState, RecurrentCell, SequenceEncoder, length_mask, step_masks, unstack_steps,
 };
-use crate::{Error, Result};
+use dl_core::{Error, Result};
 
 /// Where a step happens: which layer, which direction, which time index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +64,7 @@ impl<C: RecurrentCell + Module> RecurrentStack<C> {
         if !reverse.is_empty() && reverse.len() != forward.len() {
             return Err(Error::config("RecurrentStack", "reverse", "needs one cell per layer"));
         }
-        crate::config::check::probability("RecurrentStack", "dropout", dropout)?;
+        dl_core::config::check::probability("RecurrentStack", "dropout", dropout)?;
         let dirs = if reverse.is_empty() { 1 } else { 2 };
         for k in 1..forward.len() {
             let want = dirs * forward[k - 1].hidden_size();
@@ -115,19 +116,55 @@ impl<C: RecurrentCell + Module> RecurrentStack<C> {
         &self,
         input: Tensor<3>,
         lengths: Option<&[usize]>,
-        state: Option<RecurrentState>,
-    ) -> Result<RecurrentOutput> {
+        state: Option<EncoderState>,
+    ) -> Result<EncoderOutput> {
+        let fuse = dl_kernels::fused_on(&input.device())
+            && self.forward.iter().chain(&self.reverse).all(RecurrentCell::fusable);
+        if fuse {
+            return self.forward_layers(input, lengths, state);
+        }
         self.forward_with(input, lengths, state, &mut PlainStep)
     }
 
-    /// [`RecurrentStack::forward`] with every step run through `observer`.
-    pub fn forward_with<O: StepObserver<C>>(
+    /// [`RecurrentStack::forward`] one whole layer and direction at a time
+    /// ([`RecurrentCell::run_sequence`]): the path of cells with a fused kernel.
+    fn forward_layers(
         &self,
         input: Tensor<3>,
         lengths: Option<&[usize]>,
-        state: Option<RecurrentState>,
-        observer: &mut O,
-    ) -> Result<RecurrentOutput> {
+        state: Option<EncoderState>,
+    ) -> Result<EncoderOutput> {
+        let [b, t, _] = self.check_input(&input, lengths)?;
+        let device = input.device();
+        let rows = self.num_layers() * self.directions();
+        let mut initial = self.initial_states(state, b, rows, &device)?.into_iter();
+        // [B, T]: 1 at real steps, 0 at padding.
+        let mask = lengths.map_or_else(|| Tensor::ones([b, t], &device), |l| length_mask(l, t, &device));
+        let mut finals: Vec<CellState> = Vec::with_capacity(rows);
+        let mut x = input;
+        for layer in 0..self.num_layers() {
+            if layer > 0 {
+                x = self.dropout.forward(x);
+            }
+            let init = initial.next().ok_or_else(|| Error::Invalid("missing initial state".into()))?;
+            // [B, T, hidden] per direction.
+            let (fwd, fwd_final) = self.forward[layer].run_sequence(x.clone(), init, mask.clone(), false);
+            finals.push(fwd_final);
+            x = match self.reverse.get(layer) {
+                Some(cell) => {
+                    let init = initial.next().ok_or_else(|| Error::Invalid("missing initial state".into()))?;
+                    let (rev, rev_final) = cell.run_sequence(x, init, mask.clone(), true);
+                    finals.push(rev_final);
+                    Tensor::cat(vec![fwd, rev], 2)
+                }
+                None => fwd,
+            };
+        }
+        Ok(self.collect(x, finals))
+    }
+
+    /// Checks the input `[B, T, input]` and the lengths; returns `[B, T, input]`.
+    fn check_input(&self, input: &Tensor<3>, lengths: Option<&[usize]>) -> Result<[usize; 3]> {
         let [b, t, f] = input.dims();
         let ctx = "recurrent input";
         let in_size = self.forward[0].input_size();
@@ -137,6 +174,32 @@ impl<C: RecurrentCell + Module> RecurrentStack<C> {
         if let Some(l) = lengths {
             check_lengths(ctx, l, b, t)?;
         }
+        Ok([b, t, f])
+    }
+
+    /// The stack's output from the top layer's outputs `[B, T, D * hidden]`
+    /// and every row's final state.
+    fn collect(&self, output: Tensor<3>, finals: Vec<CellState>) -> EncoderOutput {
+        let top = &finals[finals.len() - self.directions()..];
+        let last = Tensor::cat(top.iter().map(|s| s.h.clone()).collect(), 1);
+        let h = Tensor::stack::<3>(finals.iter().map(|s| s.h.clone()).collect(), 0);
+        let c = if finals.iter().all(|s| s.c.is_some()) {
+            Some(Tensor::stack::<3>(finals.into_iter().filter_map(|s| s.c).collect(), 0))
+        } else {
+            None
+        };
+        EncoderOutput { output, state: EncoderState { h, c }, last }
+    }
+
+    /// [`RecurrentStack::forward`] with every step run through `observer`.
+    pub fn forward_with<O: StepObserver<C>>(
+        &self,
+        input: Tensor<3>,
+        lengths: Option<&[usize]>,
+        state: Option<EncoderState>,
+        observer: &mut O,
+    ) -> Result<EncoderOutput> {
+        let [b, t, _] = self.check_input(&input, lengths)?;
         let device = input.device();
         let rows = self.num_layers() * self.directions();
         let initial = self.initial_states(state, b, rows, &device)?;
@@ -166,22 +229,13 @@ impl<C: RecurrentCell + Module> RecurrentStack<C> {
             };
         }
 
-        let output = Tensor::stack::<3>(steps, 1);
-        let top = &finals[finals.len() - self.directions()..];
-        let last = Tensor::cat(top.iter().map(|s| s.h.clone()).collect(), 1);
-        let h = Tensor::stack::<3>(finals.iter().map(|s| s.h.clone()).collect(), 0);
-        let c = if finals.iter().all(|s| s.c.is_some()) {
-            Some(Tensor::stack::<3>(finals.into_iter().filter_map(|s| s.c).collect(), 0))
-        } else {
-            None
-        };
-        Ok(RecurrentOutput { output, state: RecurrentState { h, c }, last })
+        Ok(self.collect(Tensor::stack::<3>(steps, 1), finals))
     }
 
     /// Splits (or creates zero) initial states into one [`CellState`] per row.
     fn initial_states(
         &self,
-        state: Option<RecurrentState>,
+        state: Option<EncoderState>,
         b: usize,
         rows: usize,
         device: &burn::tensor::Device,
@@ -286,8 +340,8 @@ impl<C: RecurrentCell + Module> SequenceEncoder for RecurrentStack<C> {
         &self,
         input: Tensor<3>,
         lengths: Option<&[usize]>,
-        state: Option<RecurrentState>,
-    ) -> Result<RecurrentOutput> {
+        state: Option<EncoderState>,
+    ) -> Result<EncoderOutput> {
         self.forward(input, lengths, state)
     }
 }

@@ -5,8 +5,8 @@
 //! 1,437 training and 360 test images, pixel values 0..16, as gzipped IDX
 //! (45 kB in all).
 
-use crate::Result;
-use crate::data::idx::{ImageSet, read_idx_images_from_bytes, read_idx_labels_from_bytes};
+use dl_core::Result;
+use dl_core::data::idx::{ImageSet, read_idx_images_from_bytes, read_idx_labels_from_bytes};
 
 const TRAIN_IMAGES: &[u8] = include_bytes!("../assets/digits8x8/train-images-idx3-ubyte.gz");
 const TRAIN_LABELS: &[u8] = include_bytes!("../assets/digits8x8/train-labels-idx1-ubyte.gz");

@@ -1,0 +1,87 @@
+//! Helpers shared by the test suites of every crate (feature `testing`, or
+//! dl-core's own tests): the device, the RNG lock, data files, temporary
+//! folders and value comparisons.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use burn::tensor::{Device, Distribution, Tensor};
+
+use crate::data::locate::DataDirs;
+use crate::device::Backend;
+use crate::task::to_f32;
+
+static RNG: Mutex<()> = Mutex::new(());
+
+/// burn's device RNG is process-wide on flex: tests that draw random numbers
+/// (initialisation, dropout) hold this lock so that a seed gives one result.
+pub fn rng_lock() -> MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The flex device the tests run on.
+pub fn device() -> Device {
+    Backend::Flex.device().expect("flex is the default backend")
+}
+
+/// The workspace root (where `fixtures/` is; `../shared` is beside it).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// An empty temporary folder named after the crate, the process and `name`.
+pub fn temp_dir(crate_name: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{crate_name}-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a temporary folder");
+    dir
+}
+
+/// The path of `dataset/file` under the first data directory that has it
+/// (`$DL_DATA_DIR`, `../shared/data`), or `None` after saying that the test
+/// is skipped.
+pub fn data_file(dataset: &str, file: &str) -> Option<PathBuf> {
+    let root = workspace_root();
+    let mut dirs = DataDirs::resolve(None).dirs().to_vec();
+    dirs.extend(["../shared/data", "../../shared/data"].map(|up| root.join(up)));
+    let found = DataDirs::from_dirs(dirs).find_opt(dataset, &[file]).map(|d| d.join(file));
+    if found.is_none() {
+        eprintln!("skipped: {dataset}/{file} not found in any data directory (set DL_DATA_DIR)");
+    }
+    found
+}
+
+/// Largest absolute difference of two equally long slices.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "compared slices differ in length");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// A tensor's values on the host.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    to_f32(t).expect("reading a float tensor")
+}
+
+/// Standard normal values of `shape`.
+pub fn random<const D: usize>(shape: [usize; D], d: &Device) -> Tensor<D> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), d)
+}
+
+/// The message of an error the test expects.
+pub fn error_text<T: std::fmt::Debug>(r: crate::Result<T>) -> String {
+    r.expect_err("expected an error").to_string()
+}
+
+/// A task that needs memory across steps: sequences of 2 to 8 tokens from
+/// 2..8, labelled 1 when token 3 occurs anywhere.
+pub fn token_task(n: usize, seed: u64) -> Vec<crate::data::sequence::TokenSequence> {
+    let mut rng = crate::data::split::SplitRng::new(seed);
+    (0..n)
+        .map(|_| {
+            let len = 2 + rng.below(7);
+            let ids: Vec<usize> = (0..len).map(|_| 2 + rng.below(6)).collect();
+            let label = usize::from(ids.contains(&3));
+            crate::data::sequence::TokenSequence { ids, label }
+        })
+        .collect()
+}

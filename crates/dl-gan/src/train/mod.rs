@@ -1,0 +1,468 @@
+//! The adversarial trainer: `d_steps` discriminator updates, then one
+//! generator update, each network with its own optimizer; losses checked at
+//! every step (NaN, a discriminator that has won), a checkpoint of both
+//! networks, both optimizers and the weight average for exact resume, and a
+//! fixed batch of latent codes rendered after every epoch. With an InfoGAN Q
+//! head, the code's cross-entropy joins both losses (docs/gan.md).
+
+mod config;
+pub mod hooks;
+mod state;
+
+pub use config::GanTrainConfig;
+pub use hooks::{EpochEnd, GanHook, default_hooks};
+pub use state::{GanEpoch, GanPoint, GanState};
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::module::{ModuleMapper, Param};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Distribution, Int, Tensor};
+
+use dl_core::checkpoint::{load_optimizer, load_weights, save_weights};
+use dl_core::data::split::shuffled_indices;
+use dl_core::train::checkpointer::Checkpointer;
+use dl_core::train::fit::epoch_seed;
+use dl_core::train::{OptimizerKind, progress};
+use dl_core::{Error, Result};
+
+use crate::data::GanData;
+use crate::ema::update_average;
+use crate::models::{Discriminator, Generator};
+
+/// The outcome of [`train_gan`].
+#[derive(Debug)]
+pub struct GanReport<G, D> {
+    /// The trained generator (on the training device).
+    pub generator: G,
+    /// The trained discriminator (on the training device).
+    pub discriminator: D,
+    /// The generator's weight average (on the plain device), if enabled.
+    pub average: Option<G>,
+    /// History of the run.
+    pub state: GanState,
+    /// The epoch a resumed run started after.
+    pub resumed_from: Option<usize>,
+}
+
+impl<G: Generator, D> GanReport<G, D> {
+    /// The generator to sample from, on the plain device: the weight average if
+    /// there is one, else the trained generator in inference mode.
+    pub fn sampler(&self) -> G {
+        self.average.clone().unwrap_or_else(|| self.generator.valid())
+    }
+}
+
+struct Clip(f32);
+
+impl ModuleMapper for Clip {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let c = f64::from(self.0);
+        param.map(|t| t.clamp(-c, c))
+    }
+}
+
+fn failure(cfg: &GanTrainConfig, state: &GanState, what: String) -> Error {
+    let ckpt = match (&cfg.out_dir, state.epoch) {
+        (Some(dir), e) if e > 0 => {
+            format!("the last good checkpoint is `{}` (epoch {e})", dir.join("checkpoint").display())
+        }
+        _ => "no checkpoint was written yet".to_string(),
+    };
+    Error::Training(format!("{what}; {ckpt}"))
+}
+
+/// The two networks, their optimizers and the generator's weight average:
+/// what a checkpoint holds.
+struct Players<G, D> {
+    g: G,
+    d: D,
+    g_opt: ModuleOptimizer,
+    d_opt: ModuleOptimizer,
+    average: Option<G>,
+}
+
+impl<G: Generator, D: Discriminator> Players<G, D> {
+    fn save(&self, folder: &Path) -> Result<()> {
+        save_weights(&self.g, folder.join("generator.bpk"))?;
+        save_weights(&self.d, folder.join("discriminator.bpk"))?;
+        let (go, dop) = (folder.join("g_optim.bpk"), folder.join("d_optim.bpk"));
+        self.g_opt.save(&go).map_err(|e| Error::checkpoint(&go, e))?;
+        self.d_opt.save(&dop).map_err(|e| Error::checkpoint(&dop, e))?;
+        if let Some(avg) = &self.average {
+            save_weights(avg, folder.join("average.bpk"))?;
+        }
+        Ok(())
+    }
+
+    fn load(self, folder: &Path) -> Result<Self> {
+        let (go, dop) = (folder.join("g_optim.bpk"), folder.join("d_optim.bpk"));
+        Ok(Players {
+            g: load_weights(self.g, folder.join("generator.bpk"))?,
+            d: load_weights(self.d, folder.join("discriminator.bpk"))?,
+            g_opt: load_optimizer(self.g_opt, &go)?,
+            d_opt: load_optimizer(self.d_opt, &dop)?,
+            average: match self.average {
+                Some(avg) => Some(load_weights(avg, folder.join("average.bpk"))?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// Figures of one discriminator step.
+struct DiscriminatorStep {
+    loss: f64,
+    real: f64,
+    fake: f64,
+}
+
+/// Figures of one generator step.
+struct GeneratorStep {
+    loss: f64,
+    info: Option<f64>,
+}
+
+/// What every step of a run shares: the config, the device and the draw of
+/// InfoGAN codes (`None` for other GANs).
+struct Game<'a> {
+    cfg: &'a GanTrainConfig,
+    device: &'a Device,
+    codes: &'a dyn Fn(usize) -> Option<Tensor<1, Int>>,
+}
+
+impl<G: Generator, D: Discriminator> Players<G, D> {
+    /// One discriminator update on a real batch `[b, sample_dim]` and a
+    /// detached generated batch.
+    fn discriminator_step(
+        self,
+        game: &Game,
+        real: Tensor<2>,
+        labels: Option<Tensor<1, Int>>,
+    ) -> (Self, DiscriminatorStep) {
+        let Players { g, d, g_opt, mut d_opt, average } = self;
+        let cfg = game.cfg;
+        let b = real.dims()[0];
+        let z = Tensor::<2>::random([b, g.latent_dim()], Distribution::Normal(0.0, 1.0), game.device);
+        let codes = (game.codes)(b);
+        // [b, sample_dim], detached: this step trains the discriminator only.
+        let fake = g.forward(z, labels.clone().or(codes.clone())).detach();
+        let real_scores = d.forward(real, labels.clone());
+        let (fake_scores, fake_codes) = d.forward_info(fake, labels);
+        let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
+        let d_total = match (fake_codes, codes) {
+            (Some(q), Some(c)) => d_loss.clone() + code_loss(q, c).mul_scalar(cfg.info_weight),
+            _ => d_loss.clone(),
+        };
+        let grads = GradientsParams::from_grads(d_total.backward(), &d);
+        let mut d = d_opt.step(cfg.d_lr, d, grads);
+        if let Some(c) = cfg.weight_clip {
+            d = d.map(&mut Clip(c));
+        }
+        let step = DiscriminatorStep {
+            loss: f64::from(d_loss.into_scalar::<f32>()),
+            real: f64::from(real_scores.detach().mean().into_scalar::<f32>()),
+            fake: f64::from(fake_scores.detach().mean().into_scalar::<f32>()),
+        };
+        (Players { g, d, g_opt, d_opt, average }, step)
+    }
+
+    /// One generator update of a batch of `b` through the (fixed)
+    /// discriminator; the weight average follows it.
+    fn generator_step(self, game: &Game, b: usize, labels: Option<Tensor<1, Int>>) -> (Self, GeneratorStep) {
+        let Players { g, d, mut g_opt, d_opt, average } = self;
+        let cfg = game.cfg;
+        let z = Tensor::<2>::random([b, g.latent_dim()], Distribution::Normal(0.0, 1.0), game.device);
+        let codes = (game.codes)(b);
+        // [b, sample_dim]
+        let fake = g.forward(z, labels.clone().or(codes.clone()));
+        let (scores, fake_codes) = d.forward_info(fake, labels);
+        let g_loss = cfg.loss.generator(scores);
+        let (g_total, info_loss) = match (fake_codes, codes) {
+            (Some(q), Some(c)) => {
+                let ce = code_loss(q, c);
+                (g_loss.clone() + ce.clone().mul_scalar(cfg.info_weight), Some(ce))
+            }
+            _ => (g_loss.clone(), None),
+        };
+        let grads = GradientsParams::from_grads(g_total.backward(), &g);
+        let g = g_opt.step(cfg.g_lr, g, grads);
+        let loss = f64::from(g_loss.into_scalar::<f32>());
+        let average = match (average, cfg.ema_decay) {
+            (Some(avg), Some(decay)) => Some(update_average(avg, &g, decay)),
+            (avg, _) => avg,
+        };
+        let step = GeneratorStep { loss, info: info_loss.map(|ce| f64::from(ce.into_scalar::<f32>())) };
+        (Players { g, d, g_opt, d_opt, average }, step)
+    }
+}
+
+/// Watches the losses for divergence (a value that is not finite) and
+/// collapse (a discriminator loss pinned near 0: the discriminator has won).
+#[derive(Default)]
+struct Monitor {
+    floor_run: usize,
+}
+
+impl Monitor {
+    fn discriminator(
+        &mut self,
+        s: &DiscriminatorStep,
+        cfg: &GanTrainConfig,
+        state: &GanState,
+        epoch: usize,
+    ) -> Result<()> {
+        let step = state.d_step;
+        if !s.loss.is_finite() || !s.real.is_finite() || !s.fake.is_finite() {
+            let what = format!("the discriminator loss became {} at step {step} of epoch {epoch} (divergence)", s.loss);
+            return Err(failure(cfg, state, what));
+        }
+        let collapsing = cfg.loss.zero_means_collapse() && s.loss < cfg.collapse_floor;
+        self.floor_run = if collapsing { self.floor_run + 1 } else { 0 };
+        if self.floor_run >= cfg.collapse_patience {
+            let what = format!(
+                "the discriminator loss stayed below {} for {} steps (step {step} of epoch {epoch}): the \
+                 discriminator has won and the generator gets no gradient (collapse); lower the \
+                 discriminator's learning rate, use label smoothing or the hinge loss with spectral norm",
+                cfg.collapse_floor, cfg.collapse_patience
+            );
+            return Err(failure(cfg, state, what));
+        }
+        Ok(())
+    }
+
+    fn generator(&self, s: &GeneratorStep, cfg: &GanTrainConfig, state: &GanState, epoch: usize) -> Result<()> {
+        if !s.loss.is_finite() {
+            let what =
+                format!("the generator loss became {} at step {} of epoch {epoch} (divergence)", s.loss, state.d_step);
+            return Err(failure(cfg, state, what));
+        }
+        Ok(())
+    }
+}
+
+/// Sums over an epoch and over the current window of the loss curve.
+#[derive(Default)]
+struct Sums {
+    d: f64,
+    g: f64,
+    real: f64,
+    fake: f64,
+    info: f64,
+    n_d: usize,
+    n_g: usize,
+    window_d: f64,
+    window_g: f64,
+    window_nd: usize,
+    window_ng: usize,
+}
+
+impl Sums {
+    fn add_discriminator(&mut self, s: &DiscriminatorStep) {
+        self.d += s.loss;
+        self.real += s.real;
+        self.fake += s.fake;
+        self.n_d += 1;
+        self.window_d += s.loss;
+        self.window_nd += 1;
+    }
+
+    fn add_generator(&mut self, s: &GeneratorStep) {
+        self.g += s.loss;
+        self.info += s.info.unwrap_or(0.0);
+        self.n_g += 1;
+        self.window_g += s.loss;
+        self.window_ng += 1;
+    }
+
+    /// The point of the loss curve at discriminator step `step`; starts a new window.
+    fn curve_point(&mut self, step: usize) -> GanPoint {
+        let point = GanPoint {
+            step,
+            d_loss: self.window_d / self.window_nd.max(1) as f64,
+            g_loss: if self.window_ng > 0 { self.window_g / self.window_ng as f64 } else { f64::NAN },
+        };
+        (self.window_d, self.window_g, self.window_nd, self.window_ng) = (0.0, 0.0, 0, 0);
+        point
+    }
+
+    fn epoch(&self, epoch: usize, info: bool, seconds: f64) -> GanEpoch {
+        GanEpoch {
+            epoch,
+            d_loss: self.d / self.n_d.max(1) as f64,
+            g_loss: if self.n_g > 0 { self.g / self.n_g as f64 } else { f64::NAN },
+            d_real: self.real / self.n_d.max(1) as f64,
+            d_fake: self.fake / self.n_d.max(1) as f64,
+            info_loss: (info && self.n_g > 0).then(|| self.info / self.n_g as f64),
+            seconds,
+        }
+    }
+}
+
+/// Checks that the networks, the data and the config agree.
+fn check_game<G: Generator, D: Discriminator>(g: &G, d: &D, data: &GanData, cfg: &GanTrainConfig) -> Result<()> {
+    if g.sample_dim() != data.dim() || d.sample_dim() != data.dim() {
+        return Err(Error::shape(
+            "train_gan sample width (generator, discriminator)",
+            format!("{} (the data's)", data.dim()),
+            format!("({}, {})", g.sample_dim(), d.sample_dim()),
+        ));
+    }
+    if let Some(k) = d.info_codes() {
+        if data.num_classes().is_some() || d.num_classes().is_some() || g.num_classes() != Some(k) {
+            return Err(Error::Invalid(format!(
+                "train_gan: an InfoGAN needs unlabelled data, an unconditional discriminator and a generator \
+                 conditioned on its {k} code categories; data has {:?} classes, the generator {:?}, the \
+                 discriminator {:?}",
+                data.num_classes(),
+                g.num_classes(),
+                d.num_classes()
+            )));
+        }
+    } else if g.num_classes() != data.num_classes() || d.num_classes() != data.num_classes() {
+        return Err(Error::Invalid(format!(
+            "train_gan: data has {:?} classes, the generator {:?}, the discriminator {:?}",
+            data.num_classes(),
+            g.num_classes(),
+            d.num_classes()
+        )));
+    }
+    if let Some(s) = cfg.image_shape
+        && s.iter().product::<usize>() != data.dim()
+    {
+        return Err(Error::shape("GanTrainConfig.image_shape", format!("{} values", data.dim()), format!("{s:?}")));
+    }
+    if data.len() < cfg.batch_size {
+        return Err(Error::Invalid(format!(
+            "train_gan: {} samples are fewer than one batch of {}",
+            data.len(),
+            cfg.batch_size
+        )));
+    }
+    Ok(())
+}
+
+/// Trains `g` against `d` on `data`, with the end-of-epoch hooks of
+/// [`default_hooks`]: `metrics.csv` and `losses.png`, and with `image_shape`
+/// `samples.png` plus `samples/epoch_NNN.png`.
+///
+/// `device` must have autodiff enabled and both networks must live on it;
+/// seed it (`device.seed`) before building them for reproducible weights.
+/// The networks must agree with the data on the sample width and on
+/// conditioning. Writes the checkpoint into `cfg.out_dir`: both networks,
+/// both optimizers, the average and the state (a [`Checkpointer`]).
+pub fn train_gan<G, D>(g: G, d: D, data: &GanData, cfg: &GanTrainConfig, device: &Device) -> Result<GanReport<G, D>>
+where
+    G: Generator + 'static,
+    D: Discriminator + 'static,
+{
+    let mut hooks = default_hooks(&g, cfg, device);
+    train_gan_with_hooks(g, d, data, cfg, device, &mut hooks)
+}
+
+/// [`train_gan`] with the caller's end-of-epoch hooks, called in order after
+/// each epoch's checkpoint is written.
+pub fn train_gan_with_hooks<G, D>(
+    g: G,
+    d: D,
+    data: &GanData,
+    cfg: &GanTrainConfig,
+    device: &Device,
+    hooks: &mut [Box<dyn GanHook<G>>],
+) -> Result<GanReport<G, D>>
+where
+    G: Generator + 'static,
+    D: Discriminator + 'static,
+{
+    cfg.validate()?;
+    if !device.is_autodiff() {
+        return Err(Error::NeedsAutodiff { what: "train_gan" });
+    }
+    check_game(&g, &d, data, cfg)?;
+    let info = d.info_codes();
+    // A uniform draw of InfoGAN codes for a batch of `b`.
+    let draw_codes = |b: usize| {
+        info.map(|k| {
+            Tensor::<1>::random([b], Distribution::Uniform(0.0, k as f64), device).floor().int().clamp(0, k as i64 - 1)
+        })
+    };
+    let full = data.len() / cfg.batch_size;
+    let steps_per_epoch = cfg.max_steps_per_epoch.map_or(full, |m| m.min(full));
+    let adam = OptimizerKind::Adam { betas: cfg.betas };
+    let average = cfg.ema_decay.map(|_| g.valid());
+    let mut p = Players { g, d, g_opt: adam.init(None), d_opt: adam.init(None), average };
+    let mut state = GanState { seed: cfg.seed, ..GanState::default() };
+    let mut resumed_from = None;
+    let checkpointer = cfg.out_dir.as_deref().map(Checkpointer::new).transpose()?;
+    if let (Some(ck), true) = (&checkpointer, cfg.resume)
+        && let Some(saved) = ck.resume::<GanState>(cfg.seed)?
+    {
+        p = p.load(&saved.dir)?;
+        resumed_from = Some(saved.state.epoch);
+        state = saved.state;
+    }
+
+    let game = Game { cfg, device, codes: &draw_codes };
+    let mut monitor = Monitor::default();
+    for epoch in state.epoch + 1..=cfg.epochs {
+        let start = Instant::now();
+        let seed = epoch_seed(cfg.seed, epoch);
+        device.seed(seed);
+        let order = shuffled_indices(data.len(), seed);
+        let pb = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", cfg.epochs), cfg.progress);
+        let mut sums = Sums::default();
+        for idx in order.chunks_exact(cfg.batch_size).take(steps_per_epoch) {
+            let (real, labels) = data.batch(idx, device)?;
+            let (next, step) = p.discriminator_step(&game, real, labels.clone());
+            p = next;
+            state.d_step += 1;
+            monitor.discriminator(&step, cfg, &state, epoch)?;
+            sums.add_discriminator(&step);
+            if state.d_step.is_multiple_of(cfg.d_steps) {
+                let (next, step) = p.generator_step(&game, idx.len(), labels);
+                p = next;
+                state.g_step += 1;
+                monitor.generator(&step, cfg, &state, epoch)?;
+                sums.add_generator(&step);
+            }
+            if state.d_step.is_multiple_of(cfg.log_every) {
+                state.curve.push(sums.curve_point(state.d_step));
+            }
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let record = sums.epoch(epoch, info.is_some(), start.elapsed().as_secs_f64());
+        if cfg.progress {
+            let info = record.info_loss.map(|l| format!("  code CE {l:.4}")).unwrap_or_default();
+            eprintln!(
+                "epoch {epoch:>3}: D loss {:.4}  G loss {:.4}  D(real) {:+.3}  D(fake) {:+.3}{info}  ({:.1}s)",
+                record.d_loss, record.g_loss, record.d_real, record.d_fake, record.seconds
+            );
+        }
+        state.epochs.push(record);
+        state.epoch = epoch;
+        if let Some(ck) = &checkpointer {
+            ck.save(epoch, &state, |folder| p.save(folder))?;
+        }
+        let end = EpochEnd {
+            epoch,
+            state: &state,
+            generator: &p.g,
+            average: p.average.as_ref(),
+            out_dir: cfg.out_dir.as_deref(),
+        };
+        for hook in hooks.iter_mut() {
+            hook.end_of_epoch(&end)?;
+        }
+    }
+    Ok(GanReport { generator: p.g, discriminator: p.d, average: p.average, state, resumed_from })
+}
+
+/// Mean cross-entropy of code logits `[B, k]` against the drawn codes `[B]`.
+fn code_loss(logits: Tensor<2>, codes: Tensor<1, Int>) -> Tensor<1> {
+    let [b, _] = logits.dims();
+    let picked = log_softmax(logits, 1).gather(1, codes.reshape([b, 1]));
+    picked.mean().neg()
+}

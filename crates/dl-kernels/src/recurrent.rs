@@ -1,0 +1,295 @@
+//! Whole-sequence recurrences on the host: an LSTM layer and an Elman layer
+//! (tanh or ReLU), one direction, forward with the activations saved and
+//! backpropagation through time from them.
+//!
+//! Layouts (row-major): `gx` `[B, T, G]` holds `x_t W_ih + b` for every step
+//! (`G = 4H` for the LSTM in PyTorch's gate order i, f, g, o; `G = H` for the
+//! Elman layer); `w` `[H, G]` multiplies the previous state (`h W`); `mask`
+//! `[B, T]` is 1 at real steps and 0 at padding, where the state is kept and
+//! the output is 0. Saved activations are time-major (`[T, B, ..]`, in
+//! processing order) so that the recurrent weight's gradient is one product.
+
+use crate::gemm::{View, matmul};
+use crate::math::{sigmoid_in_place, tanh_in_place};
+
+/// Sizes of one layer run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    /// Batch.
+    pub b: usize,
+    /// Steps.
+    pub t: usize,
+    /// Hidden width.
+    pub h: usize,
+}
+
+/// What the LSTM's backward pass reads, time-major in processing order.
+#[derive(Debug, Clone)]
+pub struct LstmSaved {
+    /// Activated gates `[T, B, 4H]`: `i, f, tanh(g), o`.
+    pub gates: Vec<f32>,
+    /// Hidden state before each step `[T, B, H]`.
+    pub h_prev: Vec<f32>,
+    /// Cell state before each step `[T, B, H]`.
+    pub c_prev: Vec<f32>,
+    /// `tanh` of each step's new cell `[T, B, H]`.
+    pub tanh_c: Vec<f32>,
+}
+
+/// The step index of processing position `s`.
+fn step(s: usize, t: usize, reverse: bool) -> usize {
+    if reverse { t - 1 - s } else { s }
+}
+
+/// Runs an LSTM layer. Returns the packed result `[B, T + 2, H]` (outputs,
+/// then the final `h`, then the final `c`) and the saved activations.
+pub fn lstm_forward(
+    d: Dims,
+    gx: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+) -> (Vec<f32>, LstmSaved) {
+    let Dims { b, t, h } = d;
+    let g4 = 4 * h;
+    let mut packed = vec![0.0; b * (t + 2) * h];
+    let mut saved = LstmSaved {
+        gates: vec![0.0; t * b * g4],
+        h_prev: vec![0.0; t * b * h],
+        c_prev: vec![0.0; t * b * h],
+        tanh_c: vec![0.0; t * b * h],
+    };
+    let (mut hs, mut cs) = (h0.to_vec(), c0.to_vec());
+    for s in 0..t {
+        let k = step(s, t, reverse);
+        let gates = &mut saved.gates[s * b * g4..(s + 1) * b * g4];
+        for r in 0..b {
+            gates[r * g4..(r + 1) * g4].copy_from_slice(&gx[(r * t + k) * g4..(r * t + k + 1) * g4]);
+        }
+        matmul(gates, View::dense(&hs, b, h), View::dense(w, h, g4), true);
+        for r in 0..b {
+            let row = &mut gates[r * g4..(r + 1) * g4];
+            sigmoid_in_place(&mut row[..2 * h]);
+            tanh_in_place(&mut row[2 * h..3 * h]);
+            sigmoid_in_place(&mut row[3 * h..]);
+        }
+        saved.h_prev[s * b * h..(s + 1) * b * h].copy_from_slice(&hs);
+        saved.c_prev[s * b * h..(s + 1) * b * h].copy_from_slice(&cs);
+        let tanh_c = &mut saved.tanh_c[s * b * h..(s + 1) * b * h];
+        for r in 0..b {
+            let row = &gates[r * g4..(r + 1) * g4];
+            let (i, f, g) = (&row[..h], &row[h..2 * h], &row[2 * h..3 * h]);
+            let c_old = &cs[r * h..(r + 1) * h];
+            for j in 0..h {
+                tanh_c[r * h + j] = f[j] * c_old[j] + i[j] * g[j];
+            }
+        }
+        // The new cells are in `tanh_c` until the tanh pass: keep them for the state update.
+        let c_new = tanh_c.to_vec();
+        tanh_in_place(tanh_c);
+        for r in 0..b {
+            let o = &gates[r * g4 + 3 * h..(r + 1) * g4];
+            let m = mask.map_or(1.0, |m| m[r * t + k]);
+            let out = &mut packed[(r * (t + 2) + k) * h..(r * (t + 2) + k + 1) * h];
+            for j in 0..h {
+                let h_new = o[j] * tanh_c[r * h + j];
+                out[j] = m * h_new;
+                let (ho, co) = (hs[r * h + j], cs[r * h + j]);
+                hs[r * h + j] = ho + m * (h_new - ho);
+                cs[r * h + j] = co + m * (c_new[r * h + j] - co);
+            }
+        }
+    }
+    for r in 0..b {
+        let base = r * (t + 2) * h;
+        packed[base + t * h..base + (t + 1) * h].copy_from_slice(&hs[r * h..(r + 1) * h]);
+        packed[base + (t + 1) * h..base + (t + 2) * h].copy_from_slice(&cs[r * h..(r + 1) * h]);
+    }
+    (packed, saved)
+}
+
+/// Gradients of an LSTM layer's inputs.
+#[derive(Debug, Clone)]
+pub struct LstmGrads {
+    /// `[B, T, 4H]`.
+    pub gx: Vec<f32>,
+    /// `[H, 4H]`.
+    pub w: Vec<f32>,
+    /// `[B, H]`.
+    pub h0: Vec<f32>,
+    /// `[B, H]`.
+    pub c0: Vec<f32>,
+}
+
+/// Backpropagation through time of [`lstm_forward`], given the gradient of
+/// its packed result `[B, T + 2, H]`.
+pub fn lstm_backward(
+    d: Dims,
+    saved: &LstmSaved,
+    w: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+    d_packed: &[f32],
+) -> LstmGrads {
+    let Dims { b, t, h } = d;
+    let g4 = 4 * h;
+    let mut dgx = vec![0.0; b * t * g4];
+    let mut d_gates = vec![0.0; t * b * g4];
+    let (mut dh, mut dc) = (vec![0.0; b * h], vec![0.0; b * h]);
+    for r in 0..b {
+        let base = r * (t + 2) * h;
+        dh[r * h..(r + 1) * h].copy_from_slice(&d_packed[base + t * h..base + (t + 1) * h]);
+        dc[r * h..(r + 1) * h].copy_from_slice(&d_packed[base + (t + 1) * h..base + (t + 2) * h]);
+    }
+    for s in (0..t).rev() {
+        let k = step(s, t, reverse);
+        let gates = &saved.gates[s * b * g4..(s + 1) * b * g4];
+        let c_prev = &saved.c_prev[s * b * h..(s + 1) * b * h];
+        let tanh_c = &saved.tanh_c[s * b * h..(s + 1) * b * h];
+        let dg = &mut d_gates[s * b * g4..(s + 1) * b * g4];
+        for r in 0..b {
+            let m = mask.map_or(1.0, |m| m[r * t + k]);
+            let dout = &d_packed[(r * (t + 2) + k) * h..(r * (t + 2) + k + 1) * h];
+            let row = &gates[r * g4..(r + 1) * g4];
+            let drow = &mut dg[r * g4..(r + 1) * g4];
+            for j in 0..h {
+                let (i, f, g, o) = (row[j], row[h + j], row[2 * h + j], row[3 * h + j]);
+                let tc = tanh_c[r * h + j];
+                let dh_new = m * (dout[j] + dh[r * h + j]);
+                let dc_new = m * dc[r * h + j] + dh_new * o * (1.0 - tc * tc);
+                drow[j] = dc_new * g * i * (1.0 - i);
+                drow[h + j] = dc_new * c_prev[r * h + j] * f * (1.0 - f);
+                drow[2 * h + j] = dc_new * i * (1.0 - g * g);
+                drow[3 * h + j] = dh_new * tc * o * (1.0 - o);
+                // What the step passes back to the state before it (the kept part plus the cell path).
+                dc[r * h + j] = (1.0 - m) * dc[r * h + j] + dc_new * f;
+                dh[r * h + j] *= 1.0 - m;
+            }
+            dgx[(r * t + k) * g4..(r * t + k + 1) * g4].copy_from_slice(drow);
+        }
+        matmul(&mut dh, View::dense(dg, b, g4), View::dense(w, h, g4).t(), true);
+    }
+    let mut dw = vec![0.0; h * g4];
+    matmul(&mut dw, View::dense(&saved.h_prev, t * b, h).t(), View::dense(&d_gates, t * b, g4), false);
+    LstmGrads { gx: dgx, w: dw, h0: dh, c0: dc }
+}
+
+/// The non-linearity of an Elman layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `tanh`.
+    Tanh,
+    /// `max(0, x)`.
+    Relu,
+}
+
+/// What the Elman layer's backward pass reads, time-major in processing order.
+#[derive(Debug, Clone)]
+pub struct ElmanSaved {
+    /// Each step's new state (activated) `[T, B, H]`.
+    pub h_new: Vec<f32>,
+    /// The state before each step `[T, B, H]`.
+    pub h_prev: Vec<f32>,
+}
+
+/// Runs an Elman layer. Returns the packed result `[B, T + 1, H]` (outputs,
+/// then the final `h`) and the saved activations.
+pub fn elman_forward(
+    d: Dims,
+    gx: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+    act: Activation,
+) -> (Vec<f32>, ElmanSaved) {
+    let Dims { b, t, h } = d;
+    let mut packed = vec![0.0; b * (t + 1) * h];
+    let mut saved = ElmanSaved { h_new: vec![0.0; t * b * h], h_prev: vec![0.0; t * b * h] };
+    let mut hs = h0.to_vec();
+    for s in 0..t {
+        let k = step(s, t, reverse);
+        let pre = &mut saved.h_new[s * b * h..(s + 1) * b * h];
+        for r in 0..b {
+            pre[r * h..(r + 1) * h].copy_from_slice(&gx[(r * t + k) * h..(r * t + k + 1) * h]);
+        }
+        matmul(pre, View::dense(&hs, b, h), View::dense(w, h, h), true);
+        match act {
+            Activation::Tanh => tanh_in_place(pre),
+            Activation::Relu => pre.iter_mut().for_each(|v| *v = v.max(0.0)),
+        }
+        saved.h_prev[s * b * h..(s + 1) * b * h].copy_from_slice(&hs);
+        for r in 0..b {
+            let m = mask.map_or(1.0, |m| m[r * t + k]);
+            let out = &mut packed[(r * (t + 1) + k) * h..(r * (t + 1) + k + 1) * h];
+            for j in 0..h {
+                let h_new = pre[r * h + j];
+                out[j] = m * h_new;
+                let ho = hs[r * h + j];
+                hs[r * h + j] = ho + m * (h_new - ho);
+            }
+        }
+    }
+    for r in 0..b {
+        let base = r * (t + 1) * h;
+        packed[base + t * h..base + (t + 1) * h].copy_from_slice(&hs[r * h..(r + 1) * h]);
+    }
+    (packed, saved)
+}
+
+/// Gradients of an Elman layer's inputs.
+#[derive(Debug, Clone)]
+pub struct ElmanGrads {
+    /// `[B, T, H]`.
+    pub gx: Vec<f32>,
+    /// `[H, H]`.
+    pub w: Vec<f32>,
+    /// `[B, H]`.
+    pub h0: Vec<f32>,
+}
+
+/// Backpropagation through time of [`elman_forward`], given the gradient of
+/// its packed result `[B, T + 1, H]`.
+pub fn elman_backward(
+    d: Dims,
+    saved: &ElmanSaved,
+    w: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+    act: Activation,
+    d_packed: &[f32],
+) -> ElmanGrads {
+    let Dims { b, t, h } = d;
+    let mut dgx = vec![0.0; b * t * h];
+    let mut d_pre = vec![0.0; t * b * h];
+    let mut dh = vec![0.0; b * h];
+    for r in 0..b {
+        let base = r * (t + 1) * h;
+        dh[r * h..(r + 1) * h].copy_from_slice(&d_packed[base + t * h..base + (t + 1) * h]);
+    }
+    for s in (0..t).rev() {
+        let k = step(s, t, reverse);
+        let h_new = &saved.h_new[s * b * h..(s + 1) * b * h];
+        let dp = &mut d_pre[s * b * h..(s + 1) * b * h];
+        for r in 0..b {
+            let m = mask.map_or(1.0, |m| m[r * t + k]);
+            let dout = &d_packed[(r * (t + 1) + k) * h..(r * (t + 1) + k + 1) * h];
+            for j in 0..h {
+                let y = h_new[r * h + j];
+                let slope = match act {
+                    Activation::Tanh => 1.0 - y * y,
+                    Activation::Relu => f32::from(u8::from(y > 0.0)),
+                };
+                dp[r * h + j] = m * (dout[j] + dh[r * h + j]) * slope;
+                dh[r * h + j] *= 1.0 - m;
+            }
+            dgx[(r * t + k) * h..(r * t + k + 1) * h].copy_from_slice(&dp[r * h..(r + 1) * h]);
+        }
+        matmul(&mut dh, View::dense(dp, b, h), View::dense(w, h, h).t(), true);
+    }
+    let mut dw = vec![0.0; h * h];
+    matmul(&mut dw, View::dense(&saved.h_prev, t * b, h).t(), View::dense(&d_pre, t * b, h), false);
+    ElmanGrads { gx: dgx, w: dw, h0: dh }
+}
