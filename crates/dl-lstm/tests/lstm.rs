@@ -255,16 +255,6 @@ fn backend_conformance() {
 
 // ------------------------------------------------------------------ fused layer
 
-/// Runs every step through `RecurrentCell::step`: the composition of
-/// standard ops the fused layer must equal.
-struct Composed;
-
-impl<C: RecurrentCell> StepObserver<C> for Composed {
-    fn step(&mut self, cell: &C, _: StepPosition, x: Tensor<2>, state: CellState) -> CellState {
-        cell.step(x, state)
-    }
-}
-
 /// The fused LSTM layer (flex's default path) equals the step-by-step
 /// composition in values and in the gradients of the input, every weight and
 /// bias, and the initial states: odd sizes, length-1 sequences, padding,
@@ -291,7 +281,7 @@ fn the_fused_layer_equals_the_composition_in_values_and_gradients() {
             let out = if fused {
                 lstm.forward(x.clone(), lengths.as_deref(), state()).unwrap()
             } else {
-                lstm.forward_with(x.clone(), lengths.as_deref(), state(), &mut Composed).unwrap()
+                lstm.forward_with(x.clone(), lengths.as_deref(), state(), &mut PlainStep).unwrap()
             };
             // A loss that weighs every output and final state differently.
             let dims = out.output.dims();

@@ -242,16 +242,6 @@ fn backend_conformance() {
 
 // ------------------------------------------------------------------ fused layer
 
-/// Runs every step through `RecurrentCell::step`: the composition of
-/// standard ops the fused layer must equal.
-struct Composed;
-
-impl<C: RecurrentCell> StepObserver<C> for Composed {
-    fn step(&mut self, cell: &C, _: StepPosition, x: Tensor<2>, state: CellState) -> CellState {
-        cell.step(x, state)
-    }
-}
-
 /// The fused Elman layer (flex's default path) equals the step-by-step
 /// composition in values and gradients, for tanh and ReLU, padding, two
 /// layers and both directions.
@@ -274,7 +264,7 @@ fn the_fused_layer_equals_the_composition_in_values_and_gradients() {
             let out = if fused {
                 rnn.forward(x.clone(), lengths.as_deref(), state).unwrap()
             } else {
-                rnn.forward_with(x.clone(), lengths.as_deref(), state, &mut Composed).unwrap()
+                rnn.forward_with(x.clone(), lengths.as_deref(), state, &mut PlainStep).unwrap()
             };
             let dims = out.output.dims();
             let n = dims.iter().product::<usize>();

@@ -43,7 +43,7 @@ pub use heads::{HeadConfig, Pooling, SequenceModel, SequenceModelConfig, Sequenc
 pub use seq2seq::{
     AttentionKind, DecoderState, Encoded, Seq2Seq, Seq2SeqConfig, Seq2SeqHeadConfig, Translator, target_step_output,
 };
-pub use stack::{RecurrentStack, StepObserver, StepPosition};
+pub use stack::{PlainStep, RecurrentStack, StepObserver, StepPosition};
 
 /// State of one cell for a batch: `h` `[B, hidden]` and, for LSTMs, `c` `[B, cell]`.
 #[derive(Debug, Clone)]

@@ -29,8 +29,11 @@ pub trait StepObserver<C> {
     fn step(&mut self, cell: &C, pos: StepPosition, x: Tensor<2>, state: CellState) -> CellState;
 }
 
-/// The observer that just steps.
-struct PlainStep;
+/// The observer that just steps: with [`RecurrentStack::forward_with`] it
+/// runs the composition of standard ops, also where a fused kernel exists
+/// (for comparisons and A/B runs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainStep;
 
 impl<C: RecurrentCell> StepObserver<C> for PlainStep {
     fn step(&mut self, cell: &C, _pos: StepPosition, x: Tensor<2>, state: CellState) -> CellState {
