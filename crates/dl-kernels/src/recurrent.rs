@@ -92,17 +92,19 @@ pub fn lstm_forward(
         }
         saved.h_prev[s * b * h..(s + 1) * b * h].copy_from_slice(&hs);
         saved.c_prev[s * b * h..(s + 1) * b * h].copy_from_slice(&cs);
+        // The new cell goes into `tanh_c` (and, masked, into the state) before the tanh pass.
         let tanh_c = &mut saved.tanh_c[s * b * h..(s + 1) * b * h];
         for r in 0..b {
             let row = &gates[r * g4..(r + 1) * g4];
             let (i, f, g) = (&row[..h], &row[h..2 * h], &row[2 * h..3 * h]);
-            let c_old = &cs[r * h..(r + 1) * h];
+            let m = mask.map_or(1.0, |m| m[r * t + k]);
             for j in 0..h {
-                tanh_c[r * h + j] = f[j] * c_old[j] + i[j] * g[j];
+                let c_old = cs[r * h + j];
+                let c_new = f[j] * c_old + i[j] * g[j];
+                tanh_c[r * h + j] = c_new;
+                cs[r * h + j] = c_old + m * (c_new - c_old);
             }
         }
-        // The new cells are in `tanh_c` until the tanh pass: keep them for the state update.
-        let c_new = tanh_c.to_vec();
         tanh_in_place(tanh_c);
         for r in 0..b {
             let o = &gates[r * g4 + 3 * h..(r + 1) * g4];
@@ -111,9 +113,8 @@ pub fn lstm_forward(
             for j in 0..h {
                 let h_new = o[j] * tanh_c[r * h + j];
                 out[j] = m * h_new;
-                let (ho, co) = (hs[r * h + j], cs[r * h + j]);
+                let ho = hs[r * h + j];
                 hs[r * h + j] = ho + m * (h_new - ho);
-                cs[r * h + j] = co + m * (c_new[r * h + j] - co);
             }
         }
     }

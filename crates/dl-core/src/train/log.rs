@@ -1,13 +1,12 @@
 //! Per-epoch metric history, written as CSV and as PNG curves.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Result;
 #[cfg(feature = "plot")]
 use crate::plot::{Series, line_chart};
-use crate::{Error, Result};
 
 /// One epoch's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,9 +37,9 @@ pub struct History {
 }
 
 impl History {
-    /// Writes `metrics.csv` with a header and one row per epoch.
+    /// Writes `metrics.csv` with a header and one row per epoch (through a
+    /// temporary file and a rename: a kill never leaves half a file).
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        let mut f = std::fs::File::create(path).map_err(|e| Error::io("creating", path, e))?;
         let m = &self.metric_name;
         let mut text = format!("epoch,train_loss,train_{m},valid_loss,valid_{m},lr,seconds\n");
         let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
@@ -56,7 +55,7 @@ impl History {
                 r.seconds
             ));
         }
-        f.write_all(text.as_bytes()).map_err(|e| Error::io("writing", path, e))
+        crate::train::checkpointer::write_atomically(path, text.as_bytes())
     }
 
     /// Writes `loss.png` (train/valid loss) and, when there is a metric, `<metric>.png`

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use burn::tensor::{Device, Int, Tensor};
-use dl_core::{Error, Result};
+use dl_core::Result;
 
 use super::config::GanTrainConfig;
 use super::state::GanState;
@@ -102,7 +102,7 @@ impl<G: Generator> GanHook<G> for SampleGrid {
         let Some(out) = end.out_dir else { return Ok(()) };
         let values = crate::sampling::sample_values(&end.sampler(), self.z.clone(), self.labels.clone(), 256)?;
         let dir = out.join("samples");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| dl_core::Error::io("creating", &dir, e))?;
         let save = crate::sampling::save_sample_grid;
         save(&dir.join(format!("epoch_{:03}.png", end.epoch)), &values, self.shape, self.cols)?;
         save(&out.join("samples.png"), &values, self.shape, self.cols)
@@ -119,8 +119,7 @@ pub fn write_history(state: &GanState, dir: &Path) -> Result<()> {
             e.epoch, e.d_loss, e.g_loss, e.d_real, e.d_fake, e.seconds
         ));
     }
-    let path = dir.join("metrics.csv");
-    std::fs::write(&path, csv).map_err(|e| Error::io("writing", &path, e))?;
+    dl_core::train::checkpointer::write_atomically(&dir.join("metrics.csv"), csv.as_bytes())?;
     #[cfg(feature = "plot")]
     write_loss_curve(state, dir)?;
     Ok(())
