@@ -43,9 +43,20 @@ impl<'a> View<'a> {
 }
 
 /// `dst = accumulate * dst + a · b` for a dense row-major `dst` of
-/// `a.rows x b.cols` (as read). Panics on shapes that do not fit, which
-/// callers rule out: this is internal code, never reached by user input.
+/// `a.rows x b.cols` (as read), on rayon's threads above a size threshold.
+/// Panics on shapes that do not fit, which callers rule out: this is
+/// internal code, never reached by user input.
 pub fn matmul(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool) {
+    product(dst, a, b, accumulate, true)
+}
+
+/// [`matmul`] on the calling thread, for callers that already run one
+/// product per rayon task.
+pub fn matmul_serial(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool) {
+    product(dst, a, b, accumulate, false)
+}
+
+fn product(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool, threads: bool) {
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
     assert!(k == k2 && dst.len() == m * n && a.fits() && b.fits(), "matmul: inconsistent shapes");
@@ -60,7 +71,8 @@ pub fn matmul(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool) {
     }
     let (a_rs, a_cs) = a.strides();
     let (b_rs, b_cs) = b.strides();
-    let parallelism = if m * n * k >= 1 << 21 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    let parallelism =
+        if threads && m * n * k >= 1 << 21 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: the views were checked to lie inside their slices for the
     // strides passed, `dst` holds exactly m x n values, and the three do not
     // alias (one is `&mut`).

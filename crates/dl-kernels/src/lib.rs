@@ -7,12 +7,15 @@
 //! holds and keep the composition of standard ops elsewhere; `DL_FUSED=0`
 //! switches every fused op back to the composition, for A/B runs and tests.
 
+pub mod conv;
 pub mod gemm;
 pub mod math;
 pub mod ops;
 pub mod recurrent;
 
-pub use ops::{LstmRun, elman_layer, fused_on, lstm_layer};
+pub use ops::conv::{conv_transpose2d, conv2d};
+pub use ops::fused_on;
+pub use ops::recurrent::{LstmRun, elman_layer, lstm_layer};
 
 /// Whether fused ops are on: unless the environment sets `DL_FUSED=0` (read
 /// once per process).

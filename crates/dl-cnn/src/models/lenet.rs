@@ -118,8 +118,8 @@ impl ImageClassifier for LeNet5 {
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.c1.forward(images)));
-        let x = self.pool.forward(relu(self.c2.forward(x)));
+        let x = self.pool.forward(relu(dl_kernels::conv2d(&self.c1, images)));
+        let x = self.pool.forward(relu(dl_kernels::conv2d(&self.c2, x)));
         let x: Tensor<2> = x.flatten(1, 3);
         relu(self.f2.forward(relu(self.f1.forward(x))))
     }

@@ -116,11 +116,11 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => d.bn.forward(dl_kernels::conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(self.bn1.forward(dl_kernels::conv2d(&self.conv1, x)));
+        let out = self.bn2.forward(dl_kernels::conv2d(&self.conv2, out));
         relu(out + identity)
     }
 }
@@ -216,7 +216,7 @@ impl ImageClassifier for ResNet {
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.stem_bn.forward(self.stem_conv.forward(images)));
+        let mut x = relu(self.stem_bn.forward(dl_kernels::conv2d(&self.stem_conv, images)));
         if let Some(p) = &self.stem_pool {
             x = p.forward(x);
         }

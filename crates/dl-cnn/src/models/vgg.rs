@@ -66,7 +66,7 @@ pub struct ConvUnit {
 
 impl ConvUnit {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = dl_kernels::conv2d(&self.conv, x);
         relu(match &self.bn {
             Some(bn) => bn.forward(x),
             None => x,

@@ -203,8 +203,8 @@ impl Generator for DcGenerator {
         let c0 = self.bn0.gamma.dims()[0];
         let x: Tensor<4> = self.fc.forward(z).reshape([batch, c0, s / 4, s / 4]);
         let x = relu(self.bn0.forward(x));
-        let x = relu(self.bn1.forward(self.up1.forward(x)));
-        self.up2.forward(x).tanh().reshape([batch, self.sample_dim()])
+        let x = relu(self.bn1.forward(dl_kernels::conv_transpose2d(&self.up1, x)));
+        dl_kernels::conv_transpose2d(&self.up2, x).tanh().reshape([batch, self.sample_dim()])
     }
 }
 

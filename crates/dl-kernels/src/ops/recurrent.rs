@@ -1,11 +1,7 @@
-//! The recurrent layers as burn backend extensions: one autodiff node per
-//! layer and direction, with backpropagation through time written out in
-//! [`crate::recurrent`], for the CPU backends (flex, ndarray). Other devices
-//! keep the step-by-step composition of standard ops.
+//! The recurrent layers: one autodiff node per layer and direction, with
+//! backpropagation through time written out in [`crate::recurrent`].
 
-use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -13,7 +9,9 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
+
+use super::{device_values, host, host_mask};
 
 use crate::recurrent::{
     Activation, Dims, ElmanSaved, LstmSaved, elman_backward, elman_forward, lstm_backward, lstm_forward,
@@ -45,7 +43,7 @@ mod extension {
             let mask = host_mask::<Self>(mask);
             let (gx, w, h0, c0) = (host::<Self>(gx), host::<Self>(w), host::<Self>(h0), host::<Self>(c0));
             let (packed, _) = lstm_forward(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse);
-            device_tensor::<Self>(packed, [dims.b, dims.t + 2, dims.h], &device)
+            device_values::<Self, 3>(packed, [dims.b, dims.t + 2, dims.h], &device)
         }
 
         /// An Elman layer: `gx` `[B, T, H]`, `w` `[H, H]`, `h0` `[B, H]`, `mask`
@@ -62,7 +60,7 @@ mod extension {
             let mask = host_mask::<Self>(mask);
             let (gx, w, h0) = (host::<Self>(gx), host::<Self>(w), host::<Self>(h0));
             let (packed, _) = elman_forward(dims, &gx, &w, &h0, mask.as_deref(), reverse, activation(relu));
-            device_tensor::<Self>(packed, [dims.b, dims.t + 1, dims.h], &device)
+            device_values::<Self, 3>(packed, [dims.b, dims.t + 1, dims.h], &device)
         }
     }
 
@@ -85,39 +83,6 @@ fn lstm_dims<B: Backend>(gx: &FloatTensor<B>) -> Dims {
 fn elman_dims<B: Backend>(gx: &FloatTensor<B>) -> Dims {
     let [b, t, h] = gx.shape().dims::<3>();
     Dims { b, t, h }
-}
-
-/// Waits for a future that a CPU backend has already completed.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut context = Context::from_waker(Waker::noop());
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut context) {
-            return value;
-        }
-        std::thread::yield_now();
-    }
-}
-
-/// The values of a float tensor of a CPU backend. Reading back from host
-/// memory cannot fail; a failure is a bug of the backend, not of the input.
-fn host<B: Backend>(tensor: FloatTensor<B>) -> Vec<f32> {
-    let data = block_on(B::float_into_data(tensor)).expect("a CPU backend hands back its values");
-    data.convert::<f32>().try_into_vec::<f32>().expect("values converted to f32")
-}
-
-/// The mask's values, or `None` when every step is real.
-fn host_mask<B: Backend>(mask: FloatTensor<B>) -> Option<Vec<f32>> {
-    let m = host::<B>(mask);
-    (!m.iter().all(|&v| v == 1.0)).then_some(m)
-}
-
-fn device_tensor<B: Backend>(values: Vec<f32>, shape: [usize; 3], device: &B::Device) -> FloatTensor<B> {
-    B::float_from_data(TensorData::new(values, shape), device)
-}
-
-fn device_matrix<B: Backend>(values: Vec<f32>, shape: [usize; 2], device: &B::Device) -> FloatTensor<B> {
-    B::float_from_data(TensorData::new(values, shape), device)
 }
 
 /// What the LSTM's backward pass keeps.
@@ -144,16 +109,16 @@ impl<B: Backend> Backward<B, 4> for LstmBackward {
         let d_packed = host::<B>(grads.consume::<B>(&ops.node));
         let g = lstm_backward(s.dims, &s.saved, &s.w, s.mask.as_deref().map(Vec::as_slice), s.reverse, &d_packed);
         if let Some(n) = n_gx {
-            grads.register::<B>(n.id, device_tensor::<B>(g.gx, [b, t, 4 * h], &s.device));
+            grads.register::<B>(n.id, device_values::<B, 3>(g.gx, [b, t, 4 * h], &s.device));
         }
         if let Some(n) = n_w {
-            grads.register::<B>(n.id, device_matrix::<B>(g.w, [h, 4 * h], &s.device));
+            grads.register::<B>(n.id, device_values::<B, 2>(g.w, [h, 4 * h], &s.device));
         }
         if let Some(n) = n_h0 {
-            grads.register::<B>(n.id, device_matrix::<B>(g.h0, [b, h], &s.device));
+            grads.register::<B>(n.id, device_values::<B, 2>(g.h0, [b, h], &s.device));
         }
         if let Some(n) = n_c0 {
-            grads.register::<B>(n.id, device_matrix::<B>(g.c0, [b, h], &s.device));
+            grads.register::<B>(n.id, device_values::<B, 2>(g.c0, [b, h], &s.device));
         }
     }
 }
@@ -184,13 +149,13 @@ impl<B: Backend> Backward<B, 3> for ElmanBackward {
         let mask = s.mask.as_deref().map(Vec::as_slice);
         let g = elman_backward(s.dims, &s.saved, &s.w, mask, s.reverse, s.act, &d_packed);
         if let Some(n) = n_gx {
-            grads.register::<B>(n.id, device_tensor::<B>(g.gx, [b, t, h], &s.device));
+            grads.register::<B>(n.id, device_values::<B, 3>(g.gx, [b, t, h], &s.device));
         }
         if let Some(n) = n_w {
-            grads.register::<B>(n.id, device_matrix::<B>(g.w, [h, h], &s.device));
+            grads.register::<B>(n.id, device_values::<B, 2>(g.w, [h, h], &s.device));
         }
         if let Some(n) = n_h0 {
-            grads.register::<B>(n.id, device_matrix::<B>(g.h0, [b, h], &s.device));
+            grads.register::<B>(n.id, device_values::<B, 2>(g.h0, [b, h], &s.device));
         }
     }
 }
@@ -215,7 +180,7 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentKernels for Autodiff<B
                 let mask = host_mask::<B>(mask);
                 let (gx, w, h0, c0) = (host::<B>(gx), host::<B>(w), host::<B>(h0), host::<B>(c0));
                 let (packed, saved) = lstm_forward(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse);
-                let out = device_tensor::<B>(packed, [dims.b, dims.t + 2, dims.h], &device);
+                let out = device_values::<B, 3>(packed, [dims.b, dims.t + 2, dims.h], &device);
                 let state = LstmState {
                     saved: Arc::new(saved),
                     w: Arc::new(w),
@@ -249,7 +214,7 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentKernels for Autodiff<B
                 let (gx, w, h0) = (host::<B>(gx), host::<B>(w), host::<B>(h0));
                 let act = activation(relu);
                 let (packed, saved) = elman_forward(dims, &gx, &w, &h0, mask.as_deref(), reverse, act);
-                let out = device_tensor::<B>(packed, [dims.b, dims.t + 1, dims.h], &device);
+                let out = device_values::<B, 3>(packed, [dims.b, dims.t + 1, dims.h], &device);
                 let state = ElmanState {
                     saved: Arc::new(saved),
                     w: Arc::new(w),
@@ -264,26 +229,6 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentKernels for Autodiff<B
             OpsKind::UnTracked(prep) => prep.finish(B::elman_layer(gx, w, h0, mask, reverse, relu)),
         }
     }
-}
-
-/// Whether the fused layers run on `device`: a CPU backend (flex, ndarray),
-/// with autodiff or without, unless `DL_FUSED=0` asks for the composition.
-pub fn fused_on(device: &Device) -> bool {
-    if !crate::fused_enabled() {
-        return false;
-    }
-    let plain = device.clone().without_autodiff();
-    #[cfg(feature = "flex")]
-    if plain == Device::flex() {
-        return true;
-    }
-    #[cfg(feature = "ndarray")]
-    #[allow(deprecated)]
-    if plain == Device::ndarray() {
-        return true;
-    }
-    let _ = plain;
-    false
 }
 
 /// One direction of an LSTM layer over a whole sequence.

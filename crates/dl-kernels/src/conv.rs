@@ -1,0 +1,308 @@
+//! 2-D convolutions on the host as im2col + GEMM, batched over samples on
+//! rayon's threads: the forward pass and both backward passes of `conv2d`
+//! and of its adjoint `conv_transpose2d`.
+//!
+//! Layouts (row-major): images `[N, C, H, W]`; a convolution's weight
+//! `[O, C, kh, kw]`, read as an `[O, C·kh·kw]` matrix; a transposed
+//! convolution's weight `[C_in, C_out, kh, kw]`, read as `[C_in, C_out·kh·kw]`.
+//! The column matrix of one image is `[C·kh·kw, Ho·Wo]`: row `(c, i, j)`
+//! holds the pixel under kernel tap `(i, j)` of channel `c` for every output
+//! position, 0 in the padding.
+
+use rayon::prelude::*;
+
+use crate::gemm::{View, matmul, matmul_serial};
+
+/// How one image `[c, h, w]` is read by the kernel windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// Channels.
+    pub c: usize,
+    /// Height.
+    pub h: usize,
+    /// Width.
+    pub w: usize,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Stride along height and width.
+    pub stride: [usize; 2],
+    /// Dilation along height and width.
+    pub dilation: [usize; 2],
+    /// Zero padding before the first row and the first column.
+    pub pad: [usize; 2],
+    /// The grid of window positions (height, width).
+    pub out: [usize; 2],
+}
+
+impl Geometry {
+    /// Rows of the column matrix: `c · kh · kw`.
+    pub fn rows(&self) -> usize {
+        self.c * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Columns of the column matrix: window positions.
+    pub fn cols(&self) -> usize {
+        self.out[0] * self.out[1]
+    }
+
+    /// Values in one image.
+    pub fn image(&self) -> usize {
+        self.c * self.h * self.w
+    }
+
+    /// The output positions `o` in `0..len` whose input index
+    /// `o · stride + offset - pad` lies in `0..size`.
+    fn valid(len: usize, stride: usize, offset: usize, pad: usize, size: usize) -> (usize, usize) {
+        // First o with o·stride + offset >= pad.
+        let lo = if offset >= pad { 0 } else { (pad - offset).div_ceil(stride) };
+        // First o with o·stride + offset >= pad + size.
+        let hi = if offset >= pad + size { 0 } else { (pad + size - offset).div_ceil(stride) };
+        (lo.min(len), hi.min(len).max(lo.min(len)))
+    }
+
+    /// For each row of the column matrix, calls `f(row, channel, i, j)`.
+    fn taps(&self, mut f: impl FnMut(usize, usize, usize, usize)) {
+        let [kh, kw] = self.kernel;
+        for c in 0..self.c {
+            for i in 0..kh {
+                for j in 0..kw {
+                    f((c * kh + i) * kw + j, c, i, j);
+                }
+            }
+        }
+    }
+}
+
+/// Fills `col` (`[rows, cols]`) from one image.
+pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
+    let [oh, ow] = g.out;
+    let [sh, sw] = g.stride;
+    let [dh, dw] = g.dilation;
+    g.taps(|row, c, i, j| {
+        let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let out = &mut col[row * oh * ow..(row + 1) * oh * ow];
+        let (y_lo, y_hi) = Geometry::valid(oh, sh, i * dh, g.pad[0], g.h);
+        let (x_lo, x_hi) = Geometry::valid(ow, sw, j * dw, g.pad[1], g.w);
+        out[..y_lo * ow].fill(0.0);
+        out[y_hi * ow..].fill(0.0);
+        for oy in y_lo..y_hi {
+            let iy = oy * sh + i * dh - g.pad[0];
+            let src = &plane[iy * g.w..(iy + 1) * g.w];
+            let dst = &mut out[oy * ow..(oy + 1) * ow];
+            dst[..x_lo].fill(0.0);
+            dst[x_hi..].fill(0.0);
+            let x0 = x_lo * sw + j * dw - g.pad[1];
+            if sw == 1 {
+                dst[x_lo..x_hi].copy_from_slice(&src[x0..x0 + (x_hi - x_lo)]);
+            } else {
+                for (k, d) in dst[x_lo..x_hi].iter_mut().enumerate() {
+                    *d = src[x0 + k * sw];
+                }
+            }
+        }
+    });
+}
+
+/// Adds the column matrix `col` (`[rows, cols]`) back onto one image: the
+/// adjoint of [`im2col`].
+pub fn col2im(col: &[f32], g: &Geometry, image: &mut [f32]) {
+    let [oh, ow] = g.out;
+    let [sh, sw] = g.stride;
+    let [dh, dw] = g.dilation;
+    g.taps(|row, c, i, j| {
+        let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
+        let src = &col[row * oh * ow..(row + 1) * oh * ow];
+        let (y_lo, y_hi) = Geometry::valid(oh, sh, i * dh, g.pad[0], g.h);
+        let (x_lo, x_hi) = Geometry::valid(ow, sw, j * dw, g.pad[1], g.w);
+        for oy in y_lo..y_hi {
+            let iy = oy * sh + i * dh - g.pad[0];
+            let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+            let x0 = x_lo * sw + j * dw - g.pad[1];
+            for (k, s) in src[oy * ow + x_lo..oy * ow + x_hi].iter().enumerate() {
+                dst[x0 + k * sw] += s;
+            }
+        }
+    });
+}
+
+/// Whether to run one sample per rayon task (serial products) rather than
+/// samples in turn with threaded products.
+fn per_sample(n: usize) -> bool {
+    n >= 2 * rayon::current_num_threads().max(1)
+}
+
+/// `out[s] = w · im2col(images[s]) (+ bias per row)` for every sample:
+/// `w` `[m, rows]`, `out` `[n, m, cols]`. A convolution's forward pass and
+/// a transposed convolution's input gradient.
+pub fn gather(images: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let (rows, cols) = (g.rows(), g.cols());
+    let mut out = vec![0.0; n * m * cols];
+    if n == 0 || m * cols == 0 {
+        return out;
+    }
+    let weight = View::dense(w, m, rows);
+    let one = |col: &mut Vec<f32>, (image, dst): (&[f32], &mut [f32]), serial: bool| {
+        im2col(image, g, col);
+        if let Some(bias) = bias {
+            for (r, b) in dst.chunks_exact_mut(cols).zip(bias) {
+                r.fill(*b);
+            }
+        }
+        let product = if serial { matmul_serial } else { matmul };
+        product(dst, weight, View::dense(col, rows, cols), bias.is_some());
+    };
+    if per_sample(n) {
+        images
+            .par_chunks(g.image())
+            .zip(out.par_chunks_mut(m * cols))
+            .for_each_init(|| vec![0.0; rows * cols], |col, pair| one(col, pair, true));
+    } else {
+        let mut col = vec![0.0; rows * cols];
+        for pair in images.chunks(g.image()).zip(out.chunks_mut(m * cols)) {
+            one(&mut col, pair, false);
+        }
+    }
+    out
+}
+
+/// `out[s] = col2im(wᵀ · values[s]) (+ bias per channel)` for every sample:
+/// `w` `[m, rows]`, `values` `[n, m, cols]`, `out` `[n, c, h, w]`. A
+/// transposed convolution's forward pass and a convolution's input gradient.
+pub fn scatter(values: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let (rows, cols, plane) = (g.rows(), g.cols(), g.h * g.w);
+    let mut out = vec![0.0; n * g.image()];
+    if n == 0 || g.image() == 0 {
+        return out;
+    }
+    let weight_t = View::dense(w, m, rows).t();
+    let one = |col: &mut Vec<f32>, (v, dst): (&[f32], &mut [f32]), serial: bool| {
+        let product = if serial { matmul_serial } else { matmul };
+        product(col, weight_t, View::dense(v, m, cols), false);
+        if let Some(bias) = bias {
+            for (p, b) in dst.chunks_exact_mut(plane).zip(bias) {
+                p.fill(*b);
+            }
+        }
+        col2im(col, g, dst);
+    };
+    if per_sample(n) {
+        values
+            .par_chunks(m * cols)
+            .zip(out.par_chunks_mut(g.image()))
+            .for_each_init(|| vec![0.0; rows * cols], |col, pair| one(col, pair, true));
+    } else {
+        let mut col = vec![0.0; rows * cols];
+        for pair in values.chunks(m * cols).zip(out.chunks_mut(g.image())) {
+            one(&mut col, pair, false);
+        }
+    }
+    out
+}
+
+/// `Σ_s a[s] · im2col(images[s])ᵀ`: `a` `[n, m, cols]`, result `[m, rows]`.
+/// The weight gradient of both convolutions.
+pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) -> Vec<f32> {
+    let (rows, cols) = (g.rows(), g.cols());
+    if n == 0 || m * rows == 0 {
+        return vec![0.0; m * rows];
+    }
+    let one = |(mut acc, mut col): (Vec<f32>, Vec<f32>), (a_s, image): (&[f32], &[f32]), serial: bool| {
+        im2col(image, g, &mut col);
+        let product = if serial { matmul_serial } else { matmul };
+        product(&mut acc, View::dense(a_s, m, cols), View::dense(&col, rows, cols).t(), true);
+        (acc, col)
+    };
+    let fresh = || (vec![0.0; m * rows], vec![0.0; rows * cols]);
+    if per_sample(n) {
+        a.par_chunks(m * cols)
+            .zip(images.par_chunks(g.image()))
+            .fold(fresh, |state, pair| one(state, pair, true))
+            .map(|(acc, _)| acc)
+            .reduce(
+                || vec![0.0; m * rows],
+                |mut x, y| {
+                    x.iter_mut().zip(&y).for_each(|(x, y)| *x += y);
+                    x
+                },
+            )
+    } else {
+        a.chunks(m * cols).zip(images.chunks(g.image())).fold(fresh(), |state, pair| one(state, pair, false)).0
+    }
+}
+
+/// The bias gradient: `Σ` over samples and positions of `dy` `[n, m, cols]`.
+pub fn bias_grad(dy: &[f32], m: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; m];
+    if cols == 0 {
+        return out;
+    }
+    for sample in dy.chunks(m * cols) {
+        for (o, plane) in out.iter_mut().zip(sample.chunks_exact(cols)) {
+            *o += plane.iter().sum::<f32>();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition of a convolution, one output at a time.
+    fn direct(x: &[f32], g: &Geometry, w: &[f32], m: usize) -> Vec<f32> {
+        let [kh, kw] = g.kernel;
+        let [oh, ow] = g.out;
+        let mut out = vec![0.0; m * oh * ow];
+        for o in 0..m {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut s = 0.0;
+                    for c in 0..g.c {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                let iy = (oy * g.stride[0] + i * g.dilation[0]) as isize - g.pad[0] as isize;
+                                let ix = (ox * g.stride[1] + j * g.dilation[1]) as isize - g.pad[1] as isize;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                                    s += x[(c * g.h + iy as usize) * g.w + ix as usize]
+                                        * w[((o * g.c + c) * kh + i) * kw + j];
+                                }
+                            }
+                        }
+                    }
+                    out[(o * oh + oy) * ow + ox] = s;
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 + 1.0) * seed).sin()).collect()
+    }
+
+    #[test]
+    fn gather_is_the_convolution_and_col2im_is_the_adjoint_of_im2col() {
+        // Odd sizes, stride 2, dilation, asymmetric padding, a window that
+        // sees only padding in one corner.
+        let g =
+            Geometry { c: 3, h: 7, w: 6, kernel: [3, 2], stride: [2, 1], dilation: [1, 2], pad: [2, 1], out: [4, 5] };
+        let m = 4;
+        let x = values(2 * g.image(), 0.37);
+        let w = values(m * g.rows(), 0.91);
+        let got = gather(&x, 2, &g, &w, m, None);
+        for s in 0..2 {
+            let want = direct(&x[s * g.image()..(s + 1) * g.image()], &g, &w, m);
+            let have = &got[s * m * g.cols()..(s + 1) * m * g.cols()];
+            assert!(want.iter().zip(have).all(|(a, b)| (a - b).abs() < 1e-5));
+        }
+        // <im2col(x), c> = <x, col2im(c)> for any c.
+        let mut col = vec![0.0; g.rows() * g.cols()];
+        im2col(&x[..g.image()], &g, &mut col);
+        let c = values(col.len(), 0.53);
+        let mut back = vec![0.0; g.image()];
+        col2im(&c, &g, &mut back);
+        let lhs: f32 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let rhs: f32 = x[..g.image()].iter().zip(&back).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+}

@@ -1,0 +1,113 @@
+//! The fused convolutions equal burn's `Conv2d` / `ConvTranspose2d` in values
+//! and in the gradients of the input, the weight and the bias.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+/// Largest absolute difference, relative to the largest magnitude (at least 1).
+fn close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let diff = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(diff <= 1e-5 * scale, "{what}: max difference {diff} (scale {scale})");
+}
+
+/// A loss that weighs every output differently.
+fn weighted_sum(y: Tensor<4>) -> Tensor<1> {
+    let dims = y.dims();
+    let n = dims.iter().product::<usize>();
+    let w: Vec<f32> = (0..n).map(|i| ((i * 7) % 11) as f32 * 0.1 - 0.5).collect();
+    let w = Tensor::<4>::from_data(TensorData::new(w, dims), &y.device());
+    (y * w).sum()
+}
+
+#[test]
+fn conv2d_equals_burns_in_values_and_gradients() {
+    let ad = Device::flex().autodiff();
+    ad.seed(7);
+    assert!(dl_kernels::fused_on(&ad));
+    // (batch, channels, size, kernel, stride, dilation, padding, bias): LeNet's
+    // first layer, odd sizes with stride, dilation and asymmetric padding,
+    // one sample (threaded products), no bias.
+    let cases = [
+        (9, [1, 6], [28, 28], [5, 5], [1, 1], [1, 1], PaddingConfig2d::Explicit(2, 2, 2, 2), true),
+        (5, [3, 4], [9, 7], [3, 2], [2, 1], [1, 2], PaddingConfig2d::Explicit(2, 1, 0, 1), true),
+        (1, [2, 3], [6, 6], [4, 4], [2, 2], [1, 1], PaddingConfig2d::Valid, false),
+        (8, [4, 5], [5, 5], [1, 1], [1, 1], [1, 1], PaddingConfig2d::Valid, true),
+    ];
+    for (n, channels, [h, w], kernel, stride, dilation, padding, bias) in cases {
+        let conv = Conv2dConfig::new(channels, kernel)
+            .with_stride(stride)
+            .with_dilation(dilation)
+            .with_padding(padding.clone())
+            .with_bias(bias)
+            .init(&ad);
+        let x = Tensor::<4>::random([n, channels[0], h, w], Distribution::Normal(0.0, 1.0), &ad).require_grad();
+        let run = |fused: bool| {
+            let y = if fused { dl_kernels::conv2d(&conv, x.clone()) } else { conv.forward(x.clone()) };
+            let grads = weighted_sum(y.clone()).backward();
+            let mut out = vec![values(y), values(x.grad(&grads).unwrap()), values(conv.weight.grad(&grads).unwrap())];
+            if let Some(b) = &conv.bias {
+                out.push(values(b.grad(&grads).unwrap()));
+            }
+            out
+        };
+        let (fused, plain) = (run(true), run(false));
+        for (what, (a, b)) in ["output", "dx", "dweight", "dbias"].iter().zip(fused.iter().zip(&plain)) {
+            close(a, b, &format!("{what} of {channels:?} {kernel:?} stride {stride:?} {padding:?}"));
+        }
+    }
+}
+
+#[test]
+fn conv_transpose2d_equals_burns_in_values_and_gradients() {
+    let ad = Device::flex().autodiff();
+    ad.seed(11);
+    // DCGAN's up-sampling (k4 s2 p1), output padding with dilation, one
+    // sample, no bias.
+    let cases = [
+        (6, [8, 4], [7, 7], [4, 4], [2, 2], [1, 1], [1, 1], [0, 0], true),
+        (5, [3, 2], [4, 5], [3, 3], [2, 3], [1, 2], [1, 0], [1, 2], true),
+        (1, [2, 3], [3, 3], [2, 2], [1, 1], [1, 1], [0, 0], [0, 0], false),
+    ];
+    for (n, channels, [h, w], kernel, stride, dilation, padding, padding_out, bias) in cases {
+        let conv = ConvTranspose2dConfig::new(channels, kernel)
+            .with_stride(stride)
+            .with_dilation(dilation)
+            .with_padding(padding)
+            .with_padding_out(padding_out)
+            .with_bias(bias)
+            .init(&ad);
+        let x = Tensor::<4>::random([n, channels[0], h, w], Distribution::Normal(0.0, 1.0), &ad).require_grad();
+        let run = |fused: bool| {
+            let y = if fused { dl_kernels::conv_transpose2d(&conv, x.clone()) } else { conv.forward(x.clone()) };
+            let grads = weighted_sum(y.clone()).backward();
+            let mut out = vec![values(y), values(x.grad(&grads).unwrap()), values(conv.weight.grad(&grads).unwrap())];
+            if let Some(b) = &conv.bias {
+                out.push(values(b.grad(&grads).unwrap()));
+            }
+            out
+        };
+        let (fused, plain) = (run(true), run(false));
+        for (what, (a, b)) in ["output", "dx", "dweight", "dbias"].iter().zip(fused.iter().zip(&plain)) {
+            close(a, b, &format!("{what} of {channels:?} {kernel:?} stride {stride:?} padding {padding:?}"));
+        }
+    }
+}
+
+#[test]
+fn inference_without_autodiff_gives_the_same_values() {
+    let device = Device::flex();
+    device.seed(5);
+    let conv = Conv2dConfig::new([3, 4], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(&device);
+    let x = Tensor::<4>::random([4, 3, 8, 8], Distribution::Normal(0.0, 1.0), &device);
+    close(&values(dl_kernels::conv2d(&conv, x.clone())), &values(conv.forward(x)), "conv2d output");
+    let up = ConvTranspose2dConfig::new([3, 2], [4, 4]).with_stride([2, 2]).with_padding([1, 1]).init(&device);
+    let x = Tensor::<4>::random([4, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    close(&values(dl_kernels::conv_transpose2d(&up, x.clone())), &values(up.forward(x)), "conv_transpose2d output");
+}
