@@ -8,7 +8,7 @@
 //! spectrogram CNN).
 
 use burn::nn::PaddingConfig2d;
-use burn::nn::pool::{AvgPool2dConfig, MaxPool2dConfig};
+use burn::nn::pool::AvgPool2dConfig;
 use burn::tensor::Tensor;
 use burn::tensor::module::adaptive_avg_pool2d;
 use serde::{Deserialize, Serialize};
@@ -84,11 +84,7 @@ impl PoolKind {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match *self {
             PoolKind::Identity => x,
-            PoolKind::Max { size, stride } => MaxPool2dConfig::new([size, size])
-                .with_strides([stride, stride])
-                .with_padding(PaddingConfig2d::Valid)
-                .init()
-                .forward(x),
+            PoolKind::Max { size, stride } => dl_kernels::max_pool2d(x, [size, size], [stride, stride]),
             PoolKind::Avg { size, stride } => AvgPool2dConfig::new([size, size])
                 .with_strides([stride, stride])
                 .with_padding(PaddingConfig2d::Valid)

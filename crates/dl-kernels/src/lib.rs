@@ -11,10 +11,12 @@ pub mod conv;
 pub mod gemm;
 pub mod math;
 pub mod ops;
+pub mod pool;
 pub mod recurrent;
 
 pub use ops::conv::{conv_transpose2d, conv2d};
 pub use ops::fused_on;
+pub use ops::pool::max_pool2d;
 pub use ops::recurrent::{LstmRun, elman_layer, lstm_layer};
 
 /// Whether fused ops are on: unless the environment sets `DL_FUSED=0` (read

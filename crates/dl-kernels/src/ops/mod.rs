@@ -11,6 +11,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::tensor::{Device, TensorData};
 
 pub mod conv;
+pub mod pool;
 pub mod recurrent;
 
 /// Waits for a future that a CPU backend has already completed.

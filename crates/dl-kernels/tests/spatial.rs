@@ -1,8 +1,11 @@
-//! The fused convolutions equal burn's `Conv2d` / `ConvTranspose2d` in values
-//! and in the gradients of the input, the weight and the bias.
+//! The fused convolutions and max pooling equal burn's `Conv2d`,
+//! `ConvTranspose2d` and `MaxPool2d` in values and in the gradients of the
+//! input, the weight and the bias.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
+use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -110,4 +113,34 @@ fn inference_without_autodiff_gives_the_same_values() {
     let up = ConvTranspose2dConfig::new([3, 2], [4, 4]).with_stride([2, 2]).with_padding([1, 1]).init(&device);
     let x = Tensor::<4>::random([4, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
     close(&values(dl_kernels::conv_transpose2d(&up, x.clone())), &values(up.forward(x)), "conv_transpose2d output");
+}
+
+#[test]
+fn max_pool2d_equals_burns_in_values_and_gradients_with_ties() {
+    let ad = Device::flex().autodiff();
+    ad.seed(13);
+    // (shape, kernel, stride): LeNet's 2x2 pooling, overlapping windows with
+    // a remainder, one plane. The input goes through ReLU first, so that
+    // windows of zeros tie, as they do in the models.
+    for (shape, kernel, stride) in
+        [([8, 6, 28, 28], [2, 2], [2, 2]), ([3, 2, 9, 8], [3, 2], [2, 3]), ([1, 1, 4, 4], [4, 4], [1, 1])]
+    {
+        let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &ad).require_grad();
+        let run = |fused: bool| {
+            let a = relu(x.clone());
+            let y = if fused {
+                dl_kernels::max_pool2d(a, kernel, stride)
+            } else {
+                MaxPool2dConfig::new(kernel).with_strides(stride).with_padding(PaddingConfig2d::Valid).init().forward(a)
+            };
+            let grads = weighted_sum(y.clone()).backward();
+            [values(y), values(x.grad(&grads).unwrap())]
+        };
+        let (fused, plain) = (run(true), run(false));
+        close(&fused[0], &plain[0], &format!("max pool output {shape:?} {kernel:?} {stride:?}"));
+        close(&fused[1], &plain[1], &format!("max pool dx {shape:?} {kernel:?} {stride:?}"));
+    }
+    // A NaN wins its window, as in burn and PyTorch.
+    let x = Tensor::<4>::from_data(TensorData::new(vec![1.0, f32::NAN, 3.0, 2.0], [1, 1, 2, 2]), &Device::flex());
+    assert!(values(dl_kernels::max_pool2d(x, [2, 2], [2, 2]))[0].is_nan());
 }

@@ -1,0 +1,89 @@
+//! Max pooling without padding on the host, one image plane per rayon task:
+//! the forward pass keeps the position of each window's maximum, and the
+//! backward pass adds the output gradient there.
+
+use rayon::prelude::*;
+
+/// A pooling window over planes of `h x w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Plane height and width.
+    pub size: [usize; 2],
+    /// Window height and width.
+    pub kernel: [usize; 2],
+    /// Stride along height and width.
+    pub stride: [usize; 2],
+}
+
+impl Window {
+    /// The output grid: `(size - kernel) / stride + 1` per axis (the caller
+    /// checks that the kernel fits).
+    pub fn out(&self) -> [usize; 2] {
+        [0, 1].map(|d| (self.size[d] - self.kernel[d]) / self.stride[d] + 1)
+    }
+}
+
+/// Below this many values per call, one thread.
+const PARALLEL_FROM: usize = 1 << 14;
+
+/// The maxima of every window of every plane (`planes` `[P, h, w]`) and
+/// where each was found (index within its plane). The first maximum of a
+/// window wins a tie; a NaN wins over numbers (as burn's and PyTorch's).
+pub fn max_pool(planes: &[f32], win: &Window) -> (Vec<f32>, Vec<u32>) {
+    let [oh, ow] = win.out();
+    let [h, w] = win.size;
+    let count = planes.len() / (h * w).max(1);
+    let mut out = vec![0.0; count * oh * ow];
+    let mut arg = vec![0u32; count * oh * ow];
+    let one = |((plane, out), arg): ((&[f32], &mut [f32]), &mut [u32])| {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (mut best, mut at) = (f32::NEG_INFINITY, usize::MAX);
+                for i in 0..win.kernel[0] {
+                    let row = (oy * win.stride[0] + i) * w;
+                    for j in 0..win.kernel[1] {
+                        let k = row + ox * win.stride[1] + j;
+                        let v = plane[k];
+                        if at == usize::MAX || v > best || v.is_nan() {
+                            (best, at) = (v, k);
+                        }
+                    }
+                }
+                out[oy * ow + ox] = best;
+                arg[oy * ow + ox] = at as u32;
+            }
+        }
+    };
+    if oh * ow == 0 || h * w == 0 {
+        return (out, arg);
+    }
+    if planes.len() >= PARALLEL_FROM {
+        planes.par_chunks(h * w).zip(out.par_chunks_mut(oh * ow)).zip(arg.par_chunks_mut(oh * ow)).for_each(one);
+    } else {
+        planes.chunks(h * w).zip(out.chunks_mut(oh * ow)).zip(arg.chunks_mut(oh * ow)).for_each(one);
+    }
+    (out, arg)
+}
+
+/// The input gradient `[P, h, w]`: each output gradient added at the
+/// position of its window's maximum.
+pub fn max_pool_backward(dy: &[f32], arg: &[u32], win: &Window) -> Vec<f32> {
+    let [oh, ow] = win.out();
+    let plane = win.size[0] * win.size[1];
+    let count = dy.len() / (oh * ow).max(1);
+    let mut dx = vec![0.0; count * plane];
+    if oh * ow == 0 || plane == 0 {
+        return dx;
+    }
+    let one = |((dx, dy), arg): ((&mut [f32], &[f32]), &[u32])| {
+        for (g, &k) in dy.iter().zip(arg) {
+            dx[k as usize] += g;
+        }
+    };
+    if dx.len() >= PARALLEL_FROM {
+        dx.par_chunks_mut(plane).zip(dy.par_chunks(oh * ow)).zip(arg.par_chunks(oh * ow)).for_each(one);
+    } else {
+        dx.chunks_mut(plane).zip(dy.chunks(oh * ow)).zip(arg.chunks(oh * ow)).for_each(one);
+    }
+    dx
+}
