@@ -35,22 +35,30 @@ pub fn max_pool(planes: &[f32], win: &Window) -> (Vec<f32>, Vec<u32>) {
     let count = planes.len() / (h * w).max(1);
     let mut out = vec![0.0; count * oh * ow];
     let mut arg = vec![0u32; count * oh * ow];
+    // One output row at a time, one kernel tap at a time across the row:
+    // branch-free selects (the comparisons are data-dependent; as branches
+    // they mispredict about once per window).
     let one = |((plane, out), arg): ((&[f32], &mut [f32]), &mut [u32])| {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let (mut best, mut at) = (f32::NEG_INFINITY, usize::MAX);
-                for i in 0..win.kernel[0] {
-                    let row = (oy * win.stride[0] + i) * w;
-                    for j in 0..win.kernel[1] {
-                        let k = row + ox * win.stride[1] + j;
+        for (oy, (best, at)) in out.chunks_exact_mut(ow).zip(arg.chunks_exact_mut(ow)).enumerate() {
+            let top = oy * win.stride[0] * w;
+            for (ox, (b, a)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
+                let k = top + ox * win.stride[1];
+                (*b, *a) = (plane[k], k as u32);
+            }
+            for i in 0..win.kernel[0] {
+                for j in 0..win.kernel[1] {
+                    if i == 0 && j == 0 {
+                        continue;
+                    }
+                    let start = top + i * w + j;
+                    for (ox, (b, a)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
+                        let k = start + ox * win.stride[1];
                         let v = plane[k];
-                        if at == usize::MAX || v > best || v.is_nan() {
-                            (best, at) = (v, k);
-                        }
+                        let take = v > *b || v.is_nan();
+                        *b = if take { v } else { *b };
+                        *a = if take { k as u32 } else { *a };
                     }
                 }
-                out[oy * ow + ox] = best;
-                arg[oy * ow + ox] = at as u32;
             }
         }
     };
