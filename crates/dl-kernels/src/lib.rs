@@ -14,6 +14,7 @@ pub mod ops;
 pub mod pool;
 pub mod recurrent;
 
+pub use ops::activation::{leaky_relu, relu};
 pub use ops::conv::{conv_transpose2d, conv2d};
 pub use ops::fused_on;
 pub use ops::pool::max_pool2d;

@@ -144,3 +144,34 @@ fn max_pool2d_equals_burns_in_values_and_gradients_with_ties() {
     let x = Tensor::<4>::from_data(TensorData::new(vec![1.0, f32::NAN, 3.0, 2.0], [1, 1, 2, 2]), &Device::flex());
     assert!(values(dl_kernels::max_pool2d(x, [2, 2], [2, 2]))[0].is_nan());
 }
+
+#[test]
+fn relu_and_leaky_relu_equal_burns_in_values_and_gradients_zeros_included() {
+    let ad = Device::flex().autodiff();
+    ad.seed(17);
+    // Exact zeros (where the two sides of the derivative differ), sizes on
+    // both sides of the threaded threshold.
+    for n in [7usize, 70_001] {
+        let v: Vec<f32> = (0..n).map(|i| if i % 5 == 0 { 0.0 } else { ((i as f32) * 0.77).sin() }).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(v, [1, n]), &ad).require_grad();
+        for slope in [0.0, 0.2] {
+            let run = |fused: bool| {
+                let y = match (fused, slope == 0.0) {
+                    (true, true) => dl_kernels::relu(x.clone()),
+                    (true, false) => dl_kernels::leaky_relu(x.clone(), slope),
+                    (false, true) => relu(x.clone()),
+                    (false, false) => burn::tensor::activation::leaky_relu(x.clone(), slope),
+                };
+                let w = Tensor::<2>::from_data(
+                    TensorData::new((0..n).map(|i| (i % 3) as f32 - 0.5).collect::<Vec<f32>>(), [1, n]),
+                    &ad,
+                );
+                let grads = (y.clone() * w).sum().backward();
+                [values(y), values(x.grad(&grads).unwrap())]
+            };
+            let (fused, plain) = (run(true), run(false));
+            assert_eq!(fused[0], plain[0], "values, slope {slope}, {n} values");
+            assert_eq!(fused[1], plain[1], "gradients, slope {slope}, {n} values");
+        }
+    }
+}

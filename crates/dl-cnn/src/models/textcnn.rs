@@ -11,8 +11,8 @@ use burn::module::Module;
 use burn::nn::PaddingConfig1d;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Int, Tensor};
+use dl_kernels::relu;
 
 use crate::data::TextBatch;
 use dl_core::config::check;

@@ -8,8 +8,8 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::{Device, Int, Tensor};
+use dl_kernels::{leaky_relu, relu};
 
 use super::mlp::{lookup, projection_embedding};
 use super::{Discriminator, Generator};

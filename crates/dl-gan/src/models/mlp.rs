@@ -13,8 +13,8 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
-use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::{Device, Int, Tensor};
+use dl_kernels::{leaky_relu, relu};
 
 use super::{Discriminator, Generator};
 use crate::spectral::DiscLinear;

@@ -1,6 +1,7 @@
 //! Fused operations as burn backend extensions, for the CPU backends (flex,
 //! ndarray), each with a hand-written backward pass on `Autodiff`: the
-//! recurrent layers ([`recurrent`]) and the convolutions ([`conv`]). Other
+//! recurrent layers ([`recurrent`]), the convolutions ([`conv`]), max pooling
+//! ([`pool`]) and ReLU / leaky ReLU ([`activation`]). Other
 //! devices keep the composition of standard ops.
 
 use std::future::Future;
@@ -8,8 +9,9 @@ use std::task::{Context, Poll, Waker};
 
 use burn::backend::Backend;
 use burn::backend::tensor::FloatTensor;
-use burn::tensor::{Device, TensorData};
+use burn::tensor::{Device, Shape, TensorData};
 
+pub mod activation;
 pub mod conv;
 pub mod pool;
 pub mod recurrent;
@@ -37,6 +39,11 @@ pub(crate) fn host<B: Backend>(tensor: FloatTensor<B>) -> Vec<f32> {
 pub(crate) fn host_mask<B: Backend>(mask: FloatTensor<B>) -> Option<Vec<f32>> {
     let m = host::<B>(mask);
     (!m.iter().all(|&v| v == 1.0)).then_some(m)
+}
+
+/// A float tensor of any rank, shaped `shape`, on `device`.
+pub(crate) fn device_shaped<B: Backend>(values: Vec<f32>, shape: Shape, device: &B::Device) -> FloatTensor<B> {
+    B::float_from_data(TensorData::new(values, shape), device)
 }
 
 /// A float tensor of shape `shape` on `device` holding `values`.

@@ -1,0 +1,142 @@
+//! ReLU and leaky ReLU in one pass each way: the backward pass reads the
+//! saved output's sign instead of recomputing masks (burn composes leaky
+//! ReLU from a comparison, a product and a masked select).
+
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
+use burn::tensor::{Shape, Tensor};
+use rayon::prelude::*;
+
+use super::{device_shaped, fused_on, host};
+
+pub use extension::ActivationKernels;
+
+/// The extension trait and its backends. (ndarray is deprecated upstream; it
+/// stays a backend of this project for the conformance tests.)
+#[allow(deprecated)]
+mod extension {
+    use super::*;
+
+    /// Elementwise activations with a one-pass backward.
+    #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
+    pub trait ActivationKernels: Backend {
+        /// `x` for `x >= 0`, `slope · x` below (ReLU for slope 0), any shape.
+        fn leaky_relu_fused(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+            let (shape, device) = (x.shape(), x.device());
+            let mut v = host::<Self>(x);
+            leaky_forward(&mut v, slope);
+            device_shaped::<Self>(v, shape, &device)
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    impl ActivationKernels for burn::backend::Flex {}
+
+    #[cfg(feature = "ndarray")]
+    impl ActivationKernels for burn::backend::NdArray {}
+}
+
+/// Below this many values, one thread.
+const PARALLEL_FROM: usize = 1 << 16;
+
+fn leaky_forward(v: &mut [f32], slope: f32) {
+    let one = |c: &mut [f32]| c.iter_mut().for_each(|x| *x = if *x < 0.0 { *x * slope } else { *x });
+    if v.len() >= PARALLEL_FROM {
+        v.par_chunks_mut(PARALLEL_FROM / 4).for_each(one);
+    } else {
+        one(v);
+    }
+}
+
+/// `dy` becomes the input gradient, given the saved output `y`: `dy` where
+/// `y > 0`, `slope · dy` where `y < 0`; at `y = 0` (from `x = 0`), burn's
+/// choice: 0 for ReLU, `dy` for leaky ReLU.
+fn leaky_backward(dy: &mut [f32], y: &[f32], slope: f32) {
+    let at_zero = if slope == 0.0 { 0.0 } else { 1.0 };
+    let one = |(d, y): (&mut [f32], &[f32])| {
+        d.iter_mut().zip(y).for_each(|(d, &y)| {
+            let g = if y > 0.0 {
+                1.0
+            } else if y < 0.0 {
+                slope
+            } else {
+                at_zero
+            };
+            *d *= g;
+        })
+    };
+    if dy.len() >= PARALLEL_FROM {
+        dy.par_chunks_mut(PARALLEL_FROM / 4).zip(y.par_chunks(PARALLEL_FROM / 4)).for_each(one);
+    } else {
+        one((dy, y));
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LeakyState<D> {
+    y: Arc<Vec<f32>>,
+    slope: f32,
+    shape: Shape,
+    device: D,
+}
+
+#[derive(Debug)]
+struct LeakyBackward;
+
+impl<B: Backend> Backward<B, 1> for LeakyBackward {
+    type State = LeakyState<B::Device>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [n_x] = ops.parents;
+        let s = ops.state;
+        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
+        if let Some(node) = n_x {
+            leaky_backward(&mut dy, &s.y, s.slope);
+            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+        }
+    }
+}
+
+impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff<B, C> {
+    fn leaky_relu_fused(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
+        let (x, n_x) = x.into_parts();
+        match LeakyBackward.prepare::<C>([n_x]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (shape, device) = (x.shape(), x.device());
+                let mut y = host::<B>(x);
+                leaky_forward(&mut y, slope);
+                let out = device_shaped::<B>(y.clone(), shape.clone(), &device);
+                prep.finish(LeakyState { y: Arc::new(y), slope, shape, device }, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::leaky_relu_fused(x, slope)),
+        }
+    }
+}
+
+/// Leaky ReLU (`x` for `x >= 0`, `slope · x` below), one pass each way
+/// where [`fused_on`] holds; otherwise burn's `leaky_relu` (same values and
+/// gradients).
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    if !fused_on(&x.device()) || !slope.is_finite() || slope < 0.0 {
+        return burn::tensor::activation::leaky_relu(x, slope);
+    }
+    Tensor::from_dispatch(<burn::backend::Dispatch as ActivationKernels>::leaky_relu_fused(
+        x.into_dispatch(),
+        slope as f32,
+    ))
+}
+
+/// ReLU, one pass each way where [`fused_on`] holds; otherwise burn's
+/// `relu` (same values and gradients).
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !fused_on(&x.device()) {
+        return burn::tensor::activation::relu(x);
+    }
+    Tensor::from_dispatch(<burn::backend::Dispatch as ActivationKernels>::leaky_relu_fused(x.into_dispatch(), 0.0))
+}
