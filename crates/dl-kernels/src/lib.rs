@@ -13,10 +13,12 @@ pub mod math;
 pub mod ops;
 pub mod pool;
 pub mod recurrent;
+pub mod rows;
 
-pub use ops::activation::{leaky_relu, relu};
+pub use ops::activation::{gelu, leaky_relu, relu, softmax_last_dim};
 pub use ops::conv::{conv_transpose2d, conv2d};
 pub use ops::fused_on;
+pub use ops::norm::layer_norm;
 pub use ops::pool::max_pool2d;
 pub use ops::recurrent::{LstmRun, elman_layer, lstm_layer};
 

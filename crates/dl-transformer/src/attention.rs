@@ -11,7 +11,6 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
-use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use crate::position::Rope;
@@ -332,7 +331,7 @@ pub fn scaled_dot_product(
         }
         scores = scores + mask.expand([b, h, l, s]);
     }
-    let weights = softmax(scores, 3);
+    let weights = dl_kernels::softmax_last_dim(scores);
     let ctx = dropout.forward(weights.clone()).matmul(v);
     Ok((ctx, weights))
 }

@@ -6,7 +6,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, SwiGlu, SwiGluConfig
 
 use crate::attention::normal_linear;
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, gelu_approximate, relu};
+use burn::tensor::activation::{gelu_approximate, relu};
 use serde::{Deserialize, Serialize};
 
 use dl_core::config::check;
@@ -128,7 +128,7 @@ impl FeedForward {
                 };
                 match self.activation {
                     Activation::Relu => relu(h),
-                    Activation::Gelu => gelu(h),
+                    Activation::Gelu => dl_kernels::gelu(h),
                     Activation::GeluTanh | Activation::SwiGlu => gelu_approximate(h),
                 }
             }

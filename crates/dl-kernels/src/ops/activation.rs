@@ -1,6 +1,8 @@
-//! ReLU and leaky ReLU in one pass each way: the backward pass reads the
-//! saved output's sign instead of recomputing masks (burn composes leaky
-//! ReLU from a comparison, a product and a masked select).
+//! Activations in one pass each way: ReLU and leaky ReLU (the backward pass
+//! reads the saved output's sign; burn composes leaky ReLU from a
+//! comparison, a product and a masked select), GELU (vectorised `erf`,
+//! backward from the saved input) and softmax over the last axis (backward
+//! from the saved output; burn records its composition op by op).
 
 use std::sync::Arc;
 
@@ -14,6 +16,8 @@ use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
 use super::{device_shaped, fused_on, host};
+use crate::math::{gelu_backward, gelu_in_place};
+use crate::rows::{softmax, softmax_backward};
 
 pub use extension::ActivationKernels;
 
@@ -31,6 +35,23 @@ mod extension {
             let (shape, device) = (x.shape(), x.device());
             let mut v = host::<Self>(x);
             leaky_forward(&mut v, slope);
+            device_shaped::<Self>(v, shape, &device)
+        }
+
+        /// GELU with the exact `erf`, any shape.
+        fn gelu_fused(x: FloatTensor<Self>) -> FloatTensor<Self> {
+            let (shape, device) = (x.shape(), x.device());
+            let mut v = host::<Self>(x);
+            gelu_in_place(&mut v);
+            device_shaped::<Self>(v, shape, &device)
+        }
+
+        /// Softmax over the last axis, any shape.
+        fn softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
+            let (shape, device) = (x.shape(), x.device());
+            let n = shape.as_slice().last().copied().unwrap_or(1);
+            let mut v = host::<Self>(x);
+            softmax(&mut v, n);
             device_shaped::<Self>(v, shape, &device)
         }
     }
@@ -117,6 +138,80 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
             OpsKind::UnTracked(prep) => prep.finish(B::leaky_relu_fused(x, slope)),
         }
     }
+
+    fn gelu_fused(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, n_x) = x.into_parts();
+        match GeluBackward.prepare::<C>([n_x]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (shape, device) = (x.shape(), x.device());
+                let saved = host::<B>(x);
+                let mut y = saved.clone();
+                gelu_in_place(&mut y);
+                let out = device_shaped::<B>(y, shape.clone(), &device);
+                prep.finish(SavedState { saved: Arc::new(saved), shape, device }, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::gelu_fused(x)),
+        }
+    }
+
+    fn softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, n_x) = x.into_parts();
+        match SoftmaxBackward.prepare::<C>([n_x]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (shape, device) = (x.shape(), x.device());
+                let n = shape.as_slice().last().copied().unwrap_or(1);
+                let mut y = host::<B>(x);
+                softmax(&mut y, n);
+                let out = device_shaped::<B>(y.clone(), shape.clone(), &device);
+                prep.finish(SavedState { saved: Arc::new(y), shape, device }, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::softmax_last(x)),
+        }
+    }
+}
+
+/// What GELU's and softmax's backward passes keep: the saved input (GELU)
+/// or output (softmax).
+#[derive(Debug, Clone)]
+struct SavedState<D> {
+    saved: Arc<Vec<f32>>,
+    shape: Shape,
+    device: D,
+}
+
+#[derive(Debug)]
+struct GeluBackward;
+
+impl<B: Backend> Backward<B, 1> for GeluBackward {
+    type State = SavedState<B::Device>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [n_x] = ops.parents;
+        let s = ops.state;
+        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
+        if let Some(node) = n_x {
+            gelu_backward(&mut dy, &s.saved);
+            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SoftmaxBackward;
+
+impl<B: Backend> Backward<B, 1> for SoftmaxBackward {
+    type State = SavedState<B::Device>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [n_x] = ops.parents;
+        let s = ops.state;
+        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
+        if let Some(node) = n_x {
+            let n = s.shape.as_slice().last().copied().unwrap_or(1);
+            softmax_backward(&mut dy, &s.saved, n);
+            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+        }
+    }
 }
 
 /// Leaky ReLU (`x` for `x >= 0`, `slope · x` below), one pass each way
@@ -139,4 +234,22 @@ pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         return burn::tensor::activation::relu(x);
     }
     Tensor::from_dispatch(<burn::backend::Dispatch as ActivationKernels>::leaky_relu_fused(x.into_dispatch(), 0.0))
+}
+
+/// GELU with the exact `erf` (within 1e-6 of it), one pass each way where
+/// [`fused_on`] holds; otherwise burn's `gelu`.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !fused_on(&x.device()) {
+        return burn::tensor::activation::gelu(x);
+    }
+    Tensor::from_dispatch(<burn::backend::Dispatch as ActivationKernels>::gelu_fused(x.into_dispatch()))
+}
+
+/// Softmax over the last axis, one pass each way where [`fused_on`] holds;
+/// otherwise burn's `softmax`.
+pub fn softmax_last_dim<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !fused_on(&x.device()) || D == 0 {
+        return burn::tensor::activation::softmax(x, D - 1);
+    }
+    Tensor::from_dispatch(<burn::backend::Dispatch as ActivationKernels>::softmax_last(x.into_dispatch()))
 }

@@ -1,7 +1,7 @@
 //! Fused operations as burn backend extensions, for the CPU backends (flex,
 //! ndarray), each with a hand-written backward pass on `Autodiff`: the
 //! recurrent layers ([`recurrent`]), the convolutions ([`conv`]), max pooling
-//! ([`pool`]) and ReLU / leaky ReLU ([`activation`]). Other
+//! ([`pool`]), activations ([`activation`]) and layer normalisation ([`norm`]). Other
 //! devices keep the composition of standard ops.
 
 use std::future::Future;
@@ -13,6 +13,7 @@ use burn::tensor::{Device, Shape, TensorData};
 
 pub mod activation;
 pub mod conv;
+pub mod norm;
 pub mod pool;
 pub mod recurrent;
 

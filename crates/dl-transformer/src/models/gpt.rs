@@ -102,6 +102,7 @@ impl ModelConfig for GptConfig {
                     .with_out_init_std(Some(self.residual_std()))
                     .build(device),
                 drop: DropoutConfig::new(self.dropout).init(),
+                eps: self.layer_norm_epsilon,
             })
             .collect();
         Gpt {
@@ -114,6 +115,7 @@ impl ModelConfig for GptConfig {
                 .then(|| normal_linear(self.n_embd, self.vocab_size, false, Some(self.initializer_range), device)),
             vocab_size: self.vocab_size,
             n_positions: self.n_positions,
+            eps: self.layer_norm_epsilon,
         }
     }
 }
@@ -130,6 +132,9 @@ pub struct GptBlock {
     /// MLP.
     pub mlp: FeedForward,
     drop: Dropout,
+    /// The norms' epsilon (burn's `LayerNorm` keeps its own private).
+    #[module(skip)]
+    eps: f64,
 }
 
 impl GptBlock {
@@ -143,11 +148,11 @@ impl GptBlock {
         cache: Option<&mut LayerCache>,
     ) -> dl_core::Result<(Tensor<3>, Tensor<4>)> {
         // [B, T, d]: causal self-attention over the normed input, added back.
-        let h = self.ln_1.forward(x.clone());
+        let h = dl_kernels::layer_norm(&self.ln_1, x.clone(), self.eps);
         let a = self.attn.forward_with(h.clone(), h, Some(mask), None, cache)?;
         let x = x + self.drop.forward(a.context);
         // [B, T, d]: the MLP over the normed sum, added back.
-        let x = x.clone() + self.drop.forward(self.mlp.forward(self.ln_2.forward(x)));
+        let x = x.clone() + self.drop.forward(self.mlp.forward(dl_kernels::layer_norm(&self.ln_2, x, self.eps)));
         Ok((x, a.weights))
     }
 }
@@ -170,6 +175,8 @@ pub struct Gpt {
     vocab_size: usize,
     #[module(skip)]
     n_positions: usize,
+    #[module(skip)]
+    eps: f64,
 }
 
 impl Gpt {
@@ -211,7 +218,7 @@ impl Gpt {
             weights.push(w);
         }
         // [B, T, d]
-        Ok((self.ln_f.forward(x), weights))
+        Ok((dl_kernels::layer_norm(&self.ln_f, x, self.eps), weights))
     }
 
     /// Projects hidden states `[B, T, d]` to logits `[B, T, V]`.

@@ -1,0 +1,134 @@
+//! Layer normalisation over the last axis ([`crate::rows`]): the forward
+//! pass saves the normalised rows and each row's `1 / √(var + eps)`, the
+//! backward pass computes the three gradients in two passes.
+
+use std::sync::Arc;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
+use burn::nn::LayerNorm;
+use burn::tensor::{Shape, Tensor};
+
+use super::{device_shaped, device_values, fused_on, host};
+use crate::rows::{layer_norm as norm_rows, layer_norm_backward};
+
+pub use extension::NormKernels;
+
+/// The extension trait and its backends. (ndarray is deprecated upstream; it
+/// stays a backend of this project for the conformance tests.)
+#[allow(deprecated)]
+mod extension {
+    use super::*;
+
+    /// Layer normalisation with a hand-written backward pass.
+    #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
+    pub trait NormKernels: Backend {
+        /// `x` `[.., n]`, `gamma` and `beta` `[n]`.
+        fn layer_norm_fused(
+            x: FloatTensor<Self>,
+            gamma: FloatTensor<Self>,
+            beta: FloatTensor<Self>,
+            epsilon: f32,
+        ) -> FloatTensor<Self> {
+            let (shape, device) = (x.shape(), x.device());
+            let n = shape.as_slice().last().copied().unwrap_or(1);
+            let (mut v, gamma, beta) = (host::<Self>(x), host::<Self>(gamma), host::<Self>(beta));
+            norm_rows(&mut v, n, &gamma, Some(&beta), epsilon);
+            device_shaped::<Self>(v, shape, &device)
+        }
+    }
+
+    #[cfg(feature = "flex")]
+    impl NormKernels for burn::backend::Flex {}
+
+    #[cfg(feature = "ndarray")]
+    impl NormKernels for burn::backend::NdArray {}
+}
+
+#[derive(Debug, Clone)]
+struct NormState<D> {
+    normalised: Arc<Vec<f32>>,
+    rstd: Arc<Vec<f32>>,
+    gamma: Arc<Vec<f32>>,
+    shape: Shape,
+    device: D,
+}
+
+#[derive(Debug)]
+struct NormBackward;
+
+impl<B: Backend> Backward<B, 3> for NormBackward {
+    type State = NormState<B::Device>;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [n_x, n_gamma, n_beta] = ops.parents;
+        let s = ops.state;
+        let n = s.gamma.len();
+        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
+        let (dgamma, dbeta) = layer_norm_backward(&mut dy, &s.normalised, &s.rstd, &s.gamma);
+        if let Some(node) = n_x {
+            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+        }
+        if let Some(node) = n_gamma {
+            grads.register::<B>(node.id, device_values::<B, 1>(dgamma, [n], &s.device));
+        }
+        if let Some(node) = n_beta {
+            grads.register::<B>(node.id, device_values::<B, 1>(dbeta, [n], &s.device));
+        }
+    }
+}
+
+impl<B: NormKernels, C: CheckpointStrategy> NormKernels for Autodiff<B, C> {
+    fn layer_norm_fused(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f32,
+    ) -> FloatTensor<Self> {
+        let (x, n_x) = x.into_parts();
+        let (gamma, n_gamma) = gamma.into_parts();
+        let (beta, n_beta) = beta.into_parts();
+        match NormBackward.prepare::<C>([n_x, n_gamma, n_beta]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (shape, device) = (x.shape(), x.device());
+                let n = shape.as_slice().last().copied().unwrap_or(1);
+                let (mut y, gamma, beta) = (host::<B>(x), host::<B>(gamma), host::<B>(beta));
+                let (normalised, rstd) = norm_rows(&mut y, n, &gamma, Some(&beta), epsilon);
+                let out = device_shaped::<B>(y, shape.clone(), &device);
+                let state = NormState {
+                    normalised: Arc::new(normalised),
+                    rstd: Arc::new(rstd),
+                    gamma: Arc::new(gamma),
+                    shape,
+                    device,
+                };
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::layer_norm_fused(x, gamma, beta, epsilon)),
+        }
+    }
+}
+
+/// `norm.forward(x)` for a `LayerNorm` built with `epsilon` (burn keeps the
+/// module's epsilon private, so its owner passes it): fused where
+/// [`fused_on`] holds and the last axis matches, otherwise exactly
+/// `norm.forward(x)`.
+pub fn layer_norm<const D: usize>(norm: &LayerNorm, x: Tensor<D>, epsilon: f64) -> Tensor<D> {
+    let gamma = norm.gamma.val();
+    let [n] = gamma.dims();
+    if D == 0 || x.dims()[D - 1] != n || !fused_on(&x.device()) {
+        return norm.forward(x);
+    }
+    let device = x.device();
+    let beta = norm.beta.as_ref().map_or_else(|| Tensor::zeros([n], &device), |b| b.val());
+    Tensor::from_dispatch(<burn::backend::Dispatch as NormKernels>::layer_norm_fused(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon as f32,
+    ))
+}
