@@ -16,7 +16,7 @@ use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
 use super::{device_shaped, fused_on, host};
-use crate::math::{gelu_backward, gelu_in_place};
+use crate::math;
 use crate::rows::{softmax, softmax_backward};
 
 pub use extension::ActivationKernels;
@@ -42,7 +42,7 @@ mod extension {
         fn gelu_fused(x: FloatTensor<Self>) -> FloatTensor<Self> {
             let (shape, device) = (x.shape(), x.device());
             let mut v = host::<Self>(x);
-            gelu_in_place(&mut v);
+            gelu_forward(&mut v);
             device_shaped::<Self>(v, shape, &device)
         }
 
@@ -65,6 +65,26 @@ mod extension {
 
 /// Below this many values, one thread.
 const PARALLEL_FROM: usize = 1 << 16;
+
+/// GELU in place, on rayon's threads for large inputs.
+fn gelu_forward(v: &mut [f32]) {
+    if v.len() >= PARALLEL_FROM {
+        v.par_chunks_mut(PARALLEL_FROM / 4).for_each(math::gelu_in_place);
+    } else {
+        math::gelu_in_place(v);
+    }
+}
+
+/// `dy · gelu'(x)`, on rayon's threads for large inputs.
+fn gelu_backward(dy: &mut [f32], x: &[f32]) {
+    if dy.len() >= PARALLEL_FROM {
+        dy.par_chunks_mut(PARALLEL_FROM / 4)
+            .zip(x.par_chunks(PARALLEL_FROM / 4))
+            .for_each(|(d, x)| math::gelu_backward(d, x));
+    } else {
+        math::gelu_backward(dy, x);
+    }
+}
 
 fn leaky_forward(v: &mut [f32], slope: f32) {
     let one = |c: &mut [f32]| c.iter_mut().for_each(|x| *x = if *x < 0.0 { *x * slope } else { *x });
@@ -146,7 +166,7 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
                 let (shape, device) = (x.shape(), x.device());
                 let saved = host::<B>(x);
                 let mut y = saved.clone();
-                gelu_in_place(&mut y);
+                gelu_forward(&mut y);
                 let out = device_shaped::<B>(y, shape.clone(), &device);
                 prep.finish(SavedState { saved: Arc::new(saved), shape, device }, out)
             }
