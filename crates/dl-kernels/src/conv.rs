@@ -85,18 +85,28 @@ pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
         let (x_lo, x_hi) = Geometry::valid(ow, sw, j * dw, g.pad[1], g.w);
         out[..y_lo * ow].fill(0.0);
         out[y_hi * ow..].fill(0.0);
+        let (x0, len) = (x_lo * sw + j * dw, x_hi - x_lo);
         for oy in y_lo..y_hi {
             let iy = oy * sh + i * dh - g.pad[0];
-            let src = &plane[iy * g.w..(iy + 1) * g.w];
             let dst = &mut out[oy * ow..(oy + 1) * ow];
-            dst[..x_lo].fill(0.0);
-            dst[x_hi..].fill(0.0);
-            let x0 = x_lo * sw + j * dw - g.pad[1];
+            // The padding columns: a few values, written one by one (a
+            // call to memset per row segment costs more).
+            for d in &mut dst[..x_lo] {
+                *d = 0.0;
+            }
+            for d in &mut dst[x_hi..] {
+                *d = 0.0;
+            }
+            if len == 0 {
+                continue;
+            }
+            let start = iy * g.w + x0 - g.pad[1];
+            let src = &plane[start..start + (len - 1) * sw + 1];
             if sw == 1 {
-                dst[x_lo..x_hi].copy_from_slice(&src[x0..x0 + (x_hi - x_lo)]);
+                dst[x_lo..x_hi].copy_from_slice(src);
             } else {
-                for (k, d) in dst[x_lo..x_hi].iter_mut().enumerate() {
-                    *d = src[x0 + k * sw];
+                for (d, v) in dst[x_lo..x_hi].iter_mut().zip(src.iter().step_by(sw)) {
+                    *d = *v;
                 }
             }
         }
