@@ -73,8 +73,49 @@ impl Geometry {
     }
 }
 
+/// For every kernel tap and window position, the index of the pixel it
+/// reads within its channel's plane, or `u32::MAX` in the padding
+/// (`[kh · kw, cols]`).
+fn tap_table(g: &Geometry) -> Vec<u32> {
+    let ([kh, kw], [oh, ow]) = (g.kernel, g.out);
+    let mut table = Vec::with_capacity(kh * kw * oh * ow);
+    for i in 0..kh {
+        for j in 0..kw {
+            for oy in 0..oh {
+                let iy = (oy * g.stride[0] + i * g.dilation[0]).checked_sub(g.pad[0]).filter(|&y| y < g.h);
+                for ox in 0..ow {
+                    let ix = (ox * g.stride[1] + j * g.dilation[1]).checked_sub(g.pad[1]).filter(|&x| x < g.w);
+                    table.push(match (iy, ix) {
+                        (Some(y), Some(x)) => (y * g.w + x) as u32,
+                        _ => u32::MAX,
+                    });
+                }
+            }
+        }
+    }
+    table
+}
+
+/// Whether to read through a [`tap_table`]: strided windows (whose row
+/// segments are too short to copy one by one) over planes that `u32` indexes.
+fn by_table(g: &Geometry) -> bool {
+    g.stride[1] > 1 && g.h * g.w < u32::MAX as usize
+}
+
 /// Fills `col` (`[rows, cols]`) from one image.
 pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
+    if by_table(g) {
+        let (table, cols, taps) = (tap_table(g), g.cols(), g.kernel[0] * g.kernel[1]);
+        for (c, plane) in image.chunks_exact(g.h * g.w).enumerate() {
+            for (t, idx) in table.chunks_exact(cols).enumerate() {
+                let row = &mut col[(c * taps + t) * cols..(c * taps + t + 1) * cols];
+                for (d, &k) in row.iter_mut().zip(idx) {
+                    *d = plane.get(k as usize).copied().unwrap_or(0.0);
+                }
+            }
+        }
+        return;
+    }
     let [oh, ow] = g.out;
     let [sh, sw] = g.stride;
     let [dh, dw] = g.dilation;
@@ -116,6 +157,20 @@ pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
 /// Adds the column matrix `col` (`[rows, cols]`) back onto one image: the
 /// adjoint of [`im2col`].
 pub fn col2im(col: &[f32], g: &Geometry, image: &mut [f32]) {
+    if by_table(g) {
+        let (table, cols, taps) = (tap_table(g), g.cols(), g.kernel[0] * g.kernel[1]);
+        for (c, plane) in image.chunks_exact_mut(g.h * g.w).enumerate() {
+            for (t, idx) in table.chunks_exact(cols).enumerate() {
+                let row = &col[(c * taps + t) * cols..(c * taps + t + 1) * cols];
+                for (v, &k) in row.iter().zip(idx) {
+                    if let Some(d) = plane.get_mut(k as usize) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+        return;
+    }
     let [oh, ow] = g.out;
     let [sh, sw] = g.stride;
     let [dh, dw] = g.dilation;
