@@ -9,6 +9,10 @@
 //! the output is 0. Saved activations are time-major (`[T, B, ..]`, in
 //! processing order) so that the recurrent weight's gradient is one product.
 
+use std::ops::Range;
+
+use rayon::prelude::*;
+
 use crate::gemm::{View, matmul};
 use crate::math::{sigmoid_in_place, tanh_in_place};
 
@@ -309,4 +313,129 @@ pub fn elman_backward(
     let mut dw = vec![0.0; h * h];
     matmul(&mut dw, View::dense(&saved.h_prev, t * b, h).t(), View::dense(&d_pre, t * b, h), false);
     ElmanGrads { gx: dgx, w: dw, h0: dh }
+}
+
+/// The batch rows split into one contiguous block per thread (at least 8
+/// rows each). The sequences of a batch are independent, so each block runs
+/// its whole recurrence on its own thread: one fork per layer instead of a
+/// threaded product (and its wake-ups) at every step.
+pub fn batch_blocks(b: usize) -> Vec<Range<usize>> {
+    let k = rayon::current_num_threads().min(b / 8).max(1);
+    (0..k).map(|i| i * b / k..(i + 1) * b / k).collect()
+}
+
+/// The rows `r` of a batch-major buffer holding `per` values per row.
+fn rows_of<'a>(v: &'a [f32], r: &Range<usize>, per: usize) -> &'a [f32] {
+    &v[r.start * per..r.end * per]
+}
+
+/// Runs `f` on every block of `blocks`, on rayon's threads when there are
+/// several.
+fn each_block<T: Send>(blocks: &[Range<usize>], f: impl Fn(&Range<usize>) -> T + Sync + Send) -> Vec<T> {
+    if blocks.len() == 1 { vec![f(&blocks[0])] } else { blocks.par_iter().map(f).collect() }
+}
+
+/// [`lstm_forward`] over batch blocks ([`batch_blocks`]): the packed result
+/// of the whole batch and the saved activations of each block.
+#[allow(clippy::too_many_arguments)]
+pub fn lstm_forward_blocks(
+    d: Dims,
+    gx: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    c0: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+    blocks: &[Range<usize>],
+) -> (Vec<f32>, Vec<LstmSaved>) {
+    let Dims { t, h, .. } = d;
+    let parts = each_block(blocks, |r| {
+        let dims = Dims { b: r.len(), ..d };
+        let mask = mask.map(|m| rows_of(m, r, t));
+        lstm_forward(dims, rows_of(gx, r, t * 4 * h), w, rows_of(h0, r, h), rows_of(c0, r, h), mask, reverse)
+    });
+    let (packed, saved): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    (packed.concat(), saved)
+}
+
+/// [`lstm_backward`] over the blocks of [`lstm_forward_blocks`]; the
+/// recurrent weight's gradient is the sum over blocks.
+pub fn lstm_backward_blocks(
+    d: Dims,
+    saved: &[LstmSaved],
+    w: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+    d_packed: &[f32],
+    blocks: &[Range<usize>],
+) -> LstmGrads {
+    let Dims { t, h, .. } = d;
+    let parts = each_block(blocks, |r| {
+        let i = blocks.iter().position(|b| b == r).unwrap_or(0);
+        let dims = Dims { b: r.len(), ..d };
+        let mask = mask.map(|m| rows_of(m, r, t));
+        lstm_backward(dims, &saved[i], w, mask, reverse, rows_of(d_packed, r, (t + 2) * h))
+    });
+    let mut dw = vec![0.0; h * 4 * h];
+    for p in &parts {
+        dw.iter_mut().zip(&p.w).for_each(|(a, b)| *a += b);
+    }
+    LstmGrads {
+        gx: parts.iter().flat_map(|p| p.gx.iter().copied()).collect(),
+        w: dw,
+        h0: parts.iter().flat_map(|p| p.h0.iter().copied()).collect(),
+        c0: parts.iter().flat_map(|p| p.c0.iter().copied()).collect(),
+    }
+}
+
+/// [`elman_forward`] over batch blocks ([`batch_blocks`]).
+#[allow(clippy::too_many_arguments)]
+pub fn elman_forward_blocks(
+    d: Dims,
+    gx: &[f32],
+    w: &[f32],
+    h0: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+    act: Activation,
+    blocks: &[Range<usize>],
+) -> (Vec<f32>, Vec<ElmanSaved>) {
+    let Dims { t, h, .. } = d;
+    let parts = each_block(blocks, |r| {
+        let dims = Dims { b: r.len(), ..d };
+        let mask = mask.map(|m| rows_of(m, r, t));
+        elman_forward(dims, rows_of(gx, r, t * h), w, rows_of(h0, r, h), mask, reverse, act)
+    });
+    let (packed, saved): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+    (packed.concat(), saved)
+}
+
+/// [`elman_backward`] over the blocks of [`elman_forward_blocks`].
+#[allow(clippy::too_many_arguments)]
+pub fn elman_backward_blocks(
+    d: Dims,
+    saved: &[ElmanSaved],
+    w: &[f32],
+    mask: Option<&[f32]>,
+    reverse: bool,
+    act: Activation,
+    d_packed: &[f32],
+    blocks: &[Range<usize>],
+) -> ElmanGrads {
+    let Dims { t, h, .. } = d;
+    let parts = each_block(blocks, |r| {
+        let i = blocks.iter().position(|b| b == r).unwrap_or(0);
+        let dims = Dims { b: r.len(), ..d };
+        let mask = mask.map(|m| rows_of(m, r, t));
+        elman_backward(dims, &saved[i], w, mask, reverse, act, rows_of(d_packed, r, (t + 1) * h))
+    });
+    let mut dw = vec![0.0; h * h];
+    for p in &parts {
+        dw.iter_mut().zip(&p.w).for_each(|(a, b)| *a += b);
+    }
+    ElmanGrads {
+        gx: parts.iter().flat_map(|p| p.gx.iter().copied()).collect(),
+        w: dw,
+        h0: parts.iter().flat_map(|p| p.h0.iter().copied()).collect(),
+    }
 }

@@ -265,17 +265,22 @@ fn the_fused_layer_equals_the_composition_in_values_and_gradients() {
     let ad = device().autodiff();
     ad.seed(3);
     assert!(dl_kernels::fused_on(&ad), "flex runs the fused layer");
+    // The last case has enough sequences to split the batch into blocks
+    // that run on separate threads.
+    let many: Vec<usize> = (0..19).map(|i| 1 + i % 5).collect();
     for (cfg, lengths, t) in [
         (LstmConfig::new(3, 5), None, 1),
         (LstmConfig::new(3, 5).with_num_layers(2).with_bidirectional(true), Some(vec![4usize, 1, 3]), 4),
         (LstmConfig::new(2, 7).with_forget_bias(0.0), Some(vec![6usize, 6, 2]), 6),
+        (LstmConfig::new(4, 6).with_bidirectional(true), Some(many.clone()), 5),
     ] {
         let lstm = cfg.init(&ad).unwrap();
         assert!(lstm.forward.iter().all(RecurrentCell::fusable));
         let rows = lstm.num_layers() * lstm.directions();
-        let x = random([3, t, cfg.input_size], &ad).require_grad();
-        let h0 = random([rows, 3, cfg.hidden_size], &ad).require_grad();
-        let c0 = random([rows, 3, cfg.hidden_size], &ad).require_grad();
+        let n = lengths.as_ref().map_or(3, Vec::len);
+        let x = random([n, t, cfg.input_size], &ad).require_grad();
+        let h0 = random([rows, n, cfg.hidden_size], &ad).require_grad();
+        let c0 = random([rows, n, cfg.hidden_size], &ad).require_grad();
         let state = || Some(EncoderState { h: h0.clone(), c: Some(c0.clone()) });
         let run = |fused: bool| {
             let out = if fused {

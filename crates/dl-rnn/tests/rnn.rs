@@ -250,15 +250,20 @@ fn the_fused_layer_equals_the_composition_in_values_and_gradients() {
     let _rng = rng_lock();
     let ad = device().autodiff();
     ad.seed(3);
+    // The last case has enough sequences to split the batch into blocks
+    // that run on separate threads.
+    let many: Vec<usize> = (0..19).map(|i| 1 + i % 5).collect();
     for (cfg, lengths, t) in [
         (RnnConfig::new(3, 5), None, 1),
         (RnnConfig::new(3, 5).with_num_layers(2).with_bidirectional(true), Some(vec![4usize, 1, 3]), 4),
         (RnnConfig::new(2, 7).with_nonlinearity(Nonlinearity::Relu), Some(vec![6usize, 6, 2]), 6),
+        (RnnConfig::new(4, 6).with_bidirectional(true), Some(many.clone()), 5),
     ] {
         let rnn = cfg.init(&ad).unwrap();
         let rows = rnn.num_layers() * rnn.directions();
-        let x = random([3, t, cfg.input_size], &ad).require_grad();
-        let h0 = random([rows, 3, cfg.hidden_size], &ad).require_grad();
+        let n = lengths.as_ref().map_or(3, Vec::len);
+        let x = random([n, t, cfg.input_size], &ad).require_grad();
+        let h0 = random([rows, n, cfg.hidden_size], &ad).require_grad();
         let run = |fused: bool| {
             let state = Some(EncoderState { h: h0.clone(), c: None });
             let out = if fused {

@@ -14,7 +14,8 @@ use burn::tensor::Tensor;
 use super::{device_values, host, host_mask};
 
 use crate::recurrent::{
-    Activation, Dims, ElmanSaved, LstmSaved, elman_backward, elman_forward, lstm_backward, lstm_forward,
+    Activation, Dims, ElmanSaved, LstmSaved, batch_blocks, elman_backward_blocks, elman_forward_blocks,
+    lstm_backward_blocks, lstm_forward_blocks,
 };
 
 pub use extension::RecurrentKernels;
@@ -42,7 +43,8 @@ mod extension {
             let (dims, device) = (lstm_dims::<Self>(&gx), gx.device());
             let mask = host_mask::<Self>(mask);
             let (gx, w, h0, c0) = (host::<Self>(gx), host::<Self>(w), host::<Self>(h0), host::<Self>(c0));
-            let (packed, _) = lstm_forward(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse);
+            let blocks = batch_blocks(dims.b);
+            let (packed, _) = lstm_forward_blocks(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse, &blocks);
             device_values::<Self, 3>(packed, [dims.b, dims.t + 2, dims.h], &device)
         }
 
@@ -59,7 +61,9 @@ mod extension {
             let (dims, device) = (elman_dims::<Self>(&gx), gx.device());
             let mask = host_mask::<Self>(mask);
             let (gx, w, h0) = (host::<Self>(gx), host::<Self>(w), host::<Self>(h0));
-            let (packed, _) = elman_forward(dims, &gx, &w, &h0, mask.as_deref(), reverse, activation(relu));
+            let blocks = batch_blocks(dims.b);
+            let act = activation(relu);
+            let (packed, _) = elman_forward_blocks(dims, &gx, &w, &h0, mask.as_deref(), reverse, act, &blocks);
             device_values::<Self, 3>(packed, [dims.b, dims.t + 1, dims.h], &device)
         }
     }
@@ -88,7 +92,8 @@ fn elman_dims<B: Backend>(gx: &FloatTensor<B>) -> Dims {
 /// What the LSTM's backward pass keeps.
 #[derive(Debug, Clone)]
 struct LstmState<D> {
-    saved: Arc<LstmSaved>,
+    saved: Arc<Vec<LstmSaved>>,
+    blocks: Vec<std::ops::Range<usize>>,
     w: Arc<Vec<f32>>,
     mask: Option<Arc<Vec<f32>>>,
     dims: Dims,
@@ -107,7 +112,8 @@ impl<B: Backend> Backward<B, 4> for LstmBackward {
         let s = ops.state;
         let Dims { b, t, h } = s.dims;
         let d_packed = host::<B>(grads.consume::<B>(&ops.node));
-        let g = lstm_backward(s.dims, &s.saved, &s.w, s.mask.as_deref().map(Vec::as_slice), s.reverse, &d_packed);
+        let mask = s.mask.as_deref().map(Vec::as_slice);
+        let g = lstm_backward_blocks(s.dims, &s.saved, &s.w, mask, s.reverse, &d_packed, &s.blocks);
         if let Some(n) = n_gx {
             grads.register::<B>(n.id, device_values::<B, 3>(g.gx, [b, t, 4 * h], &s.device));
         }
@@ -126,7 +132,8 @@ impl<B: Backend> Backward<B, 4> for LstmBackward {
 /// What the Elman layer's backward pass keeps.
 #[derive(Debug, Clone)]
 struct ElmanState<D> {
-    saved: Arc<ElmanSaved>,
+    saved: Arc<Vec<ElmanSaved>>,
+    blocks: Vec<std::ops::Range<usize>>,
     w: Arc<Vec<f32>>,
     mask: Option<Arc<Vec<f32>>>,
     dims: Dims,
@@ -147,7 +154,7 @@ impl<B: Backend> Backward<B, 3> for ElmanBackward {
         let Dims { b, t, h } = s.dims;
         let d_packed = host::<B>(grads.consume::<B>(&ops.node));
         let mask = s.mask.as_deref().map(Vec::as_slice);
-        let g = elman_backward(s.dims, &s.saved, &s.w, mask, s.reverse, s.act, &d_packed);
+        let g = elman_backward_blocks(s.dims, &s.saved, &s.w, mask, s.reverse, s.act, &d_packed, &s.blocks);
         if let Some(n) = n_gx {
             grads.register::<B>(n.id, device_values::<B, 3>(g.gx, [b, t, h], &s.device));
         }
@@ -179,10 +186,12 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentKernels for Autodiff<B
                 let (dims, device) = (lstm_dims::<B>(&gx), gx.device());
                 let mask = host_mask::<B>(mask);
                 let (gx, w, h0, c0) = (host::<B>(gx), host::<B>(w), host::<B>(h0), host::<B>(c0));
-                let (packed, saved) = lstm_forward(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse);
+                let blocks = batch_blocks(dims.b);
+                let (packed, saved) = lstm_forward_blocks(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse, &blocks);
                 let out = device_values::<B, 3>(packed, [dims.b, dims.t + 2, dims.h], &device);
                 let state = LstmState {
                     saved: Arc::new(saved),
+                    blocks,
                     w: Arc::new(w),
                     mask: mask.map(Arc::new),
                     dims,
@@ -213,10 +222,12 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentKernels for Autodiff<B
                 let mask = host_mask::<B>(mask);
                 let (gx, w, h0) = (host::<B>(gx), host::<B>(w), host::<B>(h0));
                 let act = activation(relu);
-                let (packed, saved) = elman_forward(dims, &gx, &w, &h0, mask.as_deref(), reverse, act);
+                let blocks = batch_blocks(dims.b);
+                let (packed, saved) = elman_forward_blocks(dims, &gx, &w, &h0, mask.as_deref(), reverse, act, &blocks);
                 let out = device_values::<B, 3>(packed, [dims.b, dims.t + 1, dims.h], &device);
                 let state = ElmanState {
                     saved: Arc::new(saved),
+                    blocks,
                     w: Arc::new(w),
                     mask: mask.map(Arc::new),
                     dims,
