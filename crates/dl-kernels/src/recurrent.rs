@@ -381,10 +381,10 @@ pub fn lstm_backward_blocks(
         dw.iter_mut().zip(&p.w).for_each(|(a, b)| *a += b);
     }
     LstmGrads {
-        gx: parts.iter().flat_map(|p| p.gx.iter().copied()).collect(),
+        gx: parts.iter().map(|p| p.gx.as_slice()).collect::<Vec<_>>().concat(),
         w: dw,
-        h0: parts.iter().flat_map(|p| p.h0.iter().copied()).collect(),
-        c0: parts.iter().flat_map(|p| p.c0.iter().copied()).collect(),
+        h0: parts.iter().map(|p| p.h0.as_slice()).collect::<Vec<_>>().concat(),
+        c0: parts.iter().map(|p| p.c0.as_slice()).collect::<Vec<_>>().concat(),
     }
 }
 
@@ -434,8 +434,8 @@ pub fn elman_backward_blocks(
         dw.iter_mut().zip(&p.w).for_each(|(a, b)| *a += b);
     }
     ElmanGrads {
-        gx: parts.iter().flat_map(|p| p.gx.iter().copied()).collect(),
+        gx: parts.iter().map(|p| p.gx.as_slice()).collect::<Vec<_>>().concat(),
         w: dw,
-        h0: parts.iter().flat_map(|p| p.h0.iter().copied()).collect(),
+        h0: parts.iter().map(|p| p.h0.as_slice()).collect::<Vec<_>>().concat(),
     }
 }
