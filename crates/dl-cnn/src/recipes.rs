@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use crate::data::{ImageBatcher, ImageItem, augment_shifts, image_items};
 use crate::embedded::{DIGITS8X8_MAX, digits8x8};
 use crate::models::vgg::VggConfig;
-use dl_core::data::idx::{read_idx_images, read_idx_labels};
+use dl_core::data::idx::{check_labels, read_idx_images, read_idx_labels};
 use dl_core::data::locate::DataDirs;
 use dl_core::data::split::train_valid_split;
 use dl_core::task::evaluate;
@@ -30,12 +30,23 @@ pub struct ImageData {
 /// Mean and std of MNIST pixels scaled to [0, 1] (the usual normalisation constants).
 pub const MNIST_MEAN_STD: (f32, f32) = (0.1307, 0.3081);
 
-/// Loads an IDX dataset folder (`train-*`, `t10k-*`).
+/// The classes of every IDX dataset read here (MNIST, Fashion-MNIST, the
+/// 8x8 digits).
+pub const IDX_CLASSES: usize = 10;
+
+/// Loads an IDX dataset folder (`train-*`, `t10k-*`); labels at or above
+/// [`IDX_CLASSES`] are an error naming the file and record.
 pub fn load_idx_dataset(dir: &Path, max_value: f32, mean: f32, std: f32) -> Result<ImageData> {
+    let labels = |name: &str| -> Result<Vec<u8>> {
+        let path = dir.join(name);
+        let labels = read_idx_labels(&path)?;
+        check_labels(&labels, IDX_CLASSES, &path)?;
+        Ok(labels)
+    };
     let tr = read_idx_images(dir.join("train-images-idx3-ubyte.gz"))?;
-    let tr_l = read_idx_labels(dir.join("train-labels-idx1-ubyte.gz"))?;
+    let tr_l = labels("train-labels-idx1-ubyte.gz")?;
     let te = read_idx_images(dir.join("t10k-images-idx3-ubyte.gz"))?;
-    let te_l = read_idx_labels(dir.join("t10k-labels-idx1-ubyte.gz"))?;
+    let te_l = labels("t10k-labels-idx1-ubyte.gz")?;
     Ok(ImageData {
         shape: [1, tr.rows, tr.cols],
         train: image_items(&tr, &tr_l, max_value, mean, std)?,

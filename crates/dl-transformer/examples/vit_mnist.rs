@@ -11,7 +11,7 @@
 use burn::module::Module;
 use clap::Parser;
 use dl_core::ModelConfig;
-use dl_core::data::idx::{read_idx_images, read_idx_labels};
+use dl_core::data::idx::{check_labels, read_idx_images, read_idx_labels};
 use dl_core::data::image::{ImageBatcher, image_items};
 use dl_core::task::{evaluate, to_f32};
 use dl_core::train::{LrSchedule, OptimizerKind, fit};
@@ -59,7 +59,9 @@ fn main() {
         )?;
         let load = |images: &str, labels: &str| {
             let set = read_idx_images(dir.join(images))?;
-            let labels = read_idx_labels(dir.join(labels))?;
+            let path = dir.join(labels);
+            let labels = read_idx_labels(&path)?;
+            check_labels(&labels, 10, &path)?;
             image_items(&set, &labels, 255.0, 0.1307, 0.3081)
         };
         let mut train = load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")?;

@@ -131,6 +131,20 @@ pub fn read_idx_images_from_bytes(bytes: &[u8], name: &str) -> Result<ImageSet> 
     images(&gunzip_slice(bytes, name)?, name)
 }
 
+/// Checks that every label of `labels` (read from `path`) is below
+/// `classes`: a label out of range would otherwise index past the model's
+/// outputs. The error names the file and the record index.
+pub fn check_labels(labels: &[u8], classes: usize, path: impl AsRef<Path>) -> Result<()> {
+    match labels.iter().position(|&l| usize::from(l) >= classes) {
+        Some(i) => Err(Error::data(
+            path,
+            format!("label record {i}"),
+            format!("label {} is not below the class count {classes}", labels[i]),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Like [`read_idx_labels`] on bytes in memory (gzipped or raw); `name` stands
 /// for the file in errors.
 pub fn read_idx_labels_from_bytes(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
@@ -188,6 +202,9 @@ mod tests {
     #[test]
     fn reads_labels_and_empty_sets() {
         assert_eq!(read_idx_labels_from_bytes(&idx1(&[7, 9, 0]), "l").unwrap(), vec![7, 9, 0]);
+        assert!(check_labels(&[7, 9, 0], 10, "l").is_ok());
+        let e = check_labels(&[7, 200, 0], 10, "labels.gz").unwrap_err().to_string();
+        assert!(e.contains("labels.gz") && e.contains("record 1") && e.contains("200"), "{e}");
         assert_eq!(read_idx_labels_from_bytes(&gz(&idx1(&[3])), "l.gz").unwrap(), vec![3]);
         let empty = read_idx_images_from_bytes(&idx3(0, 28, 28, &[]), "e").unwrap();
         assert_eq!((empty.n, empty.pixels.len()), (0, 0));

@@ -32,7 +32,9 @@ pub mod text;
 pub mod timeseries;
 pub mod tokenizer;
 
-pub use idx::{ImageSet, read_idx_images, read_idx_images_from_bytes, read_idx_labels, read_idx_labels_from_bytes};
+pub use idx::{
+    ImageSet, check_labels, read_idx_images, read_idx_images_from_bytes, read_idx_labels, read_idx_labels_from_bytes,
+};
 pub use locate::DataDirs;
 pub use sequence::{
     NextTokenBatcher, PairBatcher, PairItem, Seq2SeqBatch, SequenceBatch, SequenceInput, SequenceTarget, SeriesBatcher,
