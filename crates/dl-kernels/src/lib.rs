@@ -7,6 +7,7 @@
 //! holds and keep the composition of standard ops elsewhere; `DL_FUSED=0`
 //! switches every fused op back to the composition, for A/B runs and tests.
 
+pub mod channels;
 pub mod conv;
 pub mod gemm;
 pub mod math;
@@ -16,6 +17,7 @@ pub mod recurrent;
 pub mod rows;
 
 pub use ops::activation::{gelu, leaky_relu, relu, softmax_last_dim};
+pub use ops::batch_norm::batch_norm_2d;
 pub use ops::conv::{conv_transpose2d, conv2d};
 pub use ops::fused_on;
 pub use ops::norm::layer_norm;

@@ -175,3 +175,36 @@ fn relu_and_leaky_relu_equal_burns_in_values_and_gradients_zeros_included() {
         }
     }
 }
+
+#[test]
+fn batch_norm_equals_burns_in_values_gradients_and_running_statistics() {
+    let ad = Device::flex().autodiff();
+    ad.seed(19);
+    for dims in [[16, 8, 7, 7], [5, 3, 1, 2]] {
+        let c = dims[1];
+        // Two layers built alike (gamma 1, beta 0, running 0 and 1): a clone
+        // would share its running statistics with the original.
+        let fused = burn::nn::BatchNormConfig::new(c).with_momentum(0.3).init(&ad);
+        let plain = burn::nn::BatchNormConfig::new(c).with_momentum(0.3).init(&ad);
+        // Two training steps: the second sees the running statistics the first updated.
+        for step in 0..2 {
+            let x = Tensor::<4>::random(dims, Distribution::Normal(step as f64, 2.0), &ad).require_grad();
+            let run = |bn: &burn::nn::BatchNorm, fused: bool| {
+                let y = if fused { dl_kernels::batch_norm_2d(bn, x.clone()) } else { bn.forward(x.clone()) };
+                let grads = weighted_sum(y.clone()).backward();
+                [
+                    values(y),
+                    values(x.grad(&grads).unwrap()),
+                    values(bn.gamma.grad(&grads).unwrap()),
+                    values(bn.beta.grad(&grads).unwrap()),
+                ]
+            };
+            let (a, b) = (run(&fused, true), run(&plain, false));
+            for (what, (a, b)) in ["output", "dx", "dgamma", "dbeta"].iter().zip(a.iter().zip(&b)) {
+                close(a, b, &format!("batch norm {what} {dims:?} step {step}"));
+            }
+            close(&values(fused.running_mean.value()), &values(plain.running_mean.value()), "running mean");
+            close(&values(fused.running_var.value()), &values(plain.running_var.value()), "running var");
+        }
+    }
+}

@@ -116,11 +116,11 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(dl_kernels::conv2d(&d.conv, x.clone())),
+            Some(d) => dl_kernels::batch_norm_2d(&d.bn, dl_kernels::conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(dl_kernels::conv2d(&self.conv1, x)));
-        let out = self.bn2.forward(dl_kernels::conv2d(&self.conv2, out));
+        let out = relu(dl_kernels::batch_norm_2d(&self.bn1, dl_kernels::conv2d(&self.conv1, x)));
+        let out = dl_kernels::batch_norm_2d(&self.bn2, dl_kernels::conv2d(&self.conv2, out));
         relu(out + identity)
     }
 }
@@ -216,7 +216,7 @@ impl ImageClassifier for ResNet {
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.stem_bn.forward(dl_kernels::conv2d(&self.stem_conv, images)));
+        let mut x = relu(dl_kernels::batch_norm_2d(&self.stem_bn, dl_kernels::conv2d(&self.stem_conv, images)));
         if let Some(p) = &self.stem_pool {
             x = p.forward(x);
         }

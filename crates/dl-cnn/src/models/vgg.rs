@@ -68,7 +68,7 @@ impl ConvUnit {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = dl_kernels::conv2d(&self.conv, x);
         relu(match &self.bn {
-            Some(bn) => bn.forward(x),
+            Some(bn) => dl_kernels::batch_norm_2d(bn, x),
             None => x,
         })
     }

@@ -202,8 +202,8 @@ impl Generator for DcGenerator {
         let [_, s, _] = self.shape;
         let c0 = self.bn0.gamma.dims()[0];
         let x: Tensor<4> = self.fc.forward(z).reshape([batch, c0, s / 4, s / 4]);
-        let x = relu(self.bn0.forward(x));
-        let x = relu(self.bn1.forward(dl_kernels::conv_transpose2d(&self.up1, x)));
+        let x = relu(dl_kernels::batch_norm_2d(&self.bn0, x));
+        let x = relu(dl_kernels::batch_norm_2d(&self.bn1, dl_kernels::conv_transpose2d(&self.up1, x)));
         dl_kernels::conv_transpose2d(&self.up2, x).tanh().reshape([batch, self.sample_dim()])
     }
 }
@@ -231,7 +231,7 @@ impl Discriminator for DcDiscriminator {
         let x = leaky_relu(self.c1.forward(x.reshape([batch, c, h, w])), 0.2);
         let x = self.c2.forward(x);
         let x = match &self.bn2 {
-            Some(bn) => bn.forward(x),
+            Some(bn) => dl_kernels::batch_norm_2d(bn, x),
             None => x,
         };
         let h: Tensor<2> = leaky_relu(x, 0.2).flatten(1, 3);

@@ -12,6 +12,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::tensor::{Device, Shape, TensorData};
 
 pub mod activation;
+pub mod batch_norm;
 pub mod conv;
 pub mod norm;
 pub mod pool;
