@@ -104,11 +104,18 @@ fn by_table(g: &Geometry) -> bool {
 
 /// Fills `col` (`[rows, cols]`) from one image.
 pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
+    im2col_ld(image, g, col, g.cols());
+}
+
+/// [`im2col`] into rows `ld` apart (`ld >= cols`): the block of one sample
+/// among several side by side.
+fn im2col_ld(image: &[f32], g: &Geometry, col: &mut [f32], ld: usize) {
     if by_table(g) {
         let (table, cols, taps) = (tap_table(g), g.cols(), g.kernel[0] * g.kernel[1]);
         for (c, plane) in image.chunks_exact(g.h * g.w).enumerate() {
             for (t, idx) in table.chunks_exact(cols).enumerate() {
-                let row = &mut col[(c * taps + t) * cols..(c * taps + t + 1) * cols];
+                let r = c * taps + t;
+                let row = &mut col[r * ld..r * ld + cols];
                 for (d, &k) in row.iter_mut().zip(idx) {
                     *d = plane.get(k as usize).copied().unwrap_or(0.0);
                 }
@@ -121,7 +128,7 @@ pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
     let [dh, dw] = g.dilation;
     g.taps(|row, c, i, j| {
         let plane = &image[c * g.h * g.w..(c + 1) * g.h * g.w];
-        let out = &mut col[row * oh * ow..(row + 1) * oh * ow];
+        let out = &mut col[row * ld..row * ld + oh * ow];
         let (y_lo, y_hi) = Geometry::valid(oh, sh, i * dh, g.pad[0], g.h);
         let (x_lo, x_hi) = Geometry::valid(ow, sw, j * dw, g.pad[1], g.w);
         out[..y_lo * ow].fill(0.0);
@@ -157,11 +164,17 @@ pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
 /// Adds the column matrix `col` (`[rows, cols]`) back onto one image: the
 /// adjoint of [`im2col`].
 pub fn col2im(col: &[f32], g: &Geometry, image: &mut [f32]) {
+    col2im_ld(col, g, image, g.cols());
+}
+
+/// [`col2im`] from rows `ld` apart.
+fn col2im_ld(col: &[f32], g: &Geometry, image: &mut [f32], ld: usize) {
     if by_table(g) {
         let (table, cols, taps) = (tap_table(g), g.cols(), g.kernel[0] * g.kernel[1]);
         for (c, plane) in image.chunks_exact_mut(g.h * g.w).enumerate() {
             for (t, idx) in table.chunks_exact(cols).enumerate() {
-                let row = &col[(c * taps + t) * cols..(c * taps + t + 1) * cols];
+                let r = c * taps + t;
+                let row = &col[r * ld..r * ld + cols];
                 for (v, &k) in row.iter().zip(idx) {
                     if let Some(d) = plane.get_mut(k as usize) {
                         *d += v;
@@ -176,7 +189,7 @@ pub fn col2im(col: &[f32], g: &Geometry, image: &mut [f32]) {
     let [dh, dw] = g.dilation;
     g.taps(|row, c, i, j| {
         let plane = &mut image[c * g.h * g.w..(c + 1) * g.h * g.w];
-        let src = &col[row * oh * ow..(row + 1) * oh * ow];
+        let src = &col[row * ld..row * ld + oh * ow];
         let (y_lo, y_hi) = Geometry::valid(oh, sh, i * dh, g.pad[0], g.h);
         let (x_lo, x_hi) = Geometry::valid(ow, sw, j * dw, g.pad[1], g.w);
         for oy in y_lo..y_hi {
@@ -190,43 +203,97 @@ pub fn col2im(col: &[f32], g: &Geometry, image: &mut [f32]) {
     });
 }
 
-/// Whether to run one sample per rayon task (serial products) rather than
-/// samples in turn with threaded products.
-fn per_sample(n: usize) -> bool {
-    n >= 2 * rayon::current_num_threads().max(1)
+/// Samples per product: enough window positions side by side (about 256
+/// columns) for the GEMM kernels to run at speed; 1 for large images.
+fn group_size(cols: usize) -> usize {
+    if cols >= 64 { 1 } else { (256 / cols.max(1)).clamp(1, 16) }
+}
+
+/// Whether to run one group of samples per rayon task (serial products)
+/// rather than groups in turn with threaded products.
+fn per_group(groups: usize) -> bool {
+    groups >= 2 * rayon::current_num_threads().max(1)
+}
+
+/// `k` blocks `[m, cols]` side by side as one `[m, k·cols]` matrix.
+fn interleave(blocks: &[f32], k: usize, m: usize, cols: usize, out: &mut [f32]) {
+    for s in 0..k {
+        for o in 0..m {
+            let src = &blocks[(s * m + o) * cols..(s * m + o + 1) * cols];
+            out[o * k * cols + s * cols..o * k * cols + (s + 1) * cols].copy_from_slice(src);
+        }
+    }
+}
+
+/// The inverse of [`interleave`].
+fn deinterleave(wide: &[f32], k: usize, m: usize, cols: usize, blocks: &mut [f32]) {
+    for s in 0..k {
+        for o in 0..m {
+            let dst = &mut blocks[(s * m + o) * cols..(s * m + o + 1) * cols];
+            dst.copy_from_slice(&wide[o * k * cols + s * cols..o * k * cols + (s + 1) * cols]);
+        }
+    }
+}
+
+/// Runs `one(state, inputs, outputs, serial)` on groups of samples: `inputs`
+/// holds `in_len` values per sample, `outputs` `out_len`; on rayon's threads
+/// one group per task when there are enough groups.
+fn by_groups<S: Send>(
+    inputs: &[f32],
+    in_len: usize,
+    outputs: &mut [f32],
+    out_len: usize,
+    group: usize,
+    state: impl Fn() -> S + Sync + Send,
+    one: impl Fn(&mut S, &[f32], &mut [f32], bool) + Sync + Send,
+) {
+    let groups = inputs.len().div_ceil((in_len * group).max(1));
+    if per_group(groups) {
+        inputs
+            .par_chunks(in_len * group)
+            .zip(outputs.par_chunks_mut(out_len * group))
+            .for_each_init(&state, |st, (i, o)| one(st, i, o, true));
+    } else {
+        let mut st = state();
+        for (i, o) in inputs.chunks(in_len * group).zip(outputs.chunks_mut(out_len * group)) {
+            one(&mut st, i, o, false);
+        }
+    }
+}
+
+fn product_for(serial: bool) -> fn(&mut [f32], View<'_>, View<'_>, bool) {
+    if serial { matmul_serial } else { matmul }
 }
 
 /// `out[s] = w · im2col(images[s]) (+ bias per row)` for every sample:
 /// `w` `[m, rows]`, `out` `[n, m, cols]`. A convolution's forward pass and
 /// a transposed convolution's input gradient.
 pub fn gather(images: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias: Option<&[f32]>) -> Vec<f32> {
-    let (rows, cols) = (g.rows(), g.cols());
+    let (rows, cols, image) = (g.rows(), g.cols(), g.image());
     let mut out = vec![0.0; n * m * cols];
-    if n == 0 || m * cols == 0 {
+    if n == 0 || m * cols == 0 || image == 0 {
         return out;
     }
-    let weight = View::dense(w, m, rows);
-    let one = |col: &mut Vec<f32>, (image, dst): (&[f32], &mut [f32]), serial: bool| {
-        im2col(image, g, col);
+    let (group, weight) = (group_size(cols), View::dense(w, m, rows));
+    let state = || (vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
+    by_groups(images, image, &mut out, m * cols, group, state, |(col, wide), imgs, dst, serial| {
+        let k = imgs.len() / image;
+        let ld = k * cols;
+        for (s, img) in imgs.chunks(image).enumerate() {
+            im2col_ld(img, g, &mut col[s * cols..], ld);
+        }
+        let target = if k == 1 { &mut dst[..] } else { &mut wide[..m * ld] };
         if let Some(bias) = bias {
-            for (r, b) in dst.chunks_exact_mut(cols).zip(bias) {
+            for (r, b) in target.chunks_exact_mut(ld).zip(bias) {
                 r.fill(*b);
             }
         }
-        let product = if serial { matmul_serial } else { matmul };
-        product(dst, weight, View::dense(col, rows, cols), bias.is_some());
-    };
-    if per_sample(n) {
-        images
-            .par_chunks(g.image())
-            .zip(out.par_chunks_mut(m * cols))
-            .for_each_init(|| vec![0.0; rows * cols], |col, pair| one(col, pair, true));
-    } else {
-        let mut col = vec![0.0; rows * cols];
-        for pair in images.chunks(g.image()).zip(out.chunks_mut(m * cols)) {
-            one(&mut col, pair, false);
+        let cols_view = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false };
+        product_for(serial)(target, weight, cols_view, bias.is_some());
+        if k > 1 {
+            deinterleave(&wide[..m * ld], k, m, cols, dst);
         }
-    }
+    });
     out
 }
 
@@ -234,55 +301,69 @@ pub fn gather(images: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias:
 /// `w` `[m, rows]`, `values` `[n, m, cols]`, `out` `[n, c, h, w]`. A
 /// transposed convolution's forward pass and a convolution's input gradient.
 pub fn scatter(values: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias: Option<&[f32]>) -> Vec<f32> {
-    let (rows, cols, plane) = (g.rows(), g.cols(), g.h * g.w);
-    let mut out = vec![0.0; n * g.image()];
-    if n == 0 || g.image() == 0 {
+    let (rows, cols, image, plane) = (g.rows(), g.cols(), g.image(), g.h * g.w);
+    let mut out = vec![0.0; n * image];
+    if n == 0 || image == 0 || m * cols == 0 {
         return out;
     }
-    let weight_t = View::dense(w, m, rows).t();
-    let one = |col: &mut Vec<f32>, (v, dst): (&[f32], &mut [f32]), serial: bool| {
-        let product = if serial { matmul_serial } else { matmul };
-        product(col, weight_t, View::dense(v, m, cols), false);
-        if let Some(bias) = bias {
-            for (p, b) in dst.chunks_exact_mut(plane).zip(bias) {
-                p.fill(*b);
+    let (group, weight_t) = (group_size(cols), View::dense(w, m, rows).t());
+    let state = || (vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
+    by_groups(values, m * cols, &mut out, image, group, state, |(col, wide), vals, dst, serial| {
+        let k = vals.len() / (m * cols);
+        let ld = k * cols;
+        let source = if k == 1 {
+            vals
+        } else {
+            interleave(vals, k, m, cols, &mut wide[..m * ld]);
+            &wide[..m * ld]
+        };
+        let v = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
+        product_for(serial)(&mut col[..rows * ld], weight_t, v, false);
+        for (s, img) in dst.chunks_mut(image).enumerate() {
+            if let Some(bias) = bias {
+                for (p, b) in img.chunks_exact_mut(plane).zip(bias) {
+                    p.fill(*b);
+                }
             }
+            col2im_ld(&col[s * cols..], g, img, ld);
         }
-        col2im(col, g, dst);
-    };
-    if per_sample(n) {
-        values
-            .par_chunks(m * cols)
-            .zip(out.par_chunks_mut(g.image()))
-            .for_each_init(|| vec![0.0; rows * cols], |col, pair| one(col, pair, true));
-    } else {
-        let mut col = vec![0.0; rows * cols];
-        for pair in values.chunks(m * cols).zip(out.chunks_mut(g.image())) {
-            one(&mut col, pair, false);
-        }
-    }
+    });
     out
 }
 
 /// `Σ_s a[s] · im2col(images[s])ᵀ`: `a` `[n, m, cols]`, result `[m, rows]`.
 /// The weight gradient of both convolutions.
 pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) -> Vec<f32> {
-    let (rows, cols) = (g.rows(), g.cols());
-    if n == 0 || m * rows == 0 {
+    let (rows, cols, image) = (g.rows(), g.cols(), g.image());
+    if n == 0 || m * rows == 0 || image == 0 {
         return vec![0.0; m * rows];
     }
-    let one = |(mut acc, mut col): (Vec<f32>, Vec<f32>), (a_s, image): (&[f32], &[f32]), serial: bool| {
-        im2col(image, g, &mut col);
-        let product = if serial { matmul_serial } else { matmul };
-        product(&mut acc, View::dense(a_s, m, cols), View::dense(&col, rows, cols).t(), true);
-        (acc, col)
-    };
-    let fresh = || (vec![0.0; m * rows], vec![0.0; rows * cols]);
-    if per_sample(n) {
-        a.par_chunks(m * cols)
-            .zip(images.par_chunks(g.image()))
+    let group = group_size(cols);
+    let one =
+        |(mut acc, mut col, mut wide): (Vec<f32>, Vec<f32>, Vec<f32>), (a_g, imgs): (&[f32], &[f32]), serial: bool| {
+            let k = imgs.len() / image;
+            let ld = k * cols;
+            for (s, img) in imgs.chunks(image).enumerate() {
+                im2col_ld(img, g, &mut col[s * cols..], ld);
+            }
+            let source = if k == 1 {
+                a_g
+            } else {
+                interleave(a_g, k, m, cols, &mut wide[..m * ld]);
+                &wide[..m * ld]
+            };
+            let lhs = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
+            let rhs = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false }.t();
+            product_for(serial)(&mut acc, lhs, rhs, true);
+            (acc, col, wide)
+        };
+    let fresh = || (vec![0.0; m * rows], vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
+    let groups = n.div_ceil(group);
+    if per_group(groups) {
+        a.par_chunks(m * cols * group)
+            .zip(images.par_chunks(image * group))
             .fold(fresh, |state, pair| one(state, pair, true))
-            .map(|(acc, _)| acc)
+            .map(|(acc, _, _)| acc)
             .reduce(
                 || vec![0.0; m * rows],
                 |mut x, y| {
@@ -291,7 +372,10 @@ pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) 
                 },
             )
     } else {
-        a.chunks(m * cols).zip(images.chunks(g.image())).fold(fresh(), |state, pair| one(state, pair, false)).0
+        a.chunks(m * cols * group)
+            .zip(images.chunks(image * group))
+            .fold(fresh(), |state, pair| one(state, pair, false))
+            .0
     }
 }
 

@@ -36,10 +36,12 @@ fn conv2d_equals_burns_in_values_and_gradients() {
     assert!(dl_kernels::fused_on(&ad));
     // (batch, channels, size, kernel, stride, dilation, padding, bias): LeNet's
     // first layer, odd sizes with stride, dilation and asymmetric padding,
-    // one sample (threaded products), no bias.
+    // one sample (threaded products), no bias. The batch sizes cover samples
+    // grouped side by side in one product, on one thread and on several,
+    // with a last group smaller than the others.
     let cases = [
         (9, [1, 6], [28, 28], [5, 5], [1, 1], [1, 1], PaddingConfig2d::Explicit(2, 2, 2, 2), true),
-        (5, [3, 4], [9, 7], [3, 2], [2, 1], [1, 2], PaddingConfig2d::Explicit(2, 1, 0, 1), true),
+        (50, [3, 4], [9, 7], [3, 2], [2, 1], [1, 2], PaddingConfig2d::Explicit(2, 1, 0, 1), true),
         (1, [2, 3], [6, 6], [4, 4], [2, 2], [1, 1], PaddingConfig2d::Valid, false),
         (8, [4, 5], [5, 5], [1, 1], [1, 1], [1, 1], PaddingConfig2d::Valid, true),
     ];
@@ -74,7 +76,7 @@ fn conv_transpose2d_equals_burns_in_values_and_gradients() {
     // DCGAN's up-sampling (k4 s2 p1), output padding with dilation, one
     // sample, no bias.
     let cases = [
-        (6, [8, 4], [7, 7], [4, 4], [2, 2], [1, 1], [1, 1], [0, 0], true),
+        (21, [8, 4], [7, 7], [4, 4], [2, 2], [1, 1], [1, 1], [0, 0], true),
         (5, [3, 2], [4, 5], [3, 3], [2, 3], [1, 2], [1, 0], [1, 2], true),
         (1, [2, 3], [3, 3], [2, 2], [1, 1], [1, 1], [0, 0], [0, 0], false),
     ];
