@@ -1,7 +1,7 @@
 //! `exp`, `sigmoid`, `tanh`, `erf` and GELU on slices of `f32`: branch-free
 //! polynomial approximations (Cephes' `expf` and `tanhf` coefficients,
 //! Abramowitz & Stegun 7.1.26 for `erf`) that the compiler turns into SIMD
-//! loops, with an AVX2 version chosen at run time. Absolute error below 1e-6
+//! loops, with AVX-512 and AVX2 versions chosen at run time. Absolute error below 1e-6
 //! over the whole range (tested against `f64`).
 
 // The coefficients are Cephes' as published (more digits than f32 holds).
@@ -86,36 +86,62 @@ pub fn gelu_derivative(x: f32) -> f32 {
 /// `dy` becomes `dy · gelu'(x)`.
 pub fn gelu_backward(dy: &mut [f32], x: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above).
-        unsafe { gelu_backward_avx2(dy, x) };
-        return;
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            unsafe { gelu_backward_avx512(dy, x) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            unsafe { gelu_backward_avx2(dy, x) };
+            return;
+        }
     }
     dy.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_derivative(x));
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn gelu_backward_avx2(dy: &mut [f32], x: &[f32]) {
     dy.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_derivative(x));
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn gelu_backward_avx512(dy: &mut [f32], x: &[f32]) {
+    dy.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_derivative(x));
+}
+
 macro_rules! slice_kernel {
-    ($(#[$doc:meta])* $name:ident, $avx2:ident, $f:path) => {
+    ($(#[$doc:meta])* $name:ident, $avx2:ident, $avx512:ident, $f:path) => {
         $(#[$doc])*
         pub fn $name(values: &mut [f32]) {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2 (checked just above).
-                unsafe { $avx2(values) };
-                return;
+            {
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                    unsafe { $avx512(values) };
+                    return;
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                    unsafe { $avx2(values) };
+                    return;
+                }
             }
             values.iter_mut().for_each(|v| *v = $f(*v));
         }
 
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn $avx2(values: &mut [f32]) {
+            values.iter_mut().for_each(|v| *v = $f(*v));
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        fn $avx512(values: &mut [f32]) {
             values.iter_mut().for_each(|v| *v = $f(*v));
         }
     };
@@ -123,20 +149,20 @@ macro_rules! slice_kernel {
 
 slice_kernel!(
     /// `sigmoid` of every value, in place.
-    sigmoid_in_place, sigmoid_avx2, sigmoid
+    sigmoid_in_place, sigmoid_avx2, sigmoid_avx512, sigmoid
 );
 slice_kernel!(
     /// `tanh` of every value, in place.
-    tanh_in_place, tanh_avx2, tanh
+    tanh_in_place, tanh_avx2, tanh_avx512, tanh
 );
 
 slice_kernel!(
     /// `exp` of every value, in place.
-    exp_in_place, exp_avx2, exp
+    exp_in_place, exp_avx2, exp_avx512, exp
 );
 slice_kernel!(
     /// GELU of every value, in place.
-    gelu_in_place, gelu_avx2, gelu
+    gelu_in_place, gelu_avx2, gelu_avx512, gelu
 );
 
 #[cfg(test)]
