@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use burn::module::{ParamGroup, ParamId};
 use burn::optim::{
-    AdamConfig, AdamWConfig, ModuleOptimizer, SgdConfig, decay::WeightDecayConfig,
-    grad_clipping::GradientClippingConfig, momentum::MomentumConfig,
+    ModuleOptimizer, SgdConfig, decay::WeightDecayConfig, grad_clipping::GradientClippingConfig,
+    momentum::MomentumConfig,
 };
 use serde::{Deserialize, Serialize};
 
 use super::adadelta::Adadelta;
+use super::adam::FusedAdam;
 use crate::config::check;
 use crate::{Error, Result};
 
@@ -45,12 +46,14 @@ pub enum OptimizerKind {
     },
 }
 
-fn adam(betas: (f32, f32)) -> AdamConfig {
-    AdamConfig::new().with_beta_1(betas.0).with_beta_2(betas.1).with_epsilon(1e-8)
-}
+/// Adam's and AdamW's epsilon (PyTorch's default).
+const EPSILON: f32 = 1e-8;
 
-fn adamw(betas: (f32, f32), weight_decay: f32) -> AdamWConfig {
-    AdamWConfig::new().with_beta_1(betas.0).with_beta_2(betas.1).with_epsilon(1e-8).with_weight_decay(weight_decay)
+fn with_clipping(optim: ModuleOptimizer, clip: Option<GradientClippingConfig>) -> ModuleOptimizer {
+    match clip {
+        Some(c) => optim.with_grad_clipping(c.init()),
+        None => optim,
+    }
 }
 
 fn sgd(momentum: f64, weight_decay: f32) -> SgdConfig {
@@ -82,7 +85,9 @@ impl OptimizerKind {
         let group = ParamGroup::from_ids(no_decay);
         let clipping = clip.map(|c| c.init());
         match *self {
-            OptimizerKind::AdamW { betas, .. } => base.with_group(group, adamw(betas, 0.0).build(), clipping),
+            OptimizerKind::AdamW { betas, .. } => {
+                base.with_group(group, FusedAdam::adamw(betas, EPSILON, 0.0), clipping)
+            }
             OptimizerKind::Sgd { momentum, .. } => base.with_group(group, sgd(momentum, 0.0).build(), clipping),
             OptimizerKind::Adam { .. } | OptimizerKind::Adadelta { .. } => base,
         }
@@ -90,9 +95,11 @@ impl OptimizerKind {
 
     fn build(&self, clip: Option<GradientClippingConfig>) -> ModuleOptimizer {
         match self {
-            OptimizerKind::Adam { betas } => adam(*betas).with_grad_clipping(clip).init(),
+            OptimizerKind::Adam { betas } => {
+                with_clipping(ModuleOptimizer::from(FusedAdam::adam(*betas, EPSILON)), clip)
+            }
             OptimizerKind::AdamW { betas, weight_decay } => {
-                adamw(*betas, *weight_decay).with_grad_clipping(clip).init()
+                with_clipping(ModuleOptimizer::from(FusedAdam::adamw(*betas, EPSILON, *weight_decay)), clip)
             }
             OptimizerKind::Sgd { momentum, weight_decay } => {
                 sgd(*momentum, *weight_decay).with_gradient_clipping(clip).init()

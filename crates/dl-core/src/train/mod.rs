@@ -10,6 +10,7 @@
 //! with early stopping, per-epoch checkpoints and exact resume.
 
 pub mod adadelta;
+pub mod adam;
 pub mod checkpointer;
 pub mod config;
 pub mod fit;

@@ -15,6 +15,7 @@ pub mod activation;
 pub mod batch_norm;
 pub mod conv;
 pub mod norm;
+pub mod optim;
 pub mod pool;
 pub mod recurrent;
 
