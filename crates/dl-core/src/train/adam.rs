@@ -115,7 +115,6 @@ impl Optimizer for FusedAdam<AdamW> {
 
 #[cfg(all(test, feature = "flex"))]
 mod tests {
-    use burn::module::Module;
     use burn::nn::{Initializer, Linear, LinearConfig};
     use burn::optim::{GradientsParams, ModuleOptimizer};
     use burn::tensor::{Tensor, TensorData};
