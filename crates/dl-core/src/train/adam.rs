@@ -127,13 +127,16 @@ mod tests {
         v
     }
 
-    /// Five steps of `optim` on a linear layer with a fixed loss.
+    /// Five steps of `optim` on a linear layer with a fixed loss: a weight
+    /// large enough for the fused step (77k values) and a bias below its
+    /// threshold (burn's step).
     fn train(mut optim: ModuleOptimizer, lr: f64) -> (Vec<f32>, ModuleOptimizer) {
         // Deterministic (no seeded draws: tests run concurrently).
         let device = Device::flex().autodiff();
-        let mut model = LinearConfig::new(33, 70).with_initializer(Initializer::Constant { value: 0.05 }).init(&device);
-        let values: Vec<f32> = (0..8 * 33).map(|i| (i as f32 * 0.37).sin()).collect();
-        let x = Tensor::<2>::from_data(TensorData::new(values, [8, 33]), &device);
+        let mut model =
+            LinearConfig::new(256, 300).with_initializer(Initializer::Constant { value: 0.05 }).init(&device);
+        let values: Vec<f32> = (0..8 * 256).map(|i| (i as f32 * 0.37).sin()).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(values, [8, 256]), &device);
         for _ in 0..5 {
             let loss = model.forward(x.clone()).powi_scalar(2).mean();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
