@@ -146,6 +146,20 @@ fn main() {
         if air.len() != 144 {
             return Err(dl_core::Error::data(dir.join("airline_passengers.csv"), "rows", "expected 144 months"));
         }
+        // Both series are checked before either is trained on.
+        let spots_path = dir.join("sunspots_yearly.csv");
+        let spots = read_series_csv(&spots_path)?.values;
+        let n = spots.len();
+        // 67 test years, and before them at least one window of 20 and as
+        // many training targets.
+        let needed = 67 + 2 * 20;
+        if n < needed {
+            return Err(dl_core::Error::data(
+                &spots_path,
+                "rows",
+                format!("expected at least {needed} years, found {n}"),
+            ));
+        }
         let rmse = |f: &dyn Fn(usize) -> f64| ((96..144).map(|t| (air[t] - f(t)).powi(2)).sum::<f64>() / 48.0).sqrt();
         let persistence = rmse(&|t| air[t - 1]);
         let seasonal = rmse(&|t| air[t - 12]);
@@ -172,8 +186,6 @@ fn main() {
         )?;
 
         // --- yearly sunspots
-        let spots = read_series_csv(dir.join("sunspots_yearly.csv"))?.values;
-        let n = spots.len();
         let spot_persistence = (n - 67..n).map(|t| (spots[t] - spots[t - 1]).powi(2)).sum::<f64>() / 67.0;
         let sunspots = Task {
             name: "sunspots",
