@@ -61,6 +61,23 @@ where
     C: ModelConfig<Model = M>,
     M: Supervised<SequenceBatch> + CausalLm + 'static,
 {
+    // These examples train by iterations from step 0 and keep no resumable
+    // state: a flag that would be ignored is an error, not a silent restart
+    // that overwrites the checkpoint.
+    if c.resume {
+        return Err(dl_core::Error::config(
+            "char LM example",
+            "--resume",
+            format!("{name} trains from step 0 (by --iters) and cannot resume; run without --resume"),
+        ));
+    }
+    if let Some(epochs) = c.epochs {
+        return Err(dl_core::Error::config(
+            "char LM example",
+            "--epochs",
+            format!("{name} trains by iterations: use --iters instead of --epochs {epochs}"),
+        ));
+    }
     let dir = c.data_dirs().find("tinyshakespeare", &["input.txt"])?;
     let corpus = CharCorpus::new(&read_text(dir.join("input.txt"))?)?;
     let out = c.out_dir(name)?;
