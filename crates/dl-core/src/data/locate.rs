@@ -1,12 +1,13 @@
 //! Where datasets are found.
 //!
 //! The search order is: the `--data DIR` of the command line if given, else
-//! `$DL_DATA_DIR` if set (and not empty); then, in all cases, the project's
-//! neighbour folder `../shared/data`, and `../../shared/data` and
-//! `../../../shared/data` so that examples and tests also find it when run
-//! from a crate's folder (cargo runs tests with the crate folder as the
+//! `$DL_DATA_DIR` if set (and not empty), and then nothing else: a folder
+//! the user named is never silently replaced by another. Without either,
+//! the project's neighbour folder `../shared/data`, and `../../shared/data`
+//! and `../../../shared/data` so that examples and tests also find it when
+//! run from a crate's folder (cargo runs tests with the crate folder as the
 //! working directory). An explicit `--data` replaces the environment
-//! variable rather than adding to it, so that the command line always wins.
+//! variable, so that the command line always wins.
 //!
 //! A dataset folder only counts if it holds every file the caller needs: a
 //! half-copied folder earlier in the order does not hide a complete one later.
@@ -37,11 +38,14 @@ impl DataDirs {
     /// [`DataDirs::resolve`] with the environment variable's value passed in,
     /// so that the logic is testable without mutating the process environment.
     fn resolve_with(cli: Option<&Path>, env: Option<OsString>) -> DataDirs {
-        let first = match cli {
+        let named = match cli {
             Some(d) => Some(d.to_path_buf()),
             None => env.filter(|v| !v.is_empty()).map(PathBuf::from),
         };
-        DataDirs { dirs: first.into_iter().chain(FALLBACKS.iter().map(PathBuf::from)).collect() }
+        match named {
+            Some(d) => DataDirs { dirs: vec![d] },
+            None => DataDirs { dirs: FALLBACKS.iter().map(PathBuf::from).collect() },
+        }
     }
 
     /// Exactly these folders, in this order.
@@ -101,13 +105,12 @@ mod tests {
         let fallbacks: Vec<PathBuf> = FALLBACKS.iter().map(PathBuf::from).collect();
         let cli = Path::new("/from/cli");
         let env = Some(OsString::from("/from/env"));
-        // --data wins over the environment; fallbacks always follow.
+        // --data wins over the environment, and a named folder is the only
+        // one searched: no silent fallback to another.
         let d = DataDirs::resolve_with(Some(cli), env.clone());
-        assert_eq!(d.dirs()[0], cli);
-        assert_eq!(d.dirs()[1..], fallbacks[..]);
+        assert_eq!(d.dirs(), [cli]);
         let d = DataDirs::resolve_with(None, env);
-        assert_eq!(d.dirs()[0], Path::new("/from/env"));
-        assert_eq!(d.dirs().len(), 4);
+        assert_eq!(d.dirs(), [Path::new("/from/env")]);
         // An empty variable counts as unset.
         assert_eq!(DataDirs::resolve_with(None, Some(OsString::new())).dirs(), fallbacks);
         assert_eq!(DataDirs::resolve_with(None, None).dirs(), fallbacks);
