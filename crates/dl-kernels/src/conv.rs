@@ -104,14 +104,20 @@ fn by_table(g: &Geometry) -> bool {
 
 /// Fills `col` (`[rows, cols]`) from one image.
 pub fn im2col(image: &[f32], g: &Geometry, col: &mut [f32]) {
-    im2col_ld(image, g, col, g.cols());
+    im2col_ld(image, g, table_for(g).as_deref(), col, g.cols());
+}
+
+/// The tap table where [`by_table`] reads through one, built once per batch
+/// by the callers that loop over samples.
+fn table_for(g: &Geometry) -> Option<Vec<u32>> {
+    by_table(g).then(|| tap_table(g))
 }
 
 /// [`im2col`] into rows `ld` apart (`ld >= cols`): the block of one sample
 /// among several side by side.
-fn im2col_ld(image: &[f32], g: &Geometry, col: &mut [f32], ld: usize) {
-    if by_table(g) {
-        let (table, cols, taps) = (tap_table(g), g.cols(), g.kernel[0] * g.kernel[1]);
+fn im2col_ld(image: &[f32], g: &Geometry, table: Option<&[u32]>, col: &mut [f32], ld: usize) {
+    if let Some(table) = table {
+        let (cols, taps) = (g.cols(), g.kernel[0] * g.kernel[1]);
         for (c, plane) in image.chunks_exact(g.h * g.w).enumerate() {
             for (t, idx) in table.chunks_exact(cols).enumerate() {
                 let r = c * taps + t;
@@ -164,13 +170,13 @@ fn im2col_ld(image: &[f32], g: &Geometry, col: &mut [f32], ld: usize) {
 /// Adds the column matrix `col` (`[rows, cols]`) back onto one image: the
 /// adjoint of [`im2col`].
 pub fn col2im(col: &[f32], g: &Geometry, image: &mut [f32]) {
-    col2im_ld(col, g, image, g.cols());
+    col2im_ld(col, g, table_for(g).as_deref(), image, g.cols());
 }
 
 /// [`col2im`] from rows `ld` apart.
-fn col2im_ld(col: &[f32], g: &Geometry, image: &mut [f32], ld: usize) {
-    if by_table(g) {
-        let (table, cols, taps) = (tap_table(g), g.cols(), g.kernel[0] * g.kernel[1]);
+fn col2im_ld(col: &[f32], g: &Geometry, table: Option<&[u32]>, image: &mut [f32], ld: usize) {
+    if let Some(table) = table {
+        let (cols, taps) = (g.cols(), g.kernel[0] * g.kernel[1]);
         for (c, plane) in image.chunks_exact_mut(g.h * g.w).enumerate() {
             for (t, idx) in table.chunks_exact(cols).enumerate() {
                 let r = c * taps + t;
@@ -274,13 +280,13 @@ pub fn gather(images: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias:
     if n == 0 || m * cols == 0 || image == 0 {
         return out;
     }
-    let (group, weight) = (group_size(cols), View::dense(w, m, rows));
+    let (group, weight, table) = (group_size(cols), View::dense(w, m, rows), table_for(g));
     let state = || (vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
     by_groups(images, image, &mut out, m * cols, group, state, |(col, wide), imgs, dst, serial| {
         let k = imgs.len() / image;
         let ld = k * cols;
         for (s, img) in imgs.chunks(image).enumerate() {
-            im2col_ld(img, g, &mut col[s * cols..], ld);
+            im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
         }
         let target = if k == 1 { &mut dst[..] } else { &mut wide[..m * ld] };
         if let Some(bias) = bias {
@@ -306,7 +312,7 @@ pub fn scatter(values: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias
     if n == 0 || image == 0 || m * cols == 0 {
         return out;
     }
-    let (group, weight_t) = (group_size(cols), View::dense(w, m, rows).t());
+    let (group, weight_t, table) = (group_size(cols), View::dense(w, m, rows).t(), table_for(g));
     let state = || (vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
     by_groups(values, m * cols, &mut out, image, group, state, |(col, wide), vals, dst, serial| {
         let k = vals.len() / (m * cols);
@@ -325,7 +331,7 @@ pub fn scatter(values: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias
                     p.fill(*b);
                 }
             }
-            col2im_ld(&col[s * cols..], g, img, ld);
+            col2im_ld(&col[s * cols..], g, table.as_deref(), img, ld);
         }
     });
     out
@@ -338,13 +344,13 @@ pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) 
     if n == 0 || m * rows == 0 || image == 0 {
         return vec![0.0; m * rows];
     }
-    let group = group_size(cols);
+    let (group, table) = (group_size(cols), table_for(g));
     let one =
         |(mut acc, mut col, mut wide): (Vec<f32>, Vec<f32>, Vec<f32>), (a_g, imgs): (&[f32], &[f32]), serial: bool| {
             let k = imgs.len() / image;
             let ld = k * cols;
             for (s, img) in imgs.chunks(image).enumerate() {
-                im2col_ld(img, g, &mut col[s * cols..], ld);
+                im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
             }
             let source = if k == 1 {
                 a_g
