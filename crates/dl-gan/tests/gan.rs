@@ -213,6 +213,7 @@ fn collapse_detection_fires_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn trainer_checks_its_inputs() {
+    let _rng = rng_lock();
     let ad = device().autodiff();
     let gan = mlp(false, None, &ad);
     let data = Mixture::ring8().data(64, 1).unwrap();
@@ -283,6 +284,7 @@ fn infogan_code_becomes_recoverable() {
 
 #[test]
 fn dcgan_shapes_conditioning_and_errors() {
+    let _rng = rng_lock();
     let d = device();
     let cfg = DcganConfig::new().with_base_channels(8).with_latent_dim(10).with_num_classes(Some(10));
     let gan = cfg.init(&d).unwrap();
@@ -437,6 +439,7 @@ fn inpaint_keeps_visible_pixels_and_matches_them() {
 /// If a burn upgrade makes this test fail, the gradient penalty becomes possible.
 #[test]
 fn gradients_have_no_second_order_graph() {
+    let _rng = rng_lock();
     let ad = device().autodiff();
     let gan = mlp(false, None, &ad);
     let x = Tensor::<2>::from_data(TensorData::new(vec![0.3f32, -0.2, 1.0, 0.5], [2, 2]), &ad).require_grad();

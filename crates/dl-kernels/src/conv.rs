@@ -366,17 +366,27 @@ pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) 
     let fresh = || (vec![0.0; m * rows], vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
     let groups = n.div_ceil(group);
     if per_group(groups) {
-        a.par_chunks(m * cols * group)
-            .zip(images.par_chunks(image * group))
-            .fold(fresh, |state, pair| one(state, pair, true))
-            .map(|(acc, _, _)| acc)
-            .reduce(
-                || vec![0.0; m * rows],
-                |mut x, y| {
-                    x.iter_mut().zip(&y).for_each(|(x, y)| *x += y);
-                    x
-                },
-            )
+        // A fixed split into contiguous parts, each summed in order, then the
+        // parts in order: the same bits on every run (rayon's own fold/reduce
+        // tree depends on work stealing).
+        let parts = 2 * rayon::current_num_threads().max(1);
+        let per = groups.div_ceil(parts) * group;
+        let partial: Vec<Vec<f32>> = a
+            .par_chunks(m * cols * per)
+            .zip(images.par_chunks(image * per))
+            .map(|(a, imgs)| {
+                a.chunks(m * cols * group)
+                    .zip(imgs.chunks(image * group))
+                    .fold(fresh(), |state, pair| one(state, pair, true))
+                    .0
+            })
+            .collect();
+        let mut parts = partial.into_iter();
+        let mut sum = parts.next().unwrap_or_else(|| vec![0.0; m * rows]);
+        for p in parts {
+            sum.iter_mut().zip(&p).for_each(|(x, y)| *x += y);
+        }
+        sum
     } else {
         a.chunks(m * cols * group)
             .zip(images.chunks(image * group))
@@ -459,5 +469,36 @@ mod tests {
         let lhs: f32 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
         let rhs: f32 = x[..g.image()].iter().zip(&back).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn weight_grad_is_the_same_bits_on_every_run() {
+        // 160 samples of a 4x4 window grid: ten groups of 16 samples, several
+        // per rayon task on two threads; the sum must not depend on stealing.
+        let g =
+            Geometry { c: 3, h: 6, w: 6, kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad: [0, 0], out: [4, 4] };
+        let (n, m) = (160, 5);
+        let x = values(n * g.image(), 0.29);
+        let dy = values(n * m * g.cols(), 0.71);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let first = pool.install(|| weight_grad(&dy, &x, n, &g, m));
+        for _ in 0..200 {
+            let again = pool.install(|| weight_grad(&dy, &x, n, &g, m));
+            assert!(first.iter().zip(&again).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        // And it is the sum of the per-sample gradients.
+        let mut want = vec![0.0f64; m * g.rows()];
+        for s in 0..n {
+            let mut col = vec![0.0; g.rows() * g.cols()];
+            im2col(&x[s * g.image()..(s + 1) * g.image()], &g, &mut col);
+            for o in 0..m {
+                for r in 0..g.rows() {
+                    let d = &dy[(s * m + o) * g.cols()..(s * m + o + 1) * g.cols()];
+                    want[o * g.rows() + r] +=
+                        d.iter().zip(&col[r * g.cols()..(r + 1) * g.cols()]).map(|(a, b)| (a * b) as f64).sum::<f64>();
+                }
+            }
+        }
+        assert!(first.iter().zip(&want).all(|(a, b)| (*a as f64 - b).abs() < 1e-3));
     }
 }

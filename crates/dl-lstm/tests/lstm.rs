@@ -51,6 +51,7 @@ fn lstm_matches_pytorch_fixtures() {
 
 #[test]
 fn loading_pytorch_weights_checks_projection_and_peepholes() {
+    let _rng = rng_lock();
     let d = device();
     let fx = dl_core::parity::Fixture::load(&workspace_root().join("fixtures/parity/p_lstm_proj_bidir.json")).unwrap();
     // Same sizes without the projection: the weight_hh shape differs and is named.
@@ -172,6 +173,7 @@ fn forget_bias_and_peepholes() {
 
 #[test]
 fn invalid_configs_and_states_are_errors() {
+    let _rng = rng_lock();
     let d = device();
     let text = |r: dl_core::Result<Lstm>| r.expect_err("expected an error").to_string();
     assert!(text(LstmConfig::new(3, 4).with_proj_size(4).init(&d)).contains("proj_size"));

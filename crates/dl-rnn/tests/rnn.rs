@@ -56,6 +56,7 @@ fn rnn_and_gru_match_pytorch_fixtures() {
 
 #[test]
 fn loading_pytorch_weights_names_missing_and_misshaped_keys() {
+    let _rng = rng_lock();
     let d = device();
     let fx = dl_core::parity::Fixture::load(&workspace_root().join("fixtures/parity/p_gru_bidir.json")).unwrap();
     // A unidirectional GRU reads the forward keys but the model is smaller than the file.
@@ -157,6 +158,7 @@ fn a_sequence_split_in_two_continues_from_the_carried_state() {
 
 #[test]
 fn invalid_configs_and_inputs_are_errors() {
+    let _rng = rng_lock();
     let d = device();
     assert!(error_text(RnnConfig::new(0, 4).init(&d)).contains("input_size"));
     assert!(error_text(GruConfig::new(3, 0).init(&d)).contains("hidden_size"));

@@ -13,6 +13,7 @@ use dl_seq::*;
 
 #[test]
 fn head_errors_name_the_problem() {
+    let _rng = rng_lock();
     let d = device();
     let enc = GruConfig::new(4, 6).init(&d).unwrap();
     assert!(error_text(HeadConfig::new(SequenceTask::Classify { classes: 1 }).init(enc.clone(), &d)).contains("task"));

@@ -178,6 +178,7 @@ fn kv_cache_decoding_equals_recomputing_the_prefix() {
 
 #[test]
 fn kv_cache_matches_with_pretrained_shaped_hf_weights() {
+    let _rng = rng_lock();
     // The same property on the committed Hugging Face fixtures' weights.
     let d = device();
     let fx = dl_core::parity::Fixture::load(&workspace_root().join("fixtures/parity/p_hf_llama_gqa3.json")).unwrap();
@@ -260,6 +261,7 @@ fn masks_hide_what_they_should() {
 
 #[test]
 fn configs_and_inputs_are_checked() {
+    let _rng = rng_lock();
     let d = device();
     let err = |e: dl_core::Error| e.to_string();
     assert!(err(AttentionConfig::new(10, 3).init(&d).unwrap_err()).contains("n_heads"));
