@@ -1,15 +1,18 @@
 //! Saving and loading weights, configs and training state.
 //!
-//! Weights are burnpack files (`.bpk`, burn's native record format); configs
-//! are JSON beside them. Loading goes through `try_load_file`, so weights of
-//! another architecture or size give an [`Error::Checkpoint`] that names the
-//! file and the first mismatch instead of a panic.
+//! Weights and optimizer states are burnpack files (`.bpk`, burn's native
+//! record format) written atomically and sealed with a CRC-32 of their
+//! tensors; configs are JSON beside them. Loading checks the checksum, refuses
+//! non-finite values, and applies the record with `try_load_record`, so
+//! corrupted files and weights of another architecture or size give an
+//! [`Error::Checkpoint`] naming the file and the problem instead of a panic
+//! or a silently different model.
 
 use std::path::Path;
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use burn::tensor::Device;
+use burn::tensor::{Bytes, DType, Device};
 
 use crate::config::{ModelConfig, load_json, save_json};
 use crate::{Error, Result};
@@ -26,36 +29,130 @@ fn ensure_parent(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes a module's weights to a burnpack file.
+/// Metadata key of the CRC-32 that every weights and optimizer file written here carries.
+const CHECKSUM_KEY: &str = "dl.crc32";
+
+/// Writes a module's weights to a burnpack file (see [`load_weights`]).
 pub fn save_weights<M: Module>(model: &M, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    ensure_parent(path)?;
-    model.clone().save_file(path).map_err(|e| Error::checkpoint(path, e))
+    let bytes = model.clone().into_record().into_bytes().map_err(|e| Error::checkpoint(path, e))?;
+    write_sealed(bytes, path)
 }
 
-/// The whole content of a weights file, read now. burn's file reader hands
-/// out tensors that read the file when they are first used, so a model
-/// loaded from a checkpoint that is later deleted or rewritten would break or
-/// silently change; reading eagerly makes the loaded values final.
-fn read_whole(path: &Path) -> Result<burn::tensor::Bytes> {
-    if !path.is_file() {
-        return Err(Error::checkpoint(path, "file not found"));
-    }
-    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-    Ok(burn::tensor::Bytes::from_bytes_vec(bytes))
+/// Writes an optimizer's state to a burnpack file (see [`load_optimizer`]).
+pub fn save_optimizer(optim: &ModuleOptimizer, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    write_sealed(optim.into_bytes().map_err(|e| Error::checkpoint(path, e))?, path)
 }
 
-/// Loads weights into `model`; any missing, extra or differently shaped tensor is an error.
+/// Loads weights into `model`. A file whose checksum does not match its
+/// tensors, a non-finite value, and any missing, extra or differently shaped
+/// tensor are errors naming the file.
 pub fn load_weights<M: Module>(model: M, path: impl AsRef<Path>) -> Result<M> {
     let path = path.as_ref();
-    let record = burn::store::ModuleRecord::from_bytes(read_whole(path)?).map_err(|e| Error::checkpoint(path, e))?;
+    let record = burn::store::ModuleRecord::from_bytes(read_checked(path)?).map_err(|e| Error::checkpoint(path, e))?;
     model.try_load_record(record).map_err(|e| Error::checkpoint(path, e))
 }
 
-/// Loads an optimizer's state saved with `ModuleOptimizer::save`, read whole (see [`load_weights`]).
+/// Loads an optimizer's state saved with [`save_optimizer`] (or burn's
+/// `ModuleOptimizer::save`), checked as in [`load_weights`].
 pub fn load_optimizer(optim: ModuleOptimizer, path: impl AsRef<Path>) -> Result<ModuleOptimizer> {
     let path = path.as_ref();
-    optim.from_bytes(read_whole(path)?).map_err(|e| Error::checkpoint(path, e))
+    optim.from_bytes(read_checked(path)?).map_err(|e| Error::checkpoint(path, e))
+}
+
+/// CRC-32 of the tensors of a pack in name order: each one's name, dtype, shape and bytes.
+fn checksum(tensors: &[burn_pack::Tensor]) -> std::result::Result<u32, burn_pack::Error> {
+    let mut order: Vec<&burn_pack::Tensor> = tensors.iter().collect();
+    order.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut h = crc32fast::Hasher::new();
+    for t in order {
+        h.update(t.name.as_bytes());
+        h.update(format!("{:?}{:?}", t.dtype, t.shape.as_slice()).as_bytes());
+        h.update(&t.to_bytes()?);
+    }
+    Ok(h.finalize())
+}
+
+/// Writes burnpack `bytes` to `path`, with the CRC-32 of its tensors in its
+/// metadata, through a synced temporary file and a rename (burn-pack's
+/// atomic write): `path` holds the old file or the new one, never a part.
+fn write_sealed(bytes: Bytes, path: &Path) -> Result<()> {
+    ensure_parent(path)?;
+    let fail = |e: burn_pack::Error| Error::checkpoint(path, e);
+    let reader = burn_pack::Reader::from_bytes(bytes).map_err(fail)?;
+    let metadata = reader.metadata().clone();
+    let tensors = reader.into_tensors().map_err(fail)?;
+    let sum = checksum(&tensors).map_err(fail)?;
+    let mut writer = burn_pack::Writer::new(tensors).auto_extension(false);
+    for (k, v) in &metadata {
+        writer = writer.with_metadata(k, v);
+    }
+    writer.with_metadata(CHECKSUM_KEY, &format!("{sum:08x}")).write_to_file(path).map_err(fail)
+}
+
+/// A burnpack file read whole and checked: the CRC-32 written by
+/// [`write_sealed`] must match its tensors (a file burn wrote itself has
+/// none and is accepted), and every floating-point value must be finite.
+///
+/// Reading eagerly also makes the loaded values final: burn's file reader
+/// hands out tensors that read the file when first used, so a model loaded
+/// from a checkpoint that is later rewritten would silently change.
+fn read_checked(path: &Path) -> Result<Bytes> {
+    if !path.is_file() {
+        return Err(Error::checkpoint(path, "file not found"));
+    }
+    let raw = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    let bytes = Bytes::from_bytes_vec(raw);
+    let fail = |e: burn_pack::Error| Error::checkpoint(path, e);
+    let reader = burn_pack::Reader::from_bytes(bytes.clone()).map_err(fail)?;
+    let stored = reader.metadata().get(CHECKSUM_KEY).cloned();
+    let tensors = reader.into_tensors().map_err(fail)?;
+    if let Some(stored) = stored {
+        let sum = format!("{:08x}", checksum(&tensors).map_err(fail)?);
+        if sum != stored {
+            return Err(Error::checkpoint(
+                path,
+                format!("corrupted: its tensors give checksum {sum}, it was written with {stored}"),
+            ));
+        }
+    }
+    for t in &tensors {
+        if let Some((i, v)) = first_non_finite(t.dtype, &t.to_bytes().map_err(fail)?) {
+            return Err(Error::checkpoint(
+                path,
+                format!("tensor `{}` holds {v} at index {i}: values must be finite", t.name),
+            ));
+        }
+    }
+    Ok(bytes)
+}
+
+/// The first non-finite value of little-endian floats `data` of `dtype`
+/// (other dtypes have none): its index and the value.
+pub(crate) fn first_non_finite(dtype: DType, data: &[u8]) -> Option<(usize, f64)> {
+    let bad = |(i, v): (usize, f64)| (!v.is_finite()).then_some((i, v));
+    match dtype {
+        DType::F32 | DType::Flex32 => {
+            data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64).enumerate().find_map(bad)
+        }
+        DType::F64 => data
+            .chunks_exact(8)
+            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .enumerate()
+            .find_map(bad),
+        DType::F16 | DType::BF16 => {
+            // An all-ones exponent is an infinity (zero fraction) or NaN.
+            let (exp, frac) = if dtype == DType::F16 { (0x7c00, 0x03ff) } else { (0x7f80, 0x007f) };
+            data.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).enumerate().find_map(|(i, h)| {
+                (h & exp == exp).then(|| {
+                    let v = if h & frac != 0 { f64::NAN } else { f64::INFINITY };
+                    (i, if h & 0x8000 != 0 { -v } else { v })
+                })
+            })
+        }
+        _ => None,
+    }
 }
 
 /// A copy of a training `model` (on an autodiff device) that shares no state with it.
@@ -82,4 +179,72 @@ pub fn load_model<C: ModelConfig>(dir: impl AsRef<Path>, device: &Device) -> Res
     let model = config.init(device)?;
     let model = load_weights(model, dir.join(WEIGHTS_FILE))?;
     Ok((config, model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{device, temp_dir, values};
+    use burn::nn::{Linear, LinearConfig};
+
+    fn weights(l: &Linear) -> Vec<f32> {
+        values(l.weight.val())
+    }
+
+    /// The byte offset of the first occurrence of `value`'s bytes in `file`.
+    fn offset_of(file: &[u8], value: f32) -> usize {
+        let needle = value.to_le_bytes();
+        file.windows(4).position(|w| w == needle).expect("value in file")
+    }
+
+    #[test]
+    fn a_flipped_bit_in_a_tensor_is_refused() {
+        let d = device();
+        let model = LinearConfig::new(3, 2).init(&d);
+        let dir = temp_dir("dl-core", "sealed");
+        let path = dir.join("model.bpk");
+        save_weights(&model, &path).unwrap();
+        let back = load_weights(LinearConfig::new(3, 2).init(&d), &path).unwrap();
+        assert_eq!(weights(&model), weights(&back));
+        // One bit of one weight: still a finite float, a plausible model.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = offset_of(&bytes, weights(&model)[4]);
+        bytes[at] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = load_weights(LinearConfig::new(3, 2).init(&d), &path).unwrap_err().to_string();
+        assert!(e.contains("model.bpk") && e.contains("corrupted"), "{e}");
+    }
+
+    #[test]
+    fn non_finite_weights_are_refused_and_burns_own_files_load() {
+        let d = device();
+        let dir = temp_dir("dl-core", "non-finite");
+        let mut model = LinearConfig::new(2, 2).init(&d);
+        let mut w = weights(&model);
+        w[3] = f32::NAN;
+        model.weight = burn::module::Param::from_tensor(burn::tensor::Tensor::from_data(
+            burn::tensor::TensorData::new(w, [2, 2]),
+            &d,
+        ));
+        save_weights(&model, dir.join("nan.bpk")).unwrap();
+        let e = load_weights(LinearConfig::new(2, 2).init(&d), dir.join("nan.bpk")).unwrap_err().to_string();
+        assert!(e.contains("nan.bpk") && e.contains("`weight`") && e.contains("NaN at index 3"), "{e}");
+        // A file burn wrote itself carries no checksum and loads.
+        let plain = LinearConfig::new(2, 2).init(&d);
+        plain.clone().save_file(dir.join("plain.bpk")).unwrap();
+        let back = load_weights(LinearConfig::new(2, 2).init(&d), dir.join("plain.bpk")).unwrap();
+        assert_eq!(weights(&plain), weights(&back));
+    }
+
+    #[test]
+    fn non_finite_half_precision_values_are_found() {
+        let f16 = [0x3c00u16, 0xfc00, 0x7e00].iter().flat_map(|h| h.to_le_bytes()).collect::<Vec<_>>();
+        assert_eq!(first_non_finite(DType::F16, &f16[..2]), None);
+        assert_eq!(first_non_finite(DType::F16, &f16), Some((1, f64::NEG_INFINITY)));
+        assert!(first_non_finite(DType::F16, &f16[4..]).is_some_and(|(i, v)| i == 0 && v.is_nan()));
+        let bf16 = [0x3f80u16, 0x7f80].iter().flat_map(|h| h.to_le_bytes()).collect::<Vec<_>>();
+        assert_eq!(first_non_finite(DType::BF16, &bf16), Some((1, f64::INFINITY)));
+        assert_eq!(first_non_finite(DType::F32, &1e30f32.to_le_bytes()), None);
+        assert_eq!(first_non_finite(DType::I32, &[0xff; 8]), None);
+    }
 }

@@ -33,14 +33,15 @@ pub trait ModelConfig: Serialize + DeserializeOwned + Clone {
     }
 }
 
-/// Writes any serialisable value as pretty JSON.
+/// Writes any serialisable value as pretty JSON, atomically (a synced
+/// temporary file renamed over `path`).
 pub fn save_json<T: Serialize>(value: &T, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
     }
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })?;
-    std::fs::write(path, text).map_err(|e| Error::io("writing", path, e))
+    crate::train::checkpointer::write_atomically(path, text.as_bytes())
 }
 
 /// Reads a JSON file into `T`; errors name the file, line and column.

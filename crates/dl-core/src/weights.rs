@@ -7,7 +7,8 @@
 //! crates map these keys onto their modules (`load_pytorch` functions), so a
 //! model trained in PyTorch runs here without conversion scripts.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use burn::module::Param;
@@ -45,11 +46,14 @@ impl TensorSource for crate::parity::Fixture {
 /// F16 and BF16 checkpoints are widened to `f32` on load. Integer tensors
 /// (buffers such as BERT's `embeddings.position_ids`) are not weights: their
 /// keys are kept in [`StateDict::buffers`] and asking for them as a tensor is an error.
+/// Non-finite values are refused on load. The keys handed out are recorded,
+/// so that a loader can refuse tensors it did not use ([`StateDict::check_all_used`]).
 #[derive(Debug, Clone)]
 pub struct StateDict {
     path: PathBuf,
     tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
     buffers: Vec<String>,
+    used: RefCell<BTreeSet<String>>,
 }
 
 /// IEEE half precision to `f32` (normals, subnormals, infinities, NaN).
@@ -96,9 +100,43 @@ impl StateDict {
                     return Err(Error::data(path, format!("tensor `{key}`"), format!("unsupported dtype {other:?}")));
                 }
             };
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(Error::checkpoint(
+                    path,
+                    format!("tensor `{key}` holds {} at index {i}: weights must be finite", values[i]),
+                ));
+            }
             tensors.insert(key, (view.shape().to_vec(), values));
         }
-        Ok(Self { path: path.to_path_buf(), tensors, buffers })
+        Ok(Self { path: path.to_path_buf(), tensors, buffers, used: RefCell::default() })
+    }
+
+    /// An error listing the float tensors no one has asked for, except keys
+    /// ending in one of `ignored` (buffers some exporters store as floats,
+    /// such as GPT-2's causal-mask `.attn.bias`). A loader calls it last: a
+    /// checkpoint with tensors the model has no place for (a config with
+    /// fewer layers than the checkpoint, another architecture) is not the
+    /// model it claims to be.
+    pub fn check_all_used(&self, ignored: &[&str]) -> Result<()> {
+        let used = self.used.borrow();
+        let unused: Vec<&str> = self
+            .tensors
+            .keys()
+            .filter(|k| !used.contains(*k) && !ignored.iter().any(|s| k.ends_with(s)))
+            .map(String::as_str)
+            .collect();
+        match unused.as_slice() {
+            [] => Ok(()),
+            some => Err(Error::checkpoint(
+                &self.path,
+                format!(
+                    "{} tensor(s) the model has no place for: {}{}",
+                    some.len(),
+                    some.iter().take(5).map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "),
+                    if some.len() > 5 { ", ..." } else { "" }
+                ),
+            )),
+        }
     }
 
     /// Keys of the integer buffers that were not loaded as weights.
@@ -131,6 +169,7 @@ impl TensorSource for StateDict {
         if shape.len() != D {
             return Err(Error::checkpoint(&self.path, format!("`{key}` has shape {shape:?}, expected rank {D}")));
         }
+        self.used.borrow_mut().insert(key.to_string());
         Ok(Tensor::from_data(TensorData::new(values.clone(), shape.clone()), device))
     }
 }
@@ -190,7 +229,36 @@ pub fn load_recurrent_pair<S: TensorSource>(
 
 #[cfg(test)]
 mod tests {
-    use super::f16_to_f32;
+    use super::*;
+    use crate::testing::{device, temp_dir};
+
+    /// A `.safetensors` file of F32 tensors.
+    fn write(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+        let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.2.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+            .iter()
+            .zip(&bytes)
+            .map(|(t, b)| (t.0.to_string(), safetensors::tensor::TensorView::new(Dtype::F32, t.1.clone(), b).unwrap()))
+            .collect();
+        safetensors::serialize_to_file(views, None, path).unwrap();
+    }
+
+    #[test]
+    fn non_finite_and_unused_tensors_are_errors() {
+        let dir = temp_dir("dl-core", "state-dict");
+        let path = dir.join("model.safetensors");
+        write(&path, &[("a.weight", vec![2], vec![1.0, 2.0]), ("b.weight", vec![1], vec![f32::INFINITY])]);
+        let e = StateDict::load(&path).unwrap_err().to_string();
+        assert!(e.contains("model.safetensors") && e.contains("`b.weight` holds inf at index 0"), "{e}");
+        write(&path, &[("a.weight", vec![2], vec![1.0, 2.0]), ("h.0.attn.bias", vec![1], vec![1.0])]);
+        let sd = StateDict::load(&path).unwrap();
+        let e = sd.check_all_used(&[]).unwrap_err().to_string();
+        assert!(e.contains("2 tensor(s)") && e.contains("`a.weight`") && e.contains("`h.0.attn.bias`"), "{e}");
+        let _: Tensor<1> = sd.tensor("a.weight", &device()).unwrap();
+        let e = sd.check_all_used(&[]).unwrap_err().to_string();
+        assert!(e.contains("1 tensor(s) the model has no place for: `h.0.attn.bias`"), "{e}");
+        sd.check_all_used(&[".attn.bias"]).unwrap();
+    }
 
     #[test]
     fn half_precision_widens_exactly() {

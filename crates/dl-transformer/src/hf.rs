@@ -376,21 +376,29 @@ pub fn checkpoint_dir(explicit: Option<&Path>, data: &dl_core::data::DataDirs, n
 /// A BERT checkpoint folder (`config.json`, `model.safetensors`).
 pub fn bert_from_dir(dir: &Path, device: &Device) -> Result<(BertConfig, Bert)> {
     let config = bert_config(&read_config(dir)?)?;
-    let bert = load_bert(config.init(device)?, &read_weights(dir)?, device)?;
+    let weights = read_weights(dir)?;
+    let bert = load_bert(config.init(device)?, &weights, device)?;
+    weights.check_all_used(&[])?;
     Ok((config, bert))
 }
 
 /// A GPT-2 checkpoint folder.
 pub fn gpt2_from_dir(dir: &Path, device: &Device) -> Result<(GptConfig, Gpt)> {
     let config = gpt2_config(&read_config(dir)?)?;
-    let gpt = load_gpt2(config.init(device)?, &read_weights(dir)?, device)?;
+    let weights = read_weights(dir)?;
+    let gpt = load_gpt2(config.init(device)?, &weights, device)?;
+    // The causal masks older exports store as float tensors.
+    weights.check_all_used(&[".attn.bias", ".attn.masked_bias"])?;
     Ok((config, gpt))
 }
 
 /// A LLaMA checkpoint folder.
 pub fn llama_from_dir(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama)> {
     let config = llama_config(&read_config(dir)?)?;
-    let llama = load_llama(config.init(device)?, &read_weights(dir)?, device)?;
+    let weights = read_weights(dir)?;
+    let llama = load_llama(config.init(device)?, &weights, device)?;
+    // The rotary frequencies older exports store; they follow from the config.
+    weights.check_all_used(&[".rotary_emb.inv_freq"])?;
     Ok((config, llama))
 }
 

@@ -141,6 +141,24 @@ fn minilm_sentence_embeddings_match_sentence_transformers() {
     assert!(max_diff(&together[0], &alone[0]) < 1e-5);
 }
 
+/// A checkpoint holding more than its config describes is refused: the
+/// real all-MiniLM-L6-v2 weights (6 layers) under a config of 5 layers.
+#[test]
+fn a_config_with_fewer_layers_than_the_checkpoint_is_refused() {
+    let Some(dir) = minilm() else {
+        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
+        return;
+    };
+    let short = dl_core::testing::temp_dir("dl-transformer", "five-layers");
+    let mut config: serde_json::Value = dl_core::config::load_json(dir.join("config.json")).unwrap();
+    assert_eq!(config["num_hidden_layers"], 6);
+    config["num_hidden_layers"] = 5.into();
+    dl_core::config::save_json(&config, short.join("config.json")).unwrap();
+    std::os::unix::fs::symlink(dir.join("model.safetensors"), short.join("model.safetensors")).unwrap();
+    let e = hf::bert_from_dir(&short, &device()).unwrap_err().to_string();
+    assert!(e.contains("model.safetensors") && e.contains("`encoder.layer.5.") && e.contains("no place for"), "{e}");
+}
+
 fn small_gpt(d: &Device) -> Gpt {
     GptConfig::new(23, 16, 12, 2, 3).init(d).unwrap()
 }

@@ -198,7 +198,9 @@ pub fn interrupt_next_save(steps: Option<usize>) {
 /// Writes `bytes` to `path` through a synced temporary file and a rename, so
 /// that `path` holds either its old or its new content, never a part.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     {
         let mut f = File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
         std::io::Write::write_all(&mut f, bytes).map_err(|e| Error::io("writing", &tmp, e))?;

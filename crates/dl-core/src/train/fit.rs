@@ -12,7 +12,7 @@ use super::config::TrainConfig;
 use super::grads::{clip_grad_norm_global, vector_param_ids};
 use super::log::{EpochRecord, History};
 use super::progress;
-use crate::checkpoint::{detached_copy, load_optimizer, load_weights, save_weights};
+use crate::checkpoint::{detached_copy, load_optimizer, load_weights, save_optimizer, save_weights};
 use crate::data::split::shuffled_indices;
 use crate::task::{Batcher, Evaluation, MetricAccumulator, Supervised, evaluate};
 use crate::{Error, Result};
@@ -218,8 +218,7 @@ where
         if let (Some(ck), Some(dir)) = (&checkpointer, &cfg.out_dir) {
             let folder = ck.save(epoch, &state, |folder| {
                 save_weights(&model, folder.join(MODEL_FILE))?;
-                let o_path = folder.join(OPTIM_FILE);
-                optim.save(&o_path).map_err(|e| Error::checkpoint(&o_path, e))?;
+                save_optimizer(&optim, folder.join(OPTIM_FILE))?;
                 match (&best_file, improved) {
                     (_, true) => save_weights(&model, folder.join(BEST_FILE)),
                     (Some(previous), false) => link_or_copy(previous, &folder.join(BEST_FILE)),

@@ -21,7 +21,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
 
-use dl_core::checkpoint::{load_optimizer, load_weights, save_weights};
+use dl_core::checkpoint::{load_optimizer, load_weights, save_optimizer, save_weights};
 use dl_core::data::split::shuffled_indices;
 use dl_core::train::checkpointer::Checkpointer;
 use dl_core::train::fit::epoch_seed;
@@ -88,9 +88,8 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
     fn save(&self, folder: &Path) -> Result<()> {
         save_weights(&self.g, folder.join("generator.bpk"))?;
         save_weights(&self.d, folder.join("discriminator.bpk"))?;
-        let (go, dop) = (folder.join("g_optim.bpk"), folder.join("d_optim.bpk"));
-        self.g_opt.save(&go).map_err(|e| Error::checkpoint(&go, e))?;
-        self.d_opt.save(&dop).map_err(|e| Error::checkpoint(&dop, e))?;
+        save_optimizer(&self.g_opt, folder.join("g_optim.bpk"))?;
+        save_optimizer(&self.d_opt, folder.join("d_optim.bpk"))?;
         if let Some(avg) = &self.average {
             save_weights(avg, folder.join("average.bpk"))?;
         }
