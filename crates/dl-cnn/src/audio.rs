@@ -150,6 +150,9 @@ pub fn read_wav_tar_gz(path: impl AsRef<Path>) -> Result<Vec<(String, Wav)>> {
     let mut archive = tar::Archive::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)));
     let entries = archive.entries().map_err(|e| Error::data(path, "member 0", e))?;
     let mut out = Vec::new();
+    // Members are read whole: their declared sizes together must fit in half
+    // the memory available (a header can claim terabytes of zeros).
+    let mut budget = dl_core::memory::available().map_or(u64::MAX, |free| free / 2);
     for (i, entry) in entries.enumerate() {
         let mut entry = entry.map_err(|e| Error::data(path, format!("member {i}"), e))?;
         if !entry.header().entry_type().is_file() {
@@ -160,6 +163,19 @@ pub fn read_wav_tar_gz(path: impl AsRef<Path>) -> Result<Vec<(String, Wav)>> {
         if !is_wav {
             continue;
         }
+        let size = entry.header().size().map_err(|e| Error::data(path, format!("member {i} `{name}`"), e))?;
+        if size > budget {
+            return Err(Error::data(
+                path,
+                format!("member {i} `{name}`"),
+                format!(
+                    "declares {} of data, more than the {} left of half the memory available",
+                    dl_core::memory::human(size),
+                    dl_core::memory::human(budget)
+                ),
+            ));
+        }
+        budget -= size;
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|e| Error::data(path, format!("member {i} `{name}`"), e))?;
         let wav = parse_wav(&bytes, &name).map_err(|e| match e {
@@ -673,6 +689,19 @@ mod tests {
         std::fs::write(&p, &full[..full.len() / 2]).unwrap();
         let e = read_wav_tar_gz(&p).unwrap_err();
         assert!(matches!(e, Error::Data { .. }) && e.to_string().contains("cut.tar.gz"), "{e:?}");
+
+        // A member whose header claims 16 TB (a tar bomb) is refused before it is read.
+        let mut h = tar::Header::new_ustar();
+        h.set_path("x/huge.wav").unwrap();
+        h.set_size(1 << 44);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, h.as_bytes()).unwrap();
+        let p = dir.join("bomb.tar.gz");
+        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        let e = read_wav_tar_gz(&p).unwrap_err().to_string();
+        assert!(e.contains("bomb.tar.gz") && e.contains("member 0 `x/huge.wav`") && e.contains("17.6 TB"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 

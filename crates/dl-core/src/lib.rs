@@ -30,6 +30,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod memory;
 pub mod metrics;
 #[cfg(feature = "parity")]
 pub mod parity;

@@ -7,9 +7,9 @@
 //! directions: a truncated download and a file with trailing garbage are both
 //! errors, because either one would silently shift or drop examples.
 
+use std::io::Read;
 use std::path::Path;
 
-use super::{gunzip_slice, read_maybe_gz};
 use crate::{Error, Result};
 
 /// Magic of an images file: unsigned bytes, 3 dimensions (N, rows, cols).
@@ -54,17 +54,33 @@ impl ImageSet {
     }
 }
 
-/// Checks the header and the length; returns the sizes and the data bytes.
-fn parse<'a>(bytes: &'a [u8], name: &Path, magic: u32) -> Result<(Vec<usize>, &'a [u8])> {
+/// Most trailing bytes counted after the data before giving up counting.
+const TRAILING_COUNTED: u64 = 1 << 20;
+
+/// Reads the header from `raw` (gzipped or not) as a stream, checks it, then
+/// reads exactly the bytes it declares and checks that nothing follows: a
+/// gzip bomb behind a valid header is stopped after its declared size, and
+/// a header declaring more than the machine's memory is refused before
+/// anything is allocated. Returns the sizes and the data bytes.
+fn parse(raw: &[u8], name: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
+    let gzipped = raw.starts_with(&super::GZIP_MAGIC);
+    let mut stream: Box<dyn Read + '_> =
+        if gzipped { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+    let corrupt = |at: usize, e: std::io::Error| {
+        Error::data(name, format!("byte {at} of the decompressed data"), format!("corrupt gzip stream: {e}"))
+    };
     let ndim = (magic & 0xff) as usize;
-    let Some(head) = bytes.first_chunk::<4>() else {
+    let header = 4 + 4 * ndim;
+    let mut head = Vec::with_capacity(header);
+    (&mut stream).take(header as u64).read_to_end(&mut head).map_err(|e| corrupt(head.len(), e))?;
+    let Some(first) = head.first_chunk::<4>() else {
         return Err(Error::data(
             name,
-            format!("byte {}", bytes.len()),
-            format!("file has {} bytes, shorter than the 4-byte IDX magic", bytes.len()),
+            format!("byte {}", head.len()),
+            format!("file has {} bytes, shorter than the 4-byte IDX magic", head.len()),
         ));
     };
-    let found = u32::from_be_bytes(*head);
+    let found = u32::from_be_bytes(*first);
     if found != magic {
         let what = match found {
             IMAGES_MAGIC => " (an images file)",
@@ -77,36 +93,51 @@ fn parse<'a>(bytes: &'a [u8], name: &Path, magic: u32) -> Result<(Vec<usize>, &'
             format!("IDX magic is 0x{found:08x}{what}, expected 0x{magic:08x} (unsigned bytes, {ndim} dimension(s))"),
         ));
     }
-    let header = 4 + 4 * ndim;
-    if bytes.len() < header {
+    if head.len() < header {
         return Err(Error::data(
             name,
-            format!("byte {}", bytes.len()),
-            format!("truncated header: {ndim} sizes need {header} bytes, the file has {}", bytes.len()),
+            format!("byte {}", head.len()),
+            format!("truncated header: {ndim} sizes need {header} bytes, the file has {}", head.len()),
         ));
     }
     let dims: Vec<usize> =
-        bytes[4..header].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
+        head[4..].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
     let expected = dims
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| Error::data(name, "byte 4", format!("sizes {dims:?} overflow")))?;
-    let body = &bytes[header..];
+    if let Some(free) = crate::memory::available().filter(|&free| expected as u64 > free) {
+        return Err(Error::data(
+            name,
+            "byte 4",
+            format!(
+                "sizes {dims:?} declare {} of data, more than the {} of memory available",
+                crate::memory::human(expected as u64),
+                crate::memory::human(free)
+            ),
+        ));
+    }
+    // Grows with the bytes that arrive, never to a size only the header claims.
+    let mut body = Vec::new();
+    (&mut stream).take(expected as u64).read_to_end(&mut body).map_err(|e| corrupt(header + body.len(), e))?;
     if body.len() < expected {
         return Err(Error::data(
             name,
-            format!("byte {}", bytes.len()),
+            format!("byte {}", header + body.len()),
             format!(
                 "truncated: sizes {dims:?} need {expected} data bytes after the {header}-byte header, found {}",
                 body.len()
             ),
         ));
     }
-    if body.len() > expected {
+    let extra = std::io::copy(&mut stream.take(TRAILING_COUNTED), &mut std::io::sink())
+        .map_err(|e| corrupt(header + expected, e))?;
+    if extra > 0 {
+        let at_least = if extra == TRAILING_COUNTED { "at least " } else { "" };
         return Err(Error::data(
             name,
             format!("byte {}", header + expected),
-            format!("{} unexpected bytes after the data of sizes {dims:?}", body.len() - expected),
+            format!("{at_least}{extra} unexpected bytes after the data of sizes {dims:?}"),
         ));
     }
     Ok((dims, body))
@@ -115,20 +146,20 @@ fn parse<'a>(bytes: &'a [u8], name: &Path, magic: u32) -> Result<(Vec<usize>, &'
 /// Reads an images file (magic `0x00000803`, sizes N x rows x cols), gzipped or raw.
 pub fn read_idx_images(path: impl AsRef<Path>) -> Result<ImageSet> {
     let path = path.as_ref();
-    images(&read_maybe_gz(path)?, path)
+    images(&std::fs::read(path).map_err(|e| Error::io("reading", path, e))?, path)
 }
 
 /// Reads a labels file (magic `0x00000801`, size N), gzipped or raw.
 pub fn read_idx_labels(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
-    labels(&read_maybe_gz(path)?, path)
+    labels(&std::fs::read(path).map_err(|e| Error::io("reading", path, e))?, path)
 }
 
 /// Like [`read_idx_images`] on bytes in memory (gzipped or raw), e.g. from
 /// `include_bytes!`; `name` stands for the file in errors.
 pub fn read_idx_images_from_bytes(bytes: &[u8], name: &str) -> Result<ImageSet> {
     let name = Path::new(name);
-    images(&gunzip_slice(bytes, name)?, name)
+    images(bytes, name)
 }
 
 /// Checks that every label of `labels` (read from `path`) is below
@@ -149,7 +180,7 @@ pub fn check_labels(labels: &[u8], classes: usize, path: impl AsRef<Path>) -> Re
 /// for the file in errors.
 pub fn read_idx_labels_from_bytes(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
     let name = Path::new(name);
-    labels(&gunzip_slice(bytes, name)?, name)
+    labels(bytes, name)
 }
 
 fn images(bytes: &[u8], name: &Path) -> Result<ImageSet> {
@@ -158,11 +189,11 @@ fn images(bytes: &[u8], name: &Path) -> Result<ImageSet> {
     if n > 0 && (rows == 0 || cols == 0) {
         return Err(Error::data(name, "byte 8", format!("{n} images of {rows}x{cols} pixels: empty images")));
     }
-    Ok(ImageSet { n, rows, cols, pixels: body.to_vec() })
+    Ok(ImageSet { n, rows, cols, pixels: body })
 }
 
 fn labels(bytes: &[u8], name: &Path) -> Result<Vec<u8>> {
-    Ok(parse(bytes, name, LABELS_MAGIC)?.1.to_vec())
+    Ok(parse(bytes, name, LABELS_MAGIC)?.1)
 }
 
 #[cfg(test)]
@@ -237,6 +268,18 @@ mod tests {
         assert!(e.contains("0x00000c01"), "{e}");
         let e = read_idx_images_from_bytes(&idx3(3, 0, 5, &[]), "zero").unwrap_err().to_string();
         assert!(e.contains("empty images"), "{e}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_behind_a_valid_header_is_stopped_after_the_declared_bytes() {
+        // Two labels, then 8 MB of zeros that gzip packs into a few KB.
+        let bomb = gz(&[&idx1(&[1, 2])[..], &vec![0u8; 8 << 20]].concat());
+        let e = read_idx_labels_from_bytes(&bomb, "bomb.gz").unwrap_err();
+        assert!(matches!(&e, Error::Data { position, .. } if position == "byte 10"), "{e:?}");
+        assert!(e.to_string().contains("at least 1048576 unexpected bytes"), "{e}");
+        // A header that declares more than the machine holds allocates nothing.
+        let e = read_idx_images_from_bytes(&gz(&idx3(60_000, 60_000, 60_000, &[0; 64])), "claims.gz").unwrap_err();
+        assert!(e.to_string().contains("of memory available"), "{e}");
     }
 
     #[test]

@@ -81,13 +81,31 @@ pub fn gunzip_if_needed(raw: Vec<u8>, name: impl AsRef<Path>) -> Result<Vec<u8>>
 /// Like [`gunzip_if_needed`] on borrowed bytes: raw input is not copied, which
 /// matters for data embedded with `include_bytes!`.
 pub(crate) fn gunzip_slice<'a>(raw: &'a [u8], name: &Path) -> Result<Cow<'a, [u8]>> {
+    let limit = crate::memory::available().map_or(u64::MAX, |free| free / 2);
+    gunzip_within(raw, name, limit)
+}
+
+/// [`gunzip_slice`] that stops with an error once the output passes `limit`
+/// bytes (half the memory available): a small file that decompresses to
+/// gigabytes (a gzip bomb) is refused before it exhausts the machine.
+fn gunzip_within<'a>(raw: &'a [u8], name: &Path, limit: u64) -> Result<Cow<'a, [u8]>> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(raw).read_to_end(&mut out).map_err(|e| {
+    flate2::read::MultiGzDecoder::new(raw).take(limit.saturating_add(1)).read_to_end(&mut out).map_err(|e| {
         Error::data(name, format!("byte {} of the decompressed data", out.len()), format!("corrupt gzip stream: {e}"))
     })?;
+    if out.len() as u64 > limit {
+        return Err(Error::data(
+            name,
+            format!("byte {limit} of the decompressed data"),
+            format!(
+                "decompresses to more than {} (half the memory available): a gzip bomb or a file too large here",
+                crate::memory::human(limit)
+            ),
+        ));
+    }
     Ok(Cow::Owned(out))
 }
 
@@ -133,6 +151,14 @@ pub(crate) mod tests {
         let mut two = gz(b"ab");
         two.extend(gz(b"cd"));
         assert_eq!(gunzip_if_needed(two, "two").unwrap(), b"abcd");
+    }
+
+    #[test]
+    fn output_beyond_the_limit_is_refused() {
+        let zeros = gz(&vec![0u8; 1 << 20]);
+        assert_eq!(gunzip_within(&zeros, Path::new("ok.gz"), 1 << 20).unwrap().len(), 1 << 20);
+        let e = gunzip_within(&zeros, Path::new("bomb.tsv.gz"), 1000).unwrap_err().to_string();
+        assert!(e.contains("bomb.tsv.gz") && e.contains("byte 1000") && e.contains("more than 1.0 KB"), "{e}");
     }
 
     #[test]
