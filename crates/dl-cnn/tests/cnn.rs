@@ -136,6 +136,9 @@ fn invalid_configs_are_errors_naming_the_field() {
     assert!(config_error(too_many.init(&d)).contains("input_size"));
     assert!(config_error(ResNetConfig::new(1, 10).with_head_pool(PoolKind::MAX2).init(&d)).contains("head_pool"));
     assert!(config_error(ResNetConfig::new(1, 10).with_layers(vec![2, 0]).init(&d)).contains("layers[1]"));
+    // A width no machine holds is refused before anything is allocated.
+    let e = config_error(ResNetConfig::resnet18_small(1, 10, 100_000).init(&d));
+    assert!(e.contains("base_width") && e.contains("parameters needs") && e.contains("available"), "{e}");
     assert!(config_error(TextCnnConfig::new(10, 2).with_dropout(1.0).init(&d)).contains("dropout"));
     assert!(config_error(TextCnnConfig::new(10, 2).with_filter_widths(vec![]).init(&d)).contains("filter_widths"));
     assert!(config_error(SpectrogramCnnConfig::new(4, 4, 10).init(&d)).contains("input_size"));

@@ -79,6 +79,25 @@ pub mod check {
         Ok(())
     }
 
+    /// A model of about `params` `f32` parameters fits in the memory
+    /// available (checked before building it: an allocation that fails aborts
+    /// the process). `field` names what sets the size.
+    pub fn fits_in_memory(config: &'static str, field: &str, params: f64) -> Result<()> {
+        let bytes = params * 4.0;
+        match crate::memory::available() {
+            Some(free) if bytes > free as f64 => Err(Error::config(
+                config,
+                field,
+                format!(
+                    "a model of about {params:.3e} parameters needs {} of memory, more than the {} available",
+                    crate::memory::human(bytes.min(u64::MAX as f64) as u64),
+                    crate::memory::human(free)
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// A non-empty list.
     pub fn non_empty<T>(config: &'static str, field: &str, values: &[T]) -> Result<()> {
         if values.is_empty() {

@@ -157,6 +157,11 @@ fn a_config_with_fewer_layers_than_the_checkpoint_is_refused() {
     std::os::unix::fs::symlink(dir.join("model.safetensors"), short.join("model.safetensors")).unwrap();
     let e = hf::bert_from_dir(&short, &device()).unwrap_err().to_string();
     assert!(e.contains("model.safetensors") && e.contains("`encoder.layer.5.") && e.contains("no place for"), "{e}");
+    // A vocabulary of 10^12 in config.json is refused before the model is built.
+    config["vocab_size"] = 1_000_000_000_000u64.into();
+    dl_core::config::save_json(&config, short.join("config.json")).unwrap();
+    let e = hf::bert_from_dir(&short, &device()).unwrap_err().to_string();
+    assert!(e.contains("BertConfig") && e.contains("vocab_size") && e.contains("more than the"), "{e}");
 }
 
 fn small_gpt(d: &Device) -> Gpt {
@@ -285,6 +290,14 @@ fn configs_and_inputs_are_checked() {
     assert!(err(AttentionConfig::new(10, 3).init(&d).unwrap_err()).contains("n_heads"));
     assert!(err(AttentionConfig::new(12, 4).with_n_kv_heads(Some(3)).init(&d).unwrap_err()).contains("n_kv_heads"));
     assert!(err(LlamaConfig::new(10, 12, 8, 1, 4).with_head_dim(Some(3)).init(&d).unwrap_err()).contains("head_dim"));
+    // Sizes no machine holds are refused before anything is allocated.
+    for e in [
+        err(GptConfig::new(100, 64, 1_000_000, 2, 4).init(&d).unwrap_err()),
+        err(LlamaConfig::new(1_000_000_000_000, 16, 24, 2, 4).init(&d).unwrap_err()),
+        err(BertConfig::new(1_000_000_000_000, 16, 2, 4, 32).init(&d).unwrap_err()),
+    ] {
+        assert!(e.contains("parameters needs") && e.contains("more than the"), "{e}");
+    }
     assert!(err(GptConfig::new(10, 8, 8, 0, 2).init(&d).unwrap_err()).contains("n_layer"));
     assert!(err(BertConfig::new(10, 8, 1, 2, 16).with_pad_token_id(10).init(&d).unwrap_err()).contains("pad_token_id"));
     let gpt = GptConfig::new(10, 8, 8, 1, 2).init(&d).unwrap();

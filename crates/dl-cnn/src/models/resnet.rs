@@ -167,7 +167,16 @@ impl ModelConfig for ResNetConfig {
         if self.input_size.contains(&0) {
             return Err(Error::config(C, "input_size", "must be at least 1x1"));
         }
-        Ok(())
+        // 3x3 convolutions dominate: two per block, channels doubling per stage.
+        let w = self.base_width as f64;
+        let mut params = 49.0 * self.in_channels as f64 * w;
+        let mut c_in = w;
+        for (stage, &n) in self.layers.iter().enumerate() {
+            let c_out = w * 2f64.powi(stage as i32);
+            params += 9.0 * (c_in * c_out + c_out * c_out) + (n as f64 - 1.0) * 18.0 * c_out * c_out + c_in * c_out;
+            c_in = c_out;
+        }
+        check::fits_in_memory(C, "base_width, layers", params + c_in * self.num_classes as f64)
     }
 
     fn build(&self, device: &Device) -> ResNet {

@@ -75,7 +75,15 @@ impl ModelConfig for BertConfig {
         if self.pad_token_id >= self.vocab_size {
             return Err(Error::config("BertConfig", "pad_token_id", "must be below vocab_size"));
         }
-        self.layer().validate()
+        self.layer().validate()?;
+        let (d, f) = (self.hidden_size as f64, self.intermediate_size as f64);
+        let rows = (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) as f64;
+        let params = rows * d + d * d + self.num_hidden_layers as f64 * (4.0 * d * d + 2.0 * d * f);
+        check::fits_in_memory(
+            "BertConfig",
+            "vocab_size, max_position_embeddings, hidden_size, intermediate_size, num_hidden_layers",
+            params,
+        )
     }
 
     fn build(&self, device: &Device) -> Bert {

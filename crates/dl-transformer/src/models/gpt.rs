@@ -51,6 +51,15 @@ pub struct GptConfig {
 }
 
 impl GptConfig {
+    /// About how many parameters the model has (weights of the embeddings,
+    /// attention, feed-forward and an untied head; norms and biases left out).
+    pub fn params(&self) -> f64 {
+        let (d, l) = (self.n_embd as f64, self.n_layer as f64);
+        let f = self.n_inner.map_or(4.0 * d, |f| f as f64);
+        let head = if self.tie_word_embeddings { 0.0 } else { self.vocab_size as f64 * d };
+        (self.vocab_size as f64 + self.n_positions as f64) * d + l * (4.0 * d * d + 2.0 * d * f) + head
+    }
+
     fn residual_std(&self) -> f64 {
         self.initializer_range / (2.0 * self.n_layer.max(1) as f64).sqrt()
     }
@@ -84,7 +93,8 @@ impl ModelConfig for GptConfig {
         if self.activation == Activation::SwiGlu {
             return Err(Error::config("GptConfig", "activation", "GPT blocks use an MLP; SwiGLU is LLaMA's"));
         }
-        self.attention().validate()
+        self.attention().validate()?;
+        check::fits_in_memory("GptConfig", "vocab_size, n_positions, n_embd, n_layer", self.params())
     }
 
     fn build(&self, device: &Device) -> Gpt {

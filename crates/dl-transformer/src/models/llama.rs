@@ -76,7 +76,13 @@ impl ModelConfig for LlamaConfig {
         check::positive_f("LlamaConfig", "initializer_range", self.initializer_range)?;
         let attn = self.attention();
         attn.validate()?;
-        Rope::new(self.rope_theta, attn.head_width()).map(|_| ())
+        Rope::new(self.rope_theta, attn.head_width())?;
+        let (d, f, l) = (self.hidden_size as f64, self.intermediate_size as f64, self.num_hidden_layers as f64);
+        let kv = (attn.head_width() * self.num_key_value_heads.unwrap_or(self.num_attention_heads)) as f64;
+        let q = (attn.head_width() * self.num_attention_heads) as f64;
+        let heads = if self.tie_word_embeddings { 1.0 } else { 2.0 };
+        let params = heads * self.vocab_size as f64 * d + l * (2.0 * d * q + 2.0 * d * kv + 3.0 * d * f);
+        check::fits_in_memory("LlamaConfig", "vocab_size, hidden_size, intermediate_size, num_hidden_layers", params)
     }
 
     fn build(&self, device: &Device) -> Llama {
