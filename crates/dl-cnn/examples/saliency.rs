@@ -2,8 +2,10 @@
 //!
 //! `cargo run -p dl-cnn --release --example saliency -- [--model-dir out/mnist-lenet/model] [--count 8]`
 //!
-//! Uses the `mnist` example's LeNet-5 when present, else trains one for
-//! `--epochs` (default 2). Writes `out/saliency/saliency_<i>_<digit>.png`:
+//! Explains the LeNet-5 of `--model-dir` (an error if it holds none); without
+//! the flag, the `mnist` example's `out/mnist-lenet/model` when present, else
+//! one trained here for `--epochs` (default 2), said on stderr and in the
+//! result. Writes `out/saliency/saliency_<i>_<digit>.png`:
 //! the input on the left, |d score / d pixel| over it on the right.
 
 use std::path::PathBuf;
@@ -22,9 +24,10 @@ use serde_json::json;
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// A LeNet-5 saved by the `mnist` example.
-    #[arg(long, default_value = "out/mnist-lenet/model")]
-    model_dir: PathBuf,
+    /// A LeNet-5 saved by the `mnist` example (default: `out/mnist-lenet/model`
+    /// if it exists, else one trained here).
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
     /// Number of test digits to explain.
     #[arg(long, default_value_t = 8)]
     count: usize,
@@ -42,11 +45,18 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let device = c.device()?.autodiff();
     device.seed(c.seed);
     let batcher = ImageBatcher::new(1, 28, 28);
-    let model = if args.model_dir.join(dl_core::checkpoint::WEIGHTS_FILE).is_file() && !c.quick {
-        dl_core::checkpoint::load_model::<LeNet5Config>(&args.model_dir, &device)?.1
-    } else {
-        let cfg = c.train_config(2, Some(out.join("train")));
-        fit(LeNet5Config::new().init(&device)?, &data.train, None, &batcher, &cfg, &device)?.model
+    let default = PathBuf::from("out/mnist-lenet/model");
+    let saved = match &args.model_dir {
+        Some(dir) => Some(dir.clone()),
+        None => (default.join(dl_core::checkpoint::WEIGHTS_FILE).is_file() && !c.quick).then_some(default),
+    };
+    let model = match &saved {
+        Some(dir) => dl_core::checkpoint::load_model::<LeNet5Config>(dir, &device)?.1,
+        None => {
+            eprintln!("no saved LeNet-5 (out/mnist-lenet/model): training one here");
+            let cfg = c.train_config(2, Some(out.join("train")));
+            fit(LeNet5Config::new().init(&device)?, &data.train, None, &batcher, &cfg, &device)?.model
+        }
     };
     let items = &data.test[..args.count.min(data.test.len())];
     let preds = predict_classes(&model, items, &batcher, 64, &device)?;
@@ -66,6 +76,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     Ok(json!({
         "example": "saliency",
         "device": c.backend()?.name(),
+        "model": saved.map_or("trained here".to_string(), |d| d.display().to_string()),
         "digits": items.len(),
         "predicted": preds,
         "labels": items.iter().map(|i| i.label).collect::<Vec<_>>(),

@@ -33,9 +33,14 @@ struct Args {
     #[arg(long)]
     query: Vec<String>,
     /// Reference embeddings to check the encoder against (sentence-transformers'
-    /// output, as `reference.json` of the model folder; default: that file).
+    /// output, as `reference.json` of the model folder; default: that file
+    /// when present). The run fails when a sentence's cosine falls below
+    /// `--min-cosine`.
     #[arg(long)]
     reference: Vec<PathBuf>,
+    /// Least cosine similarity to the reference embeddings that passes.
+    #[arg(long, default_value_t = 0.9999)]
+    min_cosine: f64,
     /// Results per query.
     #[arg(long, default_value_t = 3)]
     top: usize,
@@ -78,10 +83,21 @@ fn main() {
         let device = c.device()?;
         let encoder = SentenceEncoder::from_dir(&mdir, &device)?;
         // Reference embeddings (sentence-transformers), by default the folder's own.
-        let references =
-            if args.reference.is_empty() { vec![mdir.join("reference.json")] } else { args.reference.clone() };
+        if !(0.0..=1.0).contains(&args.min_cosine) {
+            return Err(Error::Invalid(format!("--min-cosine must be in [0, 1], got {}", args.min_cosine)));
+        }
+        // An explicit reference must exist; the folder's own is checked when present.
+        let references = if args.reference.is_empty() {
+            let own = mdir.join("reference.json");
+            if !own.is_file() {
+                eprintln!("no {}: the encoder is not checked against a reference", own.display());
+            }
+            vec![own].into_iter().filter(|p| p.is_file()).collect()
+        } else {
+            args.reference.clone()
+        };
         let mut reference = Vec::new();
-        for p in references.iter().filter(|p| p.is_file()) {
+        for p in &references {
             let r: serde_json::Value = dl_core::config::load_json(p)?;
             let sentences: Vec<String> = serde_json::from_value(r["sentences"].clone())
                 .map_err(|e| Error::Json { path: p.clone(), source: e })?;
@@ -89,13 +105,40 @@ fn main() {
                 .map_err(|e| Error::Json { path: p.clone(), source: e })?;
             let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
             let got = encoder.embed(&refs, 32, &device)?;
-            let min_cos = got.iter().zip(&expected).map(|(g, e)| cosine(g, e)).fold(f64::INFINITY, f64::min);
+            let dims = |v: &[Vec<f32>]| v.iter().map(Vec::len).collect::<Vec<_>>();
+            if expected.len() != refs.len() || dims(&expected) != dims(&got) {
+                return Err(Error::data(
+                    p,
+                    "embeddings",
+                    format!(
+                        "{} embeddings of widths {:?} for {} sentences; the encoder gives width {}",
+                        expected.len(),
+                        dims(&expected).into_iter().collect::<std::collections::BTreeSet<_>>(),
+                        refs.len(),
+                        got.first().map_or(0, Vec::len)
+                    ),
+                ));
+            }
+            let min_cos = got
+                .iter()
+                .zip(&expected)
+                .map(|(g, e)| cosine(g, e))
+                // A NaN sticks (f64::min would drop it).
+                .fold(f64::INFINITY, |a, b| if b.is_nan() || b < a { b } else { a });
             let max_diff = got
                 .iter()
                 .zip(&expected)
                 .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
                 .fold(0.0f32, f32::max);
             eprintln!("{}: {} sentences, min cosine {min_cos:.9}, max |diff| {max_diff:.2e}", p.display(), refs.len());
+            // NaN fails too.
+            if !(min_cos >= args.min_cosine) {
+                return Err(Error::Invalid(format!(
+                    "{}: the embeddings differ from the reference (min cosine {min_cos:.6}, below --min-cosine {})",
+                    p.display(),
+                    args.min_cosine
+                )));
+            }
             reference
                 .push(json!({"file": p, "sentences": refs.len(), "min_cosine": min_cos, "max_abs_diff": max_diff}));
         }
