@@ -198,6 +198,19 @@ fn training_reduces_loss_and_learns_digits() {
     assert!(after.accuracy().unwrap() > 0.8, "accuracy {:?}", after.accuracy());
 }
 
+/// A learning rate far too high: training stops with the epoch and step
+/// where the loss exploded, instead of finishing with a useless model.
+#[test]
+fn divergence_stops_training_with_the_epoch_and_step() {
+    let _rng = rng_lock();
+    let (train, _) = digits();
+    let ad = device().autodiff();
+    ad.seed(1);
+    let cfg = TrainConfig { lr: 50.0, ..quick_cfg(3, None) };
+    let e = fit(lenet8(&ad), &train, None, &ImageBatcher::new(1, 8, 8), &cfg, &ad).unwrap_err().to_string();
+    assert!(e.contains("diverged") && e.contains("at epoch 1, step "), "{e}");
+}
+
 #[test]
 fn a_small_model_overfits_one_batch() {
     let _rng = rng_lock();

@@ -106,12 +106,14 @@ pub struct MetricAccumulator {
 pub const CONFUSION_MAX_CLASSES: usize = 1024;
 
 impl MetricAccumulator {
-    /// Adds one step's loss and outputs. Reads values back from the device.
-    pub fn add(&mut self, out: &StepOutput) -> Result<()> {
+    /// Adds one step's loss and outputs and returns the step's loss. Reads
+    /// values back from the device. A non-finite loss is an error (which the
+    /// training loop reports with its epoch and step).
+    pub fn add(&mut self, out: &StepOutput) -> Result<f64> {
         let [n, k] = out.output.dims();
         let loss = out.loss.clone().into_scalar::<f32>() as f64;
         if !loss.is_finite() {
-            return Err(Error::Invalid(format!("loss became {loss} (diverged); lower the learning rate")));
+            return Err(Error::Training(format!("the loss became {loss}")));
         }
         self.loss_sum += loss * n as f64;
         self.examples += n;
@@ -138,7 +140,7 @@ impl MetricAccumulator {
                 self.values += n * k;
             }
         }
-        Ok(())
+        Ok(loss)
     }
 
     /// The totals so far.

@@ -147,6 +147,7 @@ where
     }
 
     let mut stopped_early = false;
+    let mut watch = Divergence::default();
     for epoch in state.epoch + 1..=cfg.epochs {
         let start = Instant::now();
         let seed = epoch_seed(cfg.seed, epoch);
@@ -159,7 +160,8 @@ where
             let items: Vec<&I> = idx.iter().map(|&i| &train[i]).collect();
             let batch = batcher.batch(&items, device)?;
             let out = model.step(&batch)?;
-            acc.add(&out)?;
+            let loss = acc.add(&out).map_err(|e| watch.describe(e, epoch, state.step + 1))?;
+            watch.check(loss, epoch, state.step + 1)?;
             let mut grads = GradientsParams::from_grads(out.loss.backward(), &model);
             if let Some(max) = clip_all {
                 grads = clip_grad_norm_global(&model, grads, max).0;
@@ -256,4 +258,39 @@ where
 
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |v| format!("{v:.4}"))
+}
+
+/// Watches the training loss: a non-finite loss, or one far above the loss
+/// of the run's first step, stops training with the epoch and step.
+#[derive(Debug, Default)]
+struct Divergence {
+    first: Option<f64>,
+}
+
+impl Divergence {
+    /// How far above the first step's loss (taken as at least 0.01) a loss may go.
+    const FACTOR: f64 = 100.0;
+
+    fn check(&mut self, loss: f64, epoch: usize, step: usize) -> Result<()> {
+        let start = *self.first.get_or_insert(loss);
+        if loss > Self::FACTOR * start.max(0.01) {
+            return Err(Error::Training(format!(
+                "training diverged at epoch {epoch}, step {step}: the loss is {loss:.4e}, {:.0} times that of \
+                 the first step ({start:.4}); lower the learning rate, clip gradients, or check the data",
+                loss / start.max(0.01)
+            )));
+        }
+        Ok(())
+    }
+
+    /// `e` (a step's error) with the epoch and step it happened at.
+    fn describe(&self, e: Error, epoch: usize, step: usize) -> Error {
+        match e {
+            Error::Training(m) => Error::Training(format!(
+                "{m} at epoch {epoch}, step {step}: training diverged (lower the learning rate or clip \
+                 gradients) or the data holds non-finite values"
+            )),
+            other => other,
+        }
+    }
 }
