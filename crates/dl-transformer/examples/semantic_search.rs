@@ -131,8 +131,7 @@ fn main() {
                 .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
                 .fold(0.0f32, f32::max);
             eprintln!("{}: {} sentences, min cosine {min_cos:.9}, max |diff| {max_diff:.2e}", p.display(), refs.len());
-            // NaN fails too.
-            if !(min_cos >= args.min_cosine) {
+            if min_cos.is_nan() || min_cos < args.min_cosine {
                 return Err(Error::Invalid(format!(
                     "{}: the embeddings differ from the reference (min cosine {min_cos:.6}, below --min-cosine {})",
                     p.display(),
