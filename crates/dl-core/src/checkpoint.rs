@@ -61,11 +61,18 @@ pub fn load_optimizer(optim: ModuleOptimizer, path: impl AsRef<Path>) -> Result<
     optim.from_bytes(read_checked(path)?).map_err(|e| Error::checkpoint(path, e))
 }
 
-/// CRC-32 of the tensors of a pack in name order: each one's name, dtype, shape and bytes.
-fn checksum(tensors: &[burn_pack::Tensor]) -> std::result::Result<u32, burn_pack::Error> {
+/// The typed scalars of a pack (an optimizer's step count, for one).
+type Scalars = std::collections::BTreeMap<String, burn_pack::Scalar>;
+
+/// CRC-32 of the scalars of a pack and its tensors in name order: each
+/// tensor's name, dtype, shape and bytes.
+fn checksum(tensors: &[burn_pack::Tensor], scalars: &Scalars) -> std::result::Result<u32, burn_pack::Error> {
     let mut order: Vec<&burn_pack::Tensor> = tensors.iter().collect();
     order.sort_by(|a, b| a.name.cmp(&b.name));
     let mut h = crc32fast::Hasher::new();
+    for (k, v) in scalars {
+        h.update(format!("{k}={v:?};").as_bytes());
+    }
     for t in order {
         h.update(t.name.as_bytes());
         h.update(format!("{:?}{:?}", t.dtype, t.shape.as_slice()).as_bytes());
@@ -82,11 +89,15 @@ fn write_sealed(bytes: Bytes, path: &Path) -> Result<()> {
     let fail = |e: burn_pack::Error| Error::checkpoint(path, e);
     let reader = burn_pack::Reader::from_bytes(bytes).map_err(fail)?;
     let metadata = reader.metadata().clone();
+    let scalars = reader.scalars().clone();
     let tensors = reader.into_tensors().map_err(fail)?;
-    let sum = checksum(&tensors).map_err(fail)?;
+    let sum = checksum(&tensors, &scalars).map_err(fail)?;
     let mut writer = burn_pack::Writer::new(tensors).auto_extension(false);
     for (k, v) in &metadata {
         writer = writer.with_metadata(k, v);
+    }
+    for (k, v) in scalars {
+        writer = writer.with_scalar(&k, v);
     }
     writer.with_metadata(CHECKSUM_KEY, &format!("{sum:08x}")).write_to_file(path).map_err(fail)
 }
@@ -107,9 +118,10 @@ fn read_checked(path: &Path) -> Result<Bytes> {
     let fail = |e: burn_pack::Error| Error::checkpoint(path, e);
     let reader = burn_pack::Reader::from_bytes(bytes.clone()).map_err(fail)?;
     let stored = reader.metadata().get(CHECKSUM_KEY).cloned();
+    let scalars = reader.scalars().clone();
     let tensors = reader.into_tensors().map_err(fail)?;
     if let Some(stored) = stored {
-        let sum = format!("{:08x}", checksum(&tensors).map_err(fail)?);
+        let sum = format!("{:08x}", checksum(&tensors, &scalars).map_err(fail)?);
         if sum != stored {
             return Err(Error::checkpoint(
                 path,
@@ -234,6 +246,30 @@ mod tests {
         plain.clone().save_file(dir.join("plain.bpk")).unwrap();
         let back = load_weights(LinearConfig::new(2, 2).init(&d), dir.join("plain.bpk")).unwrap();
         assert_eq!(weights(&plain), weights(&back));
+    }
+
+    #[test]
+    fn sealing_keeps_every_scalar_and_tensor_of_the_pack() {
+        // An optimizer state keeps its step count as a scalar: losing it
+        // changes Adam's bias correction after a resume.
+        let raw: Vec<u8> = [1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let t = burn_pack::Tensor::new("m".into(), DType::F32, vec![2usize], Some(3), Bytes::from_bytes_vec(raw));
+        let pack = burn_pack::Writer::new(vec![t])
+            .with_scalar("time", burn_pack::Scalar::UInt(7))
+            .with_metadata("producer", "test")
+            .into_bytes()
+            .unwrap();
+        let path = temp_dir("dl-core", "scalars").join("optim.bpk");
+        write_sealed(pack, &path).unwrap();
+        let back = burn_pack::Reader::from_bytes(read_checked(&path).unwrap()).unwrap();
+        assert_eq!(format!("{:?}", back.scalars().get("time")), format!("{:?}", Some(burn_pack::Scalar::UInt(7))));
+        assert_eq!(back.metadata()["producer"], "test");
+        let t = back.into_tensors().unwrap().remove(0);
+        assert_eq!((t.name.as_str(), t.param_id), ("m", Some(3)));
+        assert_eq!(
+            &t.to_bytes().unwrap()[..],
+            &[1.5f32, -2.0].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>()[..]
+        );
     }
 
     #[test]
