@@ -17,17 +17,21 @@ pub fn register(registry: &mut Registry) {
 
 fn linear(fx: &Fixture, mut layer: Linear, name: &str, device: &Device) -> Result<Linear> {
     // PyTorch [out, in] -> burn [in, out].
+    let [d_in, d_out] = layer.weight.dims();
+    fx.check_shape(&format!("{name}.weight"), &[d_out, d_in])?;
     layer.weight = Param::from_tensor(fx.param::<2>(&format!("{name}.weight"), device)?.transpose());
-    layer.bias = Some(fx.param_p(&format!("{name}.bias"), device)?);
+    let bias = layer.bias.take().ok_or_else(|| dl_core::Error::Invalid(format!("`{name}` has no bias")))?;
+    layer.bias = Some(fx.param_like(&format!("{name}.bias"), &bias, device)?);
     Ok(layer)
 }
 
 fn run_lenet5(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     let mut m = LeNet5Config::new().init(device)?;
-    m.c1.weight = fx.param_p("c1.weight", device)?;
-    m.c1.bias = Some(fx.param_p("c1.bias", device)?);
-    m.c2.weight = fx.param_p("c2.weight", device)?;
-    m.c2.bias = Some(fx.param_p("c2.bias", device)?);
+    for (conv, name) in [(&mut m.c1, "c1"), (&mut m.c2, "c2")] {
+        conv.weight = fx.param_like(&format!("{name}.weight"), &conv.weight, device)?;
+        let bias = conv.bias.take().ok_or_else(|| dl_core::Error::Invalid(format!("`{name}` has no bias")))?;
+        conv.bias = Some(fx.param_like(&format!("{name}.bias"), &bias, device)?);
+    }
     m.f1 = linear(fx, m.f1, "f1", device)?;
     m.f2 = linear(fx, m.f2, "f2", device)?;
     m.f3 = linear(fx, m.f3, "f3", device)?;

@@ -132,12 +132,25 @@ impl Fixture {
             };
             tensors.insert(key, RawTensor { shape, data });
         }
+        let (inputs, outputs) = (strings("inputs")?, strings("outputs")?);
+        for (what, names) in [("input", &inputs), ("output", &outputs)] {
+            if let Some(missing) = names.iter().find(|n| !tensors.contains_key(n.as_str())) {
+                return Err(Error::data(
+                    &st_path,
+                    format!("{what} `{missing}`"),
+                    format!("listed in {} but not in the tensors", json_path.display()),
+                ));
+            }
+        }
+        if outputs.is_empty() {
+            return Err(Error::data(json_path, "key `outputs`", "empty: nothing to compare"));
+        }
         Ok(Fixture {
             name,
             module,
             config,
-            inputs: strings("inputs")?,
-            outputs: strings("outputs")?,
+            inputs,
+            outputs,
             tolerance,
             tensors,
             used: RefCell::new(BTreeSet::new()),
@@ -176,6 +189,30 @@ impl Fixture {
         Ok(Param::from_tensor(self.param(key, device)?))
     }
 
+    /// `param.<key>` in place of `current`, the parameter the fixture's config
+    /// built: a tensor of another shape (a config that contradicts the
+    /// weights) is an error, never silently substituted.
+    pub fn param_like<const D: usize>(
+        &self,
+        key: &str,
+        current: &Param<Tensor<D>>,
+        device: &Device,
+    ) -> Result<Param<Tensor<D>>> {
+        self.check_shape(key, &current.dims())?;
+        self.param_p(key, device)
+    }
+
+    /// An error unless `param.<key>` has shape `want` (what the config builds).
+    pub fn check_shape(&self, key: &str, want: &[usize]) -> Result<()> {
+        let got = self.shape(&format!("param.{key}"))?;
+        if got != want {
+            return Err(
+                self.err(format!("tensor `param.{key}`"), format!("has shape {got:?}, the config builds {want:?}"))
+            );
+        }
+        Ok(())
+    }
+
     /// An input or expected output as a float tensor of rank `D`.
     pub fn float<const D: usize>(&self, key: &str, device: &Device) -> Result<Tensor<D>> {
         let t = self.raw(key)?;
@@ -205,10 +242,11 @@ impl Fixture {
         self.tensors.get(key).map(|t| t.shape.clone()).ok_or_else(|| self.err(format!("tensor `{key}`"), "missing"))
     }
 
-    /// Parameters present in the file that the runner never read.
+    /// Parameters and inputs present in the file that the runner never read
+    /// (expected outputs are read by the comparison).
     pub fn unused_params(&self) -> Vec<String> {
         let used = self.used.borrow();
-        self.tensors.keys().filter(|k| k.starts_with("param.") && !used.contains(*k)).cloned().collect()
+        self.tensors.keys().filter(|k| !used.contains(*k) && !self.outputs.contains(k)).cloned().collect()
     }
 
     /// Marks `param.<key>` as read although it has no effect on the forward pass
@@ -351,7 +389,7 @@ impl Registry {
         let outputs = runner(fx, device)?;
         let unused = fx.unused_params();
         if !unused.is_empty() {
-            return Err(Error::Invalid(format!("parameters not used by the module: {}", unused.join(", "))));
+            return Err(Error::Invalid(format!("tensors not used by the module: {}", unused.join(", "))));
         }
         let mut max = 0.0f64;
         for name in &fx.outputs {
@@ -410,13 +448,16 @@ pub fn check_dirs(
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         jsons.sort();
+        if jsons.is_empty() {
+            return Err(Error::data(dir, "folder", "holds no fixtures (`*.json` beside `*.safetensors`)"));
+        }
         for path in jsons {
             let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("?").to_string();
             let verdict = check_one(registry, &path, device);
             let line = match &verdict {
                 Verdict::Pass(d) => format!("PASS {name} max_abs_diff={d:.3e}"),
                 Verdict::Fail(d, msg) => format!("FAIL {name} max_abs_diff={} {msg}", fmt_diff(*d)),
-                Verdict::Unsupported => format!("UNSUPPORTED {name}"),
+                Verdict::Unsupported => format!("UNSUPPORTED {name} (no runner for kind `{}`)", module_of(&path)),
             };
             writeln!(out, "{line}").map_err(|e| Error::io("writing", "stdout", e))?;
             match verdict {
@@ -427,6 +468,12 @@ pub fn check_dirs(
     }
     writeln!(out, "{passed} passed, {failed} failed").map_err(|e| Error::io("writing", "stdout", e))?;
     Ok((passed, failed))
+}
+
+/// The `module` kind a fixture file names ("?" when it cannot be read).
+fn module_of(json: &Path) -> String {
+    let v: Option<Value> = std::fs::read_to_string(json).ok().and_then(|t| serde_json::from_str(&t).ok());
+    v.and_then(|v| v.get("module").and_then(Value::as_str).map(str::to_string)).unwrap_or_else(|| "?".into())
 }
 
 fn fmt_diff(d: f64) -> String {
@@ -460,8 +507,12 @@ fn run_linear(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     let bias = fx.bool_or("bias", true)?;
     let mut layer = LinearConfig::new(d_in, d_out).with_bias(bias).init(device);
     // PyTorch stores [out, in]; burn's Linear computes x W with W [in, out].
+    fx.check_shape("weight", &[d_out, d_in])?;
     layer.weight = Param::from_tensor(fx.param::<2>("weight", device)?.transpose());
-    layer.bias = if bias { Some(fx.param_p("bias", device)?) } else { None };
+    layer.bias = match &layer.bias {
+        Some(b) => Some(fx.param_like("bias", b, device)?),
+        None => None,
+    };
     let shape = fx.shape("input")?;
     let x = fx.raw("input")?;
     let RawData::F32(v) = &x.data else { return Err(fx.err("input", "not F32")) };
@@ -520,8 +571,11 @@ fn run_conv1d(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
             .with_padding(padding_1d(fx)?)
             .with_bias(bias)
             .init(device);
-    conv.weight = fx.param_p("weight", device)?;
-    conv.bias = if bias { Some(fx.param_p("bias", device)?) } else { None };
+    conv.weight = fx.param_like("weight", &conv.weight, device)?;
+    conv.bias = match &conv.bias {
+        Some(b) => Some(fx.param_like("bias", b, device)?),
+        None => None,
+    };
     let y = conv.forward(fx.float::<3>("input", device)?);
     Ok(vec![output("output", y)?])
 }
@@ -538,8 +592,11 @@ fn run_conv2d(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     .with_padding(padding_2d(fx)?)
     .with_bias(bias)
     .init(device);
-    conv.weight = fx.param_p("weight", device)?;
-    conv.bias = if bias { Some(fx.param_p("bias", device)?) } else { None };
+    conv.weight = fx.param_like("weight", &conv.weight, device)?;
+    conv.bias = match &conv.bias {
+        Some(b) => Some(fx.param_like("bias", b, device)?),
+        None => None,
+    };
     let y = conv.forward(fx.float::<4>("input", device)?);
     Ok(vec![output("output", y)?])
 }
@@ -558,8 +615,11 @@ fn run_conv_transpose2d(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput
     .with_bias(bias)
     .init(device);
     // Both PyTorch and burn store [C_in, C_out / groups, kH, kW].
-    conv.weight = fx.param_p("weight", device)?;
-    conv.bias = if bias { Some(fx.param_p("bias", device)?) } else { None };
+    conv.weight = fx.param_like("weight", &conv.weight, device)?;
+    conv.bias = match &conv.bias {
+        Some(b) => Some(fx.param_like("bias", b, device)?),
+        None => None,
+    };
     let y = conv.forward(fx.float::<4>("input", device)?);
     Ok(vec![output("output", y)?])
 }
@@ -606,10 +666,12 @@ fn run_batch_norm2d(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
         .with_momentum(fx.f64_or("momentum", 0.1)?)
         .init(device);
     if fx.bool_or("affine", true)? {
-        bn.gamma = fx.param_p("weight", device)?;
-        bn.beta = fx.param_p("bias", device)?;
+        bn.gamma = fx.param_like("weight", &bn.gamma, device)?;
+        bn.beta = fx.param_like("bias", &bn.beta, device)?;
     }
     if fx.bool_or("track_running_stats", true)? {
+        fx.check_shape("running_mean", &[c])?;
+        fx.check_shape("running_var", &[c])?;
         bn.running_mean = RunningState::new(fx.param::<1>("running_mean", device)?);
         bn.running_var = RunningState::new(fx.param::<1>("running_var", device)?);
         if fx.has_param("num_batches_tracked") {
@@ -633,6 +695,10 @@ fn run_layer_norm(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     // burn normalises the last dim; PyTorch's trailing dims are flattened into one, and the
     // gain/bias of shape `normalized_shape` flattened alike.
     if affine {
+        fx.check_shape("weight", &norm_shape)?;
+        if bias {
+            fx.check_shape("bias", &norm_shape)?;
+        }
         ln.gamma = Param::from_tensor(flatten_param(fx, "weight", device)?);
         ln.beta = if bias { Some(Param::from_tensor(flatten_param(fx, "bias", device)?)) } else { None };
     }
@@ -657,7 +723,7 @@ fn run_embedding(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     let n = fx.usize_req("num_embeddings")?;
     let d = fx.usize_req("embedding_dim")?;
     let mut emb = EmbeddingConfig::new(n, d).init(device);
-    emb.weight = fx.param_p("weight", device)?;
+    emb.weight = fx.param_like("weight", &emb.weight, device)?;
     let shape = fx.shape("input")?;
     let RawData::I64(ids) = &fx.raw("input")?.data else { return Err(fx.err("input", "not I64")) };
     if let Some(bad) = ids.iter().find(|&&i| i < 0 || i as usize >= n) {
@@ -672,4 +738,55 @@ fn run_embedding(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     let mut out_shape = shape;
     out_shape.push(d);
     Ok(vec![NamedOutput { name: "output".into(), shape: out_shape, values: crate::task::to_f32(y)? }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{device, temp_dir, workspace_root};
+
+    /// A copy of the committed `p_conv2d_asym` fixture, its JSON edited by `edit`.
+    fn variant(dir: &Path, name: &str, edit: impl Fn(&mut Value)) -> PathBuf {
+        let src = workspace_root().join("fixtures/parity/p_conv2d_asym");
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(src.with_extension("json")).unwrap()).unwrap();
+        edit(&mut v);
+        let json = dir.join(format!("{name}.json"));
+        std::fs::write(&json, serde_json::to_string(&v).unwrap()).unwrap();
+        std::fs::copy(src.with_extension("safetensors"), json.with_extension("safetensors")).unwrap();
+        json
+    }
+
+    fn fail_message(v: Verdict) -> String {
+        match v {
+            Verdict::Fail(_, m) => m,
+            other => panic!("expected FAIL, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn configs_that_contradict_their_tensors_fail_and_the_run_goes_on() {
+        let dir = temp_dir("dl-core", "parity-variants");
+        let (r, d) = (Registry::with_layers(), device());
+        assert!(matches!(check_one(&r, &variant(&dir, "same", |_| {}), &d), Verdict::Pass(_)));
+        let kernel = variant(&dir, "kernel", |v| v["config"]["kernel_size"] = serde_json::json!([3, 4]));
+        let e = fail_message(check_one(&r, &kernel, &d));
+        assert!(e.contains("param.weight") && e.contains("[6, 4, 3, 5]") && e.contains("[6, 4, 3, 4]"), "{e}");
+        let zero = variant(&dir, "zero", |v| v["config"]["in_channels"] = 0.into());
+        assert!(fail_message(check_one(&r, &zero, &d)).contains("config builds [6, 0, 3, 5]"));
+        let groups = variant(&dir, "groups", |v| v["config"]["groups"] = 2.into());
+        assert!(fail_message(check_one(&r, &groups, &d)).contains("config builds [6, 2, 3, 5]"));
+        let missing = variant(&dir, "missing", |v| v["inputs"] = serde_json::json!(["input", "mask"]));
+        let e = fail_message(check_one(&r, &missing, &d));
+        assert!(e.contains("input `mask`") && e.contains("not in the tensors"), "{e}");
+        variant(&dir, "unknown", |v| v["module"] = "conv9d".into());
+        let mut out = Vec::new();
+        let (passed, failed) = check_dirs(&r, &[dir.clone()], &d, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!((passed, failed), (1, 5), "{text}");
+        assert!(text.contains("UNSUPPORTED unknown (no runner for kind `conv9d`)"), "{text}");
+        // A folder without fixtures is an error, not "0 passed, 0 failed".
+        let empty = temp_dir("dl-core", "parity-empty");
+        let e = check_dirs(&r, &[empty], &d, &mut Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("holds no fixtures"), "{e}");
+    }
 }
