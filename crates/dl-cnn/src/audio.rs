@@ -705,6 +705,40 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 
+    /// Corrupted clips and archives are errors, never panics.
+    #[test]
+    fn wav_and_tar_readers_never_panic() {
+        use dl_core::testing::mutations;
+        let clip = wav_bytes(&[0, 16384, -16384, 100, -1, 7], 1, 1, 16);
+        for (i, bytes) in mutations(&clip, 1000, 40).iter().enumerate() {
+            let _ = parse_wav(bytes, &format!("clip-{i}.wav"));
+        }
+        let mut tar = tar::Builder::new(Vec::new());
+        for name in ["a/1.wav", "a/README", "b/2.wav"] {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(clip.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, name, &clip[..]).unwrap();
+        }
+        let archive = tar.into_inner().unwrap();
+        let dir = dl_core::testing::temp_dir("dl-cnn", "fuzz-tar");
+        let path = dir.join("clips.tar.gz");
+        let zip = |b: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, b).unwrap();
+            gz.finish().unwrap()
+        };
+        std::fs::write(&path, zip(&archive)).unwrap();
+        assert_eq!(read_wav_tar_gz(&path).unwrap().len(), 2);
+        let mut variants: Vec<Vec<u8>> = mutations(&archive, 300, 41).iter().map(|v| zip(v)).collect();
+        variants.extend(mutations(&zip(&archive), 300, 42));
+        for bytes in variants {
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = read_wav_tar_gz(&path);
+        }
+    }
+
     fn magnitudes(re: &[f32], im: &[f32]) -> Vec<f32> {
         re.iter().zip(im).map(|(r, i)| (r * r + i * i).sqrt()).collect()
     }

@@ -51,6 +51,46 @@ pub fn data_file(dataset: &str, file: &str) -> Option<PathBuf> {
     found
 }
 
+/// `count` corrupted variants of the valid file `valid`, the same for a given
+/// `seed`: one to three of bit flips, random bytes, 32-bit fields set to huge
+/// values, truncations, deleted, repeated or inserted runs. Readers are fed
+/// these to check that bad input is an error, never a panic.
+pub fn mutations(valid: &[u8], count: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut rng = crate::data::split::SplitRng::new(seed);
+    (0..count)
+        .map(|_| {
+            let mut v = valid.to_vec();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(v.len().max(1));
+                match rng.below(7) {
+                    0 if !v.is_empty() => v[at] ^= 1 << rng.below(8),
+                    1 if !v.is_empty() => v[at] = rng.next_u64() as u8,
+                    2 if v.len() >= 4 => {
+                        let at = at.min(v.len() - 4);
+                        let big = [[0xff; 4], [0x7f, 0xff, 0xff, 0xff], [0, 0, 0, 0], [0xff, 0xff, 0xff, 0x7f]];
+                        v[at..at + 4].copy_from_slice(&big[rng.below(4)]);
+                    }
+                    3 => v.truncate(at),
+                    4 => {
+                        let end = (at + 1 + rng.below(16)).min(v.len());
+                        v.drain(at..end);
+                    }
+                    5 => {
+                        let end = (at + 1 + rng.below(64)).min(v.len());
+                        let run = v[at..end].to_vec();
+                        v.splice(at..at, run);
+                    }
+                    _ => {
+                        let run: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next_u64() as u8).collect();
+                        v.splice(at..at, run);
+                    }
+                }
+            }
+            v
+        })
+        .collect()
+}
+
 /// Largest absolute difference of two equally long slices.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "compared slices differ in length");

@@ -164,6 +164,35 @@ fn a_config_with_fewer_layers_than_the_checkpoint_is_refused() {
     assert!(e.contains("BertConfig") && e.contains("vocab_size") && e.contains("more than the"), "{e}");
 }
 
+/// Corrupted Hugging Face `config.json` and `tokenizer.json` files (variants
+/// of all-MiniLM-L6-v2's) are errors, never panics; configs that parse are
+/// only built after validation, so none allocates what the machine lacks.
+#[test]
+fn hf_config_and_tokenizer_readers_never_panic() {
+    let Some(dir) = minilm() else {
+        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
+        return;
+    };
+    let tmp = dl_core::testing::temp_dir("dl-transformer", "fuzz-hf");
+    let config = std::fs::read(dir.join("config.json")).unwrap();
+    for bytes in dl_core::testing::mutations(&config, 600, 50) {
+        std::fs::write(tmp.join("config.json"), &bytes).unwrap();
+        if let Ok(cfg) = hf::read_config(&tmp) {
+            let _ = hf::bert_config(&cfg).and_then(|c| c.validate());
+            let _ = hf::gpt2_config(&cfg).and_then(|c| c.validate());
+            let _ = hf::llama_config(&cfg).and_then(|c| c.validate());
+        }
+    }
+    let tokenizer = std::fs::read(dir.join("tokenizer.json")).unwrap();
+    let path = tmp.join("tokenizer.json");
+    for bytes in dl_core::testing::mutations(&tokenizer, 60, 51) {
+        std::fs::write(&path, &bytes).unwrap();
+        if let Ok(t) = dl_transformer::tokenizer::HfTokenizer::from_file(&path, Some(16)) {
+            let _ = t.encode("A sentence, with \u{e9}t\u{e9} and \u{4e2d}\u{6587}.", true);
+        }
+    }
+}
+
 fn small_gpt(d: &Device) -> Gpt {
     GptConfig::new(23, 16, 12, 2, 3).init(d).unwrap()
 }

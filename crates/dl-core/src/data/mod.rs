@@ -133,6 +133,9 @@ pub(crate) fn utf8_text(bytes: Vec<u8>, name: &Path) -> Result<String> {
 pub(crate) use crate::testing::data_file as test_data;
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 

@@ -27,6 +27,11 @@ fn read_utf8(path: &Path) -> Result<String> {
 /// `first` names the first field in errors ("label", "source"). Empty lines
 /// (such as the final newline) are skipped; `\r\n` line ends are accepted.
 fn read_pairs(path: &Path, first: &str, second: &str) -> Result<Vec<(String, String)>> {
+    Ok(read_numbered_pairs(path, first, second)?.into_iter().map(|(_, a, b)| (a, b)).collect())
+}
+
+/// [`read_pairs`] with each row's line number (1-based).
+fn read_numbered_pairs(path: &Path, first: &str, second: &str) -> Result<Vec<(usize, String, String)>> {
     let text = read_utf8(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -43,7 +48,7 @@ fn read_pairs(path: &Path, first: &str, second: &str) -> Result<Vec<(String, Str
         if a.trim().is_empty() {
             return Err(Error::data(path, at(), format!("empty {first}")));
         }
-        out.push((a.to_string(), b.to_string()));
+        out.push((i + 1, a.to_string(), b.to_string()));
     }
     Ok(out)
 }
@@ -175,8 +180,8 @@ impl WordClassData {
     /// Reads `dir/train.tsv` and `dir/test.tsv`, fits a `split` tokenizer
     /// (words seen fewer than `min_freq` times become `<unk>`, at most
     /// `max_vocab` ids) and holds out `valid_fraction` of the training rows,
-    /// shuffled by `seed`. A test label absent from training is an
-    /// [`Error::Unknown`].
+    /// shuffled by `seed`. A file without rows, and a test label absent from
+    /// training, are [`Error::Data`] naming the file (and the line).
     pub fn load(
         dir: &Path,
         split: WordSplit,
@@ -185,15 +190,33 @@ impl WordClassData {
         valid_fraction: f64,
         seed: u64,
     ) -> Result<Self> {
-        let train_rows = read_labeled_tsv(dir.join("train.tsv"))?;
-        let test_rows = read_labeled_tsv(dir.join("test.tsv"))?;
-        let labels = LabelSet::from_labels(train_rows.iter().map(|(l, _)| l.as_str()));
-        let tokenizer = AnyWordTokenizer::fit(split, train_rows.iter().map(|(_, t)| t.as_str()), min_freq, max_vocab)?;
-        let encode = |rows: &[(String, String)]| -> Result<Vec<(Vec<usize>, usize)>> {
-            rows.iter().map(|(l, t)| Ok((tokenizer.encode(t), labels.id(l)?))).collect()
+        let (train_path, test_path) = (dir.join("train.tsv"), dir.join("test.tsv"));
+        let train_rows = read_numbered_pairs(&train_path, "label", "text")?;
+        let test_rows = read_numbered_pairs(&test_path, "label", "text")?;
+        for (path, rows) in [(&train_path, &train_rows), (&test_path, &test_rows)] {
+            if rows.is_empty() {
+                return Err(Error::data(path, "line 1", "no `label<TAB>text` rows"));
+            }
+        }
+        let labels = LabelSet::from_labels(train_rows.iter().map(|(_, l, _)| l.as_str()));
+        let tokenizer =
+            AnyWordTokenizer::fit(split, train_rows.iter().map(|(_, _, t)| t.as_str()), min_freq, max_vocab)?;
+        let encode = |path: &Path, rows: &[(usize, String, String)]| -> Result<Vec<(Vec<usize>, usize)>> {
+            rows.iter()
+                .map(|(line, l, t)| {
+                    let id = labels.id(l).map_err(|_| {
+                        Error::data(
+                            path,
+                            format!("line {line}"),
+                            format!("label `{l}` does not occur in {}", train_path.display()),
+                        )
+                    })?;
+                    Ok((tokenizer.encode(t), id))
+                })
+                .collect()
         };
-        let mut all_train = encode(&train_rows)?;
-        let test = encode(&test_rows)?;
+        let mut all_train = encode(&train_path, &train_rows)?;
+        let test = encode(&test_path, &test_rows)?;
         let (tr_idx, va_idx) = train_valid_split(all_train.len(), valid_fraction, seed)?;
         let valid = va_idx.iter().map(|&i| std::mem::take(&mut all_train[i])).collect();
         let train = tr_idx.iter().map(|&i| std::mem::take(&mut all_train[i])).collect();
@@ -232,9 +255,12 @@ mod tests {
         let mut all: Vec<_> = d.train.iter().chain(&d.valid).map(|(ids, _)| d.tokenizer.decode(ids).unwrap()).collect();
         all.sort();
         assert_eq!(all, ["bad", "good good", "it is n't bad", "it is n't good"]);
-        std::fs::write(dir.join("test.tsv"), b"meh\tokay\n").unwrap();
-        let e = WordClassData::load(&dir, WordSplit::Words, 1, 100, 0.25, 7).unwrap_err();
-        assert!(matches!(&e, Error::Unknown { value, .. } if value == "meh"), "{e:?}");
+        std::fs::write(dir.join("test.tsv"), b"pos\tfine\n\nmeh\tokay\n").unwrap();
+        let e = WordClassData::load(&dir, WordSplit::Words, 1, 100, 0.25, 7).unwrap_err().to_string();
+        assert!(e.contains("test.tsv") && e.contains("line 3") && e.contains("`meh` does not occur in"), "{e}");
+        std::fs::write(dir.join("test.tsv"), b"\n").unwrap();
+        let e = WordClassData::load(&dir, WordSplit::Words, 1, 100, 0.25, 7).unwrap_err().to_string();
+        assert!(e.contains("test.tsv") && e.contains("no `label<TAB>text` rows"), "{e}");
     }
 
     #[test]
