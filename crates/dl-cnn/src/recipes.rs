@@ -8,14 +8,15 @@ use burn::tensor::Device;
 use crate::data::{ImageBatcher, ImageItem, augment_shifts, image_items};
 use crate::embedded::{DIGITS8X8_MAX, digits8x8};
 use crate::models::vgg::VggConfig;
-use dl_core::data::idx::{check_labels, read_idx_images, read_idx_labels};
+use dl_core::data::idx::{ImageSet, check_labels, read_idx_images, read_idx_labels};
 use dl_core::data::locate::DataDirs;
 use dl_core::data::split::train_valid_split;
 use dl_core::task::evaluate;
 use dl_core::train::{TrainConfig, fit};
-use dl_core::{ModelConfig, Result};
+use dl_core::{Error, ModelConfig, Result};
 
 /// Train/test images of a dataset with IDX files, plus where they came from.
+#[derive(Debug, Clone)]
 pub struct ImageData {
     /// Training items.
     pub train: Vec<ImageItem>,
@@ -37,16 +38,35 @@ pub const IDX_CLASSES: usize = 10;
 /// Loads an IDX dataset folder (`train-*`, `t10k-*`); labels at or above
 /// [`IDX_CLASSES`] are an error naming the file and record.
 pub fn load_idx_dataset(dir: &Path, max_value: f32, mean: f32, std: f32) -> Result<ImageData> {
-    let labels = |name: &str| -> Result<Vec<u8>> {
-        let path = dir.join(name);
-        let labels = read_idx_labels(&path)?;
-        check_labels(&labels, IDX_CLASSES, &path)?;
-        Ok(labels)
+    // One split: its images and labels, which must agree in count.
+    let split = |images: &str, labels: &str| -> Result<(ImageSet, Vec<u8>)> {
+        let (ip, lp) = (dir.join(images), dir.join(labels));
+        let set = read_idx_images(&ip)?;
+        let l = read_idx_labels(&lp)?;
+        check_labels(&l, IDX_CLASSES, &lp)?;
+        if set.n != l.len() {
+            return Err(Error::Invalid(format!(
+                "{} holds {} images but {} holds {} labels",
+                ip.display(),
+                set.n,
+                lp.display(),
+                l.len()
+            )));
+        }
+        Ok((set, l))
     };
-    let tr = read_idx_images(dir.join("train-images-idx3-ubyte.gz"))?;
-    let tr_l = labels("train-labels-idx1-ubyte.gz")?;
-    let te = read_idx_images(dir.join("t10k-images-idx3-ubyte.gz"))?;
-    let te_l = labels("t10k-labels-idx1-ubyte.gz")?;
+    let (tr, tr_l) = split("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")?;
+    let (te, te_l) = split("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")?;
+    if (tr.rows, tr.cols) != (te.rows, te.cols) {
+        return Err(Error::Invalid(format!(
+            "{}: training images are {}x{}, test images {}x{}",
+            dir.display(),
+            tr.rows,
+            tr.cols,
+            te.rows,
+            te.cols
+        )));
+    }
     Ok(ImageData {
         shape: [1, tr.rows, tr.cols],
         train: image_items(&tr, &tr_l, max_value, mean, std)?,

@@ -198,6 +198,31 @@ fn training_reduces_loss_and_learns_digits() {
     assert!(after.accuracy().unwrap() > 0.8, "accuracy {:?}", after.accuracy());
 }
 
+/// An IDX folder whose image and label files disagree names both files.
+#[test]
+fn idx_folders_with_mismatched_files_are_errors_naming_them() {
+    let dir = temp_dir("dl-cnn", "idx-mismatch");
+    let images = |n: u32, side: u32| {
+        let mut v = vec![0u8, 0, 8, 3];
+        [n, side, side].iter().for_each(|d| v.extend(d.to_be_bytes()));
+        v.extend(vec![7u8; (n * side * side) as usize]);
+        v
+    };
+    let labels = |l: &[u8]| [&[0u8, 0, 8, 1][..], &(l.len() as u32).to_be_bytes(), l].concat();
+    let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
+    write("train-images-idx3-ubyte.gz", images(3, 4));
+    write("train-labels-idx1-ubyte.gz", labels(&[1, 2]));
+    write("t10k-images-idx3-ubyte.gz", images(1, 5));
+    write("t10k-labels-idx1-ubyte.gz", labels(&[3]));
+    let e = dl_cnn::recipes::load_idx_dataset(&dir, 255.0, 0.0, 1.0).unwrap_err().to_string();
+    assert!(e.contains("train-images-idx3-ubyte.gz holds 3 images but") && e.contains("train-labels"), "{e}");
+    write("train-labels-idx1-ubyte.gz", labels(&[1, 2, 0]));
+    let e = dl_cnn::recipes::load_idx_dataset(&dir, 255.0, 0.0, 1.0).unwrap_err().to_string();
+    assert!(e.contains("training images are 4x4, test images 5x5"), "{e}");
+    write("t10k-images-idx3-ubyte.gz", images(1, 4));
+    assert_eq!(dl_cnn::recipes::load_idx_dataset(&dir, 255.0, 0.0, 1.0).unwrap().train.len(), 3);
+}
+
 /// A learning rate far too high: training stops with the epoch and step
 /// where the loss exploded, instead of finishing with a useless model.
 #[test]
