@@ -80,6 +80,18 @@ where
     }
     let dir = c.data_dirs().find("tinyshakespeare", &["input.txt"])?;
     let corpus = CharCorpus::new(&read_text(dir.join("input.txt"))?)?;
+    // The sampling flags are checked now, not after minutes of training.
+    let flag = |f: &str, m: String| dl_core::Error::config("char LM example", f, m);
+    if args.iters == 0 && !c.quick {
+        return Err(flag("--iters", "must be at least 1".into()));
+    }
+    if !args.temperature.is_finite() || args.temperature < 0.0 {
+        return Err(flag("--temperature", format!("must be a finite number >= 0, got {}", args.temperature)));
+    }
+    if args.prompt.is_empty() {
+        return Err(flag("--prompt", "must not be empty (the sample continues it)".into()));
+    }
+    corpus.tokenizer.encode_strict(&args.prompt).map_err(|e| flag("--prompt", e.to_string()))?;
     let out = c.out_dir(name)?;
     corpus.tokenizer.save(out.join("vocab.json"))?;
     let setup = CharLmSetup {
