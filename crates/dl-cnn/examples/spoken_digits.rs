@@ -49,7 +49,8 @@ fn load_split(path: &Path) -> Result<Vec<ImageItem>> {
             .and_then(|d| d.parse::<usize>().ok())
             .filter(|d| *d < 10)
             .ok_or_else(|| Error::data(path, &name, "member name does not start with a digit 0-9"))?;
-        let mut pixels = spectrogram.compute(&wav)?;
+        // A clip at another sample rate names its member.
+        let mut pixels = spectrogram.compute(&wav).map_err(|e| Error::data(path, format!("member `{name}`"), e))?;
         normalize_per_utterance(&mut pixels);
         items.push(ImageItem { pixels, label });
     }

@@ -80,7 +80,10 @@ impl StateDict {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| Error::data(path, "header", e))?;
+        let st = SafeTensors::deserialize(&bytes).map_err(|e| match header_problem(&bytes) {
+            Some((tensor, problem)) => Error::data(path, format!("header, tensor `{tensor}`"), problem),
+            None => Error::data(path, "header", e),
+        })?;
         let mut tensors = BTreeMap::new();
         let mut buffers = Vec::new();
         for (key, view) in st.tensors() {
@@ -148,6 +151,38 @@ impl StateDict {
     pub fn keys(&self) -> Vec<&str> {
         self.tensors.keys().map(String::as_str).collect()
     }
+}
+
+/// The first tensor of a `.safetensors` header whose offsets disagree with
+/// its dtype and shape, and how (the crate's own error names no tensor).
+fn header_problem(bytes: &[u8]) -> Option<(String, String)> {
+    let len = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(bytes.get(8..8usize.checked_add(len)?)?).ok()?;
+    for (name, info) in header.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
+        let width = match info.get("dtype")?.as_str()? {
+            "F64" | "I64" | "U64" => 8,
+            "F32" | "I32" | "U32" => 4,
+            "F16" | "BF16" | "I16" | "U16" => 2,
+            _ => 1,
+        };
+        let shape: Vec<u64> = info.get("shape")?.as_array()?.iter().map(|d| d.as_u64()).collect::<Option<_>>()?;
+        let offsets: Vec<u64> =
+            info.get("data_offsets")?.as_array()?.iter().map(|d| d.as_u64()).collect::<Option<_>>()?;
+        let [begin, end] = offsets[..] else { return Some((name.clone(), "data_offsets is not [begin, end]".into())) };
+        let needed = shape.iter().try_fold(width as u64, |a, &d| a.checked_mul(d));
+        if end < begin || needed != Some(end - begin) {
+            return Some((
+                name.clone(),
+                format!(
+                    "shape {shape:?} of {} needs {needed:?} bytes, data_offsets [{begin}, {end}] hold {}",
+                    info["dtype"],
+                    end.saturating_sub(begin)
+                ),
+            ));
+        }
+    }
+    None
 }
 
 impl TensorSource for StateDict {
@@ -250,6 +285,13 @@ mod tests {
         write(&path, &[("a.weight", vec![2], vec![1.0, 2.0]), ("b.weight", vec![1], vec![f32::INFINITY])]);
         let e = StateDict::load(&path).unwrap_err().to_string();
         assert!(e.contains("model.safetensors") && e.contains("`b.weight` holds inf at index 0"), "{e}");
+        // A shape that disagrees with the offsets names the tensor.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(11).position(|w| w == b"\"shape\":[1]").unwrap();
+        bytes[at + 9] = b'3';
+        std::fs::write(&path, &bytes).unwrap();
+        let e = StateDict::load(&path).unwrap_err().to_string();
+        assert!(e.contains("tensor `b.weight`") && e.contains("shape [3]") && e.contains("hold 4"), "{e}");
         write(&path, &[("a.weight", vec![2], vec![1.0, 2.0]), ("h.0.attn.bias", vec![1], vec![1.0])]);
         let sd = StateDict::load(&path).unwrap();
         let e = sd.check_all_used(&[]).unwrap_err().to_string();
