@@ -89,6 +89,12 @@ impl CommonArgs {
 
 /// Prints the closing `result: {json}` line.
 pub fn print_result(value: &serde_json::Value) {
+    let mut value = value.clone();
+    // Which data the figures come from (absent for embedded or generated data).
+    let used = dl_core::data::locate::data_folders_used();
+    if let (Some(map), false) = (value.as_object_mut(), used.is_empty()) {
+        map.entry("data_folders").or_insert_with(|| serde_json::json!(used));
+    }
     println!("result: {value}");
 }
 

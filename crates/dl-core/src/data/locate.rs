@@ -12,8 +12,10 @@
 //! A dataset folder only counts if it holds every file the caller needs: a
 //! half-copied folder earlier in the order does not hide a complete one later.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::{Error, Result};
 
@@ -22,6 +24,15 @@ pub const DATA_DIR_ENV: &str = "DL_DATA_DIR";
 
 /// Folders tried after `--data` / `$DL_DATA_DIR`, relative to the working directory.
 const FALLBACKS: [&str; 3] = ["../shared/data", "../../shared/data", "../../../shared/data"];
+
+/// Every dataset folder found by [`DataDirs::find_opt`] in this process.
+static FOUND: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// The dataset folders this process has found so far, sorted: what a run's
+/// result line reports as the data it read.
+pub fn data_folders_used() -> Vec<PathBuf> {
+    FOUND.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+}
 
 /// The ordered list of folders searched for datasets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,11 +71,16 @@ impl DataDirs {
 
     /// The first `dir/dataset` that holds every file of `required_files` (as
     /// regular files, possibly behind symlinks), if any.
+    /// The folder is recorded for [`data_folders_used`].
     pub fn find_opt(&self, dataset: &str, required_files: &[&str]) -> Option<PathBuf> {
-        self.dirs
+        let found = self
+            .dirs
             .iter()
             .map(|d| d.join(dataset))
-            .find(|d| d.is_dir() && required_files.iter().all(|f| d.join(f).is_file()))
+            .find(|d| d.is_dir() && required_files.iter().all(|f| d.join(f).is_file()))?;
+        let shown = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
+        FOUND.lock().unwrap_or_else(|e| e.into_inner()).insert(shown);
+        Some(found)
     }
 
     /// Like [`DataDirs::find_opt`], but a dataset found nowhere is an
@@ -99,6 +115,19 @@ impl DataDirs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn found_folders_are_recorded_for_the_result_line() {
+        let root = crate::testing::temp_dir("dl-core", "found");
+        std::fs::create_dir_all(root.join("set")).unwrap();
+        std::fs::write(root.join("set/a.txt"), b"x").unwrap();
+        let dirs = DataDirs::from_dirs(vec![root.clone()]);
+        assert!(dirs.find_opt("set", &["b.txt"]).is_none());
+        let want = std::fs::canonicalize(root.join("set")).unwrap();
+        assert!(!data_folders_used().contains(&want));
+        dirs.find("set", &["a.txt"]).unwrap();
+        assert!(data_folders_used().contains(&want));
+    }
 
     #[test]
     fn search_order() {
