@@ -18,7 +18,7 @@
 //! Writes `out/forecast/{airline,sunspots}.png` (test forecasts) and checkpoints.
 
 use clap::Parser;
-use dl_core::data::timeseries::read_series_csv;
+use dl_core::data::timeseries::read_complete_series_csv;
 use dl_core::plot::{Series, line_chart};
 use dl_examples::cli::{CommonArgs, run_example};
 use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
@@ -142,13 +142,13 @@ fn main() {
         let out = c.out_dir("forecast")?;
 
         // --- airline passengers
-        let air = read_series_csv(dir.join("airline_passengers.csv"))?.values;
+        let air = read_complete_series_csv(dir.join("airline_passengers.csv"))?.values;
         if air.len() != 144 {
             return Err(dl_core::Error::data(dir.join("airline_passengers.csv"), "rows", "expected 144 months"));
         }
         // Both series are checked before either is trained on.
         let spots_path = dir.join("sunspots_yearly.csv");
-        let spots = read_series_csv(&spots_path)?.values;
+        let spots = read_complete_series_csv(&spots_path)?.values;
         let n = spots.len();
         // 67 test years, and before them at least one window of 20 and as
         // many training targets.

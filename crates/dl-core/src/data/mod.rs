@@ -42,7 +42,7 @@ pub use sequence::{
 };
 pub use split::{SplitRng, batches, shuffle, shuffled_indices, train_valid_split};
 pub use text::{LabelSet, WordClassData, read_labeled_tsv, read_parallel_tsv, read_text};
-pub use timeseries::{Series, read_series_csv};
+pub use timeseries::{Series, read_complete_series_csv, read_series_csv};
 pub use tokenizer::{
     AnyWordTokenizer, CharTokenizer, KimWordTokenizer, PAD_ID, UNK_ID, Vocab, WordSplit, WordTokenizer, pad_to,
 };

@@ -75,7 +75,27 @@ impl Series {
 /// missing observation (`NaN`, see [`Series::interpolate_missing`]). A file
 /// with a header but no rows is an error too, since no model can use it.
 pub fn read_series_csv(path: impl AsRef<Path>) -> Result<Series> {
+    Ok(read_numbered(path.as_ref())?.0)
+}
+
+/// [`read_series_csv`] for a model that takes every value as it is: a
+/// missing value (an empty cell) is an [`Error::Data`] naming the file and
+/// line, caught when the data is read rather than as a `NaN` loss later.
+pub fn read_complete_series_csv(path: impl AsRef<Path>) -> Result<Series> {
     let path = path.as_ref();
+    let (series, lines) = read_numbered(path)?;
+    if let Some(i) = series.values.iter().position(|v| v.is_nan()) {
+        return Err(Error::data(
+            path,
+            format!("line {}", lines[i]),
+            format!("no value for `{}` (a missing value; this series must be complete)", series.index[i]),
+        ));
+    }
+    Ok(series)
+}
+
+/// The series of `path` and the line number of each row.
+fn read_numbered(path: &Path) -> Result<(Series, Vec<usize>)> {
     let text = utf8_text(read_maybe_gz(path)?, path)?;
     let mut lines = text.lines().enumerate();
     let header = lines.next().map(|(_, h)| h).filter(|h| !h.trim().is_empty());
@@ -92,6 +112,7 @@ pub fn read_series_csv(path: impl AsRef<Path>) -> Result<Series> {
     };
     let mut index = Vec::new();
     let mut values = Vec::new();
+    let mut numbers = Vec::new();
     for (i, line) in lines {
         if line.trim().is_empty() {
             continue;
@@ -115,11 +136,12 @@ pub fn read_series_csv(path: impl AsRef<Path>) -> Result<Series> {
         };
         index.push(key.to_string());
         values.push(value);
+        numbers.push(i + 1);
     }
     if values.is_empty() {
         return Err(Error::data(path, "line 2", "no data rows after the header"));
     }
-    Ok(Series { name: name.to_string(), index, values })
+    Ok((Series { name: name.to_string(), index, values }, numbers))
 }
 
 #[cfg(test)]
@@ -175,6 +197,11 @@ mod tests {
         assert_eq!(s.values, [1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
         let mut none = Series { name: "x".into(), index: vec!["a".into()], values: vec![f64::NAN] };
         assert!(matches!(none.interpolate_missing(), Err(Error::Invalid(_))));
+        // A reader that needs every value names the line of the first gap.
+        let p = temp_csv("gap.csv", "date,co2\nd0,1\n\nd1,2\nd2,\n");
+        let e = read_complete_series_csv(&p).unwrap_err().to_string();
+        assert!(e.contains("gap.csv") && e.contains("line 5") && e.contains("`d2`"), "{e}");
+        assert_eq!(read_complete_series_csv(temp_csv("full.csv", "date,co2\nd0,1\n")).unwrap().values, [1.0]);
     }
 
     #[test]
