@@ -780,7 +780,7 @@ mod tests {
         assert!(e.contains("input `mask`") && e.contains("not in the tensors"), "{e}");
         variant(&dir, "unknown", |v| v["module"] = "conv9d".into());
         let mut out = Vec::new();
-        let (passed, failed) = check_dirs(&r, &[dir.clone()], &d, &mut out).unwrap();
+        let (passed, failed) = check_dirs(&r, std::slice::from_ref(&dir), &d, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!((passed, failed), (1, 5), "{text}");
         assert!(text.contains("UNSUPPORTED unknown (no runner for kind `conv9d`)"), "{text}");

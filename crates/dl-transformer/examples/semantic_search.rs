@@ -15,7 +15,7 @@ use dl_core::Error;
 use dl_core::data::text::read_labeled_tsv;
 use dl_examples::cli::{CommonArgs, run_example};
 use dl_transformer::embed::SentenceEncoder;
-use dl_transformer::hf::{checkpoint_dir, cosine};
+use dl_transformer::hf::checkpoint_dir;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -83,9 +83,6 @@ fn main() {
         let device = c.device()?;
         let encoder = SentenceEncoder::from_dir(&mdir, &device)?;
         // Reference embeddings (sentence-transformers), by default the folder's own.
-        if !(0.0..=1.0).contains(&args.min_cosine) {
-            return Err(Error::Invalid(format!("--min-cosine must be in [0, 1], got {}", args.min_cosine)));
-        }
         // An explicit reference must exist; the folder's own is checked when present.
         let references = if args.reference.is_empty() {
             let own = mdir.join("reference.json");
@@ -98,48 +95,15 @@ fn main() {
         };
         let mut reference = Vec::new();
         for p in &references {
-            let r: serde_json::Value = dl_core::config::load_json(p)?;
-            let sentences: Vec<String> = serde_json::from_value(r["sentences"].clone())
-                .map_err(|e| Error::Json { path: p.clone(), source: e })?;
-            let expected: Vec<Vec<f32>> = serde_json::from_value(r["embeddings"].clone())
-                .map_err(|e| Error::Json { path: p.clone(), source: e })?;
-            let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
-            let got = encoder.embed(&refs, 32, &device)?;
-            let dims = |v: &[Vec<f32>]| v.iter().map(Vec::len).collect::<Vec<_>>();
-            if expected.len() != refs.len() || dims(&expected) != dims(&got) {
-                return Err(Error::data(
-                    p,
-                    "embeddings",
-                    format!(
-                        "{} embeddings of widths {:?} for {} sentences; the encoder gives width {}",
-                        expected.len(),
-                        dims(&expected).into_iter().collect::<std::collections::BTreeSet<_>>(),
-                        refs.len(),
-                        got.first().map_or(0, Vec::len)
-                    ),
-                ));
-            }
-            let min_cos = got
-                .iter()
-                .zip(&expected)
-                .map(|(g, e)| cosine(g, e))
-                // A NaN sticks (f64::min would drop it).
-                .fold(f64::INFINITY, |a, b| if b.is_nan() || b < a { b } else { a });
-            let max_diff = got
-                .iter()
-                .zip(&expected)
-                .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
-                .fold(0.0f32, f32::max);
-            eprintln!("{}: {} sentences, min cosine {min_cos:.9}, max |diff| {max_diff:.2e}", p.display(), refs.len());
-            if min_cos.is_nan() || min_cos < args.min_cosine {
-                return Err(Error::Invalid(format!(
-                    "{}: the embeddings differ from the reference (min cosine {min_cos:.6}, below --min-cosine {})",
-                    p.display(),
-                    args.min_cosine
-                )));
-            }
-            reference
-                .push(json!({"file": p, "sentences": refs.len(), "min_cosine": min_cos, "max_abs_diff": max_diff}));
+            let r = encoder.check_reference(p, args.min_cosine, &device)?;
+            eprintln!(
+                "{}: {} sentences, min cosine {:.9}, max |diff| {:.2e}",
+                p.display(),
+                r.sentences,
+                r.min_cosine,
+                r.max_abs_diff
+            );
+            reference.push(json!({"file": p, "sentences": r.sentences, "min_cosine": r.min_cosine, "max_abs_diff": r.max_abs_diff}));
         }
         let start = std::time::Instant::now();
         let refs: Vec<&str> = corpus.iter().map(String::as_str).collect();

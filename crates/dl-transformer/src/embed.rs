@@ -24,7 +24,66 @@ pub struct SentenceEncoder {
     pad_id: usize,
 }
 
+/// How an encoder's embeddings compare with a reference file's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceCheck {
+    /// Sentences compared.
+    pub sentences: usize,
+    /// The least cosine similarity over the sentences.
+    pub min_cosine: f64,
+    /// The largest absolute difference of any component.
+    pub max_abs_diff: f32,
+}
+
 impl SentenceEncoder {
+    /// Embeds the `sentences` of a reference file (`{"sentences": [...],
+    /// "embeddings": [[...], ...]}`, sentence-transformers' output) and
+    /// compares: a count or width that differs, a cosine below `min_cosine`
+    /// and a NaN are errors naming the file.
+    pub fn check_reference(&self, path: &Path, min_cosine: f64, device: &Device) -> Result<ReferenceCheck> {
+        if !(0.0..=1.0).contains(&min_cosine) {
+            return Err(Error::Invalid(format!("the least cosine must be in [0, 1], got {min_cosine}")));
+        }
+        let r: serde_json::Value = dl_core::config::load_json(path)?;
+        let json = |e| Error::Json { path: path.into(), source: e };
+        let sentences: Vec<String> = serde_json::from_value(r["sentences"].clone()).map_err(json)?;
+        let expected: Vec<Vec<f32>> = serde_json::from_value(r["embeddings"].clone()).map_err(json)?;
+        let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+        let got = self.embed(&refs, 32, device)?;
+        let widths = |v: &[Vec<f32>]| v.iter().map(Vec::len).collect::<Vec<_>>();
+        if expected.len() != refs.len() || widths(&expected) != widths(&got) {
+            return Err(Error::data(
+                path,
+                "embeddings",
+                format!(
+                    "{} embeddings of widths {:?} for {} sentences; the encoder gives width {}",
+                    expected.len(),
+                    widths(&expected).into_iter().collect::<std::collections::BTreeSet<_>>(),
+                    refs.len(),
+                    got.first().map_or(0, Vec::len)
+                ),
+            ));
+        }
+        let min = got
+            .iter()
+            .zip(&expected)
+            .map(|(g, e)| crate::hf::cosine(g, e))
+            // A NaN sticks (f64::min would drop it).
+            .fold(f64::INFINITY, |a, b| if b.is_nan() || b < a { b } else { a });
+        let max_abs_diff = got
+            .iter()
+            .zip(&expected)
+            .flat_map(|(g, e)| g.iter().zip(e).map(|(a, b)| (a - b).abs()))
+            .fold(0.0f32, |a, b| if b.is_nan() || b > a { b } else { a });
+        if min.is_nan() || min < min_cosine {
+            return Err(Error::Invalid(format!(
+                "{}: the embeddings differ from the reference (least cosine {min:.6}, below {min_cosine})",
+                path.display()
+            )));
+        }
+        Ok(ReferenceCheck { sentences: refs.len(), min_cosine: min, max_abs_diff })
+    }
+
     /// Loads a sentence-transformers folder (`config.json`, `model.safetensors`,
     /// `tokenizer.json`, optional `sentence_bert_config.json` whose
     /// `max_seq_length` sets the truncation; else the model's position count).

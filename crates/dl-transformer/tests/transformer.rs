@@ -134,6 +134,27 @@ fn minilm_sentence_embeddings_match_sentence_transformers() {
     // The shared reference, and our own sentences (accents, CJK, empty, truncated at 256).
     assert_eq!(check_reference(&encoder, &dir.join("reference.json"), &d), 8);
     assert_eq!(check_reference(&encoder, &workspace_root().join("fixtures/minilm/extra_reference.json"), &d), 8);
+    // The library's reference check passes on the real file and fails on a
+    // wrong one (components reversed, or zero vectors: cosine far below 1) or
+    // with another count.
+    let r = encoder.check_reference(&dir.join("reference.json"), 0.9999, &d).unwrap();
+    assert!(r.sentences == 8 && r.min_cosine > 0.9999, "{r:?}");
+    let tmp = dl_core::testing::temp_dir("dl-transformer", "reference");
+    let mut bad: serde_json::Value = dl_core::config::load_json(dir.join("reference.json")).unwrap();
+    for e in bad["embeddings"].as_array_mut().unwrap() {
+        e.as_array_mut().unwrap().reverse();
+    }
+    dl_core::config::save_json(&bad, tmp.join("reversed.json")).unwrap();
+    let e = encoder.check_reference(&tmp.join("reversed.json"), 0.9999, &d).unwrap_err().to_string();
+    assert!(e.contains("reversed.json") && e.contains("differ from the reference"), "{e}");
+    bad["embeddings"] = serde_json::json!(vec![vec![0.0f32; 384]; 8]);
+    dl_core::config::save_json(&bad, tmp.join("zeros.json")).unwrap();
+    let e = encoder.check_reference(&tmp.join("zeros.json"), 0.9999, &d).unwrap_err().to_string();
+    assert!(e.contains("differ from the reference"), "{e}");
+    bad["embeddings"] = serde_json::json!(vec![vec![0.5f32; 384]; 7]);
+    dl_core::config::save_json(&bad, tmp.join("seven.json")).unwrap();
+    let e = encoder.check_reference(&tmp.join("seven.json"), 0.9999, &d).unwrap_err().to_string();
+    assert!(e.contains("7 embeddings") && e.contains("for 8 sentences"), "{e}");
     // Batched (padded) and one-at-a-time encodings agree.
     let texts = ["a b", "a much longer sentence with many more tokens than the first"];
     let together = encoder.embed(&texts, 2, &d).unwrap();
