@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use burn::module::Param;
 use burn::nn::Linear;
 use burn::tensor::{Device, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensors};
+use safetensors::Dtype;
 
 use crate::{Error, Result};
 
@@ -41,19 +41,59 @@ impl TensorSource for crate::parity::Fixture {
     }
 }
 
-/// The floating-point tensors of a `.safetensors` state dict, as `f32`.
+/// The floating-point tensors of a `.safetensors` state dict.
 ///
-/// F16 and BF16 checkpoints are widened to `f32` on load. Integer tensors
+/// Each tensor is read from the file on its own (the file is never held
+/// whole) and kept in its stored width: F16 and BF16 tensors are widened to
+/// `f32` only when handed out, and a tensor handed out is released, so that
+/// loading a model holds little more than the model itself. Integer tensors
 /// (buffers such as BERT's `embeddings.position_ids`) are not weights: their
-/// keys are kept in [`StateDict::buffers`] and asking for them as a tensor is an error.
-/// Non-finite values are refused on load. The keys handed out are recorded,
-/// so that a loader can refuse tensors it did not use ([`StateDict::check_all_used`]).
+/// keys are kept in [`StateDict::buffers`] and asking for them as a tensor is
+/// an error. Non-finite values are refused on load. The keys handed out are
+/// recorded, so that a loader can refuse tensors it did not use
+/// ([`StateDict::check_all_used`]); each tensor is handed out once.
 #[derive(Debug, Clone)]
 pub struct StateDict {
     path: PathBuf,
-    tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    shapes: BTreeMap<String, Vec<usize>>,
+    stored: RefCell<BTreeMap<String, (Dtype, Vec<u8>)>>,
     buffers: Vec<String>,
     used: RefCell<BTreeSet<String>>,
+}
+
+/// One tensor of a `.safetensors` header: name, dtype, shape, data offsets.
+type HeaderEntry = (String, Dtype, Vec<usize>, [u64; 2]);
+
+/// The tensors a `.safetensors` header of a file with `data_len` data bytes
+/// declares, each checked: a dtype, a shape whose size matches its offsets,
+/// offsets inside the data. Errors name the tensor.
+fn header_entries(header: &[u8], data_len: u64, path: &Path) -> Result<Vec<HeaderEntry>> {
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(header).map_err(|e| Error::data(path, "header", format!("not a JSON object: {e}")))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (name, info) in map.into_iter().filter(|(k, _)| k != "__metadata__") {
+        let bad = |m: String| Error::data(path, format!("header, tensor `{name}`"), m);
+        let field = |k: &str| info.get(k).cloned().ok_or_else(|| bad(format!("no `{k}`")));
+        let dtype: Dtype = serde_json::from_value(field("dtype")?).map_err(|e| bad(format!("dtype: {e}")))?;
+        let shape: Vec<usize> = serde_json::from_value(field("shape")?).map_err(|e| bad(format!("shape: {e}")))?;
+        let offsets: [u64; 2] =
+            serde_json::from_value(field("data_offsets")?).map_err(|e| bad(format!("data_offsets: {e}")))?;
+        let bits = shape.iter().try_fold(dtype.bitsize() as u64, |a, &d| a.checked_mul(d as u64));
+        let needed = bits.map(|b| b.div_ceil(8));
+        let [begin, end] = offsets;
+        if end < begin || needed != Some(end - begin) {
+            return Err(bad(format!(
+                "shape {shape:?} of {dtype:?} needs {} bytes, data_offsets [{begin}, {end}] hold {}",
+                needed.map_or("too many".to_string(), |n| n.to_string()),
+                end.saturating_sub(begin)
+            )));
+        }
+        if end > data_len {
+            return Err(bad(format!("data_offsets end at {end}, past the {data_len} data bytes of the file")));
+        }
+        out.push((name, dtype, shape, offsets));
+    }
+    Ok(out)
 }
 
 /// IEEE half precision to `f32` (normals, subnormals, infinities, NaN).
@@ -78,23 +118,29 @@ impl StateDict {
     /// Reads every floating-point tensor of `path`; other float widths than
     /// F32/F16/BF16 are an error naming the key.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        use std::io::{Read, Seek, SeekFrom};
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| match header_problem(&bytes) {
-            Some((tensor, problem)) => Error::data(path, format!("header, tensor `{tensor}`"), problem),
-            None => Error::data(path, "header", e),
-        })?;
-        let mut tensors = BTreeMap::new();
-        let mut buffers = Vec::new();
-        for (key, view) in st.tensors() {
-            let raw = view.data();
-            let values: Vec<f32> = match view.dtype() {
-                Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-                Dtype::F16 => raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
-                Dtype::BF16 => raw
-                    .chunks_exact(2)
-                    .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-                    .collect(),
+        let io = |e| Error::io("reading", path, e);
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let file_len = file.metadata().map_err(io)?.len();
+        let mut n = [0u8; 8];
+        file.read_exact(&mut n).map_err(|_| Error::data(path, "header", "shorter than the 8-byte header length"))?;
+        let n = u64::from_le_bytes(n);
+        // safetensors' own bound on the header length.
+        if n > 100_000_000 || n > file_len - 8 {
+            return Err(Error::data(path, "header", format!("a header of {n} bytes in a file of {file_len}")));
+        }
+        let mut header = vec![0u8; n as usize];
+        file.read_exact(&mut header).map_err(io)?;
+        let data_start = 8 + n;
+        let mut entries = header_entries(&header, file_len - data_start, path)?;
+        entries.sort_by_key(|e| e.3[0]);
+        let (mut shapes, mut stored, mut buffers) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
+        for (key, dtype, shape, [begin, end]) in entries {
+            let burn_dtype = match dtype {
+                Dtype::F32 => burn::tensor::DType::F32,
+                Dtype::F16 => burn::tensor::DType::F16,
+                Dtype::BF16 => burn::tensor::DType::BF16,
                 Dtype::I64 | Dtype::I32 | Dtype::I16 | Dtype::I8 | Dtype::U8 | Dtype::BOOL => {
                     buffers.push(key);
                     continue;
@@ -103,15 +149,20 @@ impl StateDict {
                     return Err(Error::data(path, format!("tensor `{key}`"), format!("unsupported dtype {other:?}")));
                 }
             };
-            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            let mut raw = vec![0u8; (end - begin) as usize];
+            file.seek(SeekFrom::Start(data_start + begin)).map_err(io)?;
+            file.read_exact(&mut raw).map_err(io)?;
+            if let Some((i, v)) = crate::checkpoint::first_non_finite(burn_dtype, &raw) {
                 return Err(Error::checkpoint(
                     path,
-                    format!("tensor `{key}` holds {} at index {i}: weights must be finite", values[i]),
+                    format!("tensor `{key}` holds {v} at index {i}: weights must be finite"),
                 ));
             }
-            tensors.insert(key, (view.shape().to_vec(), values));
+            shapes.insert(key.clone(), shape);
+            stored.insert(key, (dtype, raw));
         }
-        Ok(Self { path: path.to_path_buf(), tensors, buffers, used: RefCell::default() })
+        buffers.sort();
+        Ok(Self { path: path.to_path_buf(), shapes, stored: RefCell::new(stored), buffers, used: RefCell::default() })
     }
 
     /// An error listing the float tensors no one has asked for, except keys
@@ -123,7 +174,7 @@ impl StateDict {
     pub fn check_all_used(&self, ignored: &[&str]) -> Result<()> {
         let used = self.used.borrow();
         let unused: Vec<&str> = self
-            .tensors
+            .shapes
             .keys()
             .filter(|k| !used.contains(*k) && !ignored.iter().any(|s| k.ends_with(s)))
             .map(String::as_str)
@@ -149,63 +200,45 @@ impl StateDict {
 
     /// Keys of the float tensors, sorted.
     pub fn keys(&self) -> Vec<&str> {
-        self.tensors.keys().map(String::as_str).collect()
+        self.shapes.keys().map(String::as_str).collect()
     }
-}
-
-/// The first tensor of a `.safetensors` header whose offsets disagree with
-/// its dtype and shape, and how (the crate's own error names no tensor).
-fn header_problem(bytes: &[u8]) -> Option<(String, String)> {
-    let len = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
-    let header: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(bytes.get(8..8usize.checked_add(len)?)?).ok()?;
-    for (name, info) in header.iter().filter(|(k, _)| k.as_str() != "__metadata__") {
-        let width = match info.get("dtype")?.as_str()? {
-            "F64" | "I64" | "U64" => 8,
-            "F32" | "I32" | "U32" => 4,
-            "F16" | "BF16" | "I16" | "U16" => 2,
-            _ => 1,
-        };
-        let shape: Vec<u64> = info.get("shape")?.as_array()?.iter().map(|d| d.as_u64()).collect::<Option<_>>()?;
-        let offsets: Vec<u64> =
-            info.get("data_offsets")?.as_array()?.iter().map(|d| d.as_u64()).collect::<Option<_>>()?;
-        let [begin, end] = offsets[..] else { return Some((name.clone(), "data_offsets is not [begin, end]".into())) };
-        let needed = shape.iter().try_fold(width as u64, |a, &d| a.checked_mul(d));
-        if end < begin || needed != Some(end - begin) {
-            return Some((
-                name.clone(),
-                format!(
-                    "shape {shape:?} of {} needs {needed:?} bytes, data_offsets [{begin}, {end}] hold {}",
-                    info["dtype"],
-                    end.saturating_sub(begin)
-                ),
-            ));
-        }
-    }
-    None
 }
 
 impl TensorSource for StateDict {
     fn contains(&self, key: &str) -> bool {
-        self.tensors.contains_key(key)
+        self.shapes.contains_key(key)
     }
     fn shape_of(&self, key: &str) -> Result<Vec<usize>> {
         if self.buffers.iter().any(|b| b == key) {
             return Err(Error::checkpoint(&self.path, format!("`{key}` is an integer buffer, not a weight")));
         }
-        self.tensors
-            .get(key)
-            .map(|(s, _)| s.clone())
-            .ok_or_else(|| Error::checkpoint(&self.path, format!("no tensor `{key}`")))
+        self.shapes.get(key).cloned().ok_or_else(|| Error::checkpoint(&self.path, format!("no tensor `{key}`")))
     }
     fn tensor<const D: usize>(&self, key: &str, device: &Device) -> Result<Tensor<D>> {
-        let (shape, values) =
-            self.tensors.get(key).ok_or_else(|| Error::checkpoint(&self.path, format!("no tensor `{key}`")))?;
+        let shape = self.shape_of(key)?;
         if shape.len() != D {
             return Err(Error::checkpoint(&self.path, format!("`{key}` has shape {shape:?}, expected rank {D}")));
         }
+        let (dtype, raw) = self.stored.borrow_mut().remove(key).ok_or_else(|| {
+            Error::checkpoint(&self.path, format!("`{key}` was already handed out (each tensor is read once)"))
+        })?;
+        let data = match dtype {
+            // The bytes become the tensor's without a copy.
+            Dtype::F32 => TensorData::from_bytes_vec(raw, shape, burn::tensor::DType::F32),
+            Dtype::F16 => {
+                let v: Vec<f32> = raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect();
+                TensorData::new(v, shape)
+            }
+            _ => {
+                let v: Vec<f32> = raw
+                    .chunks_exact(2)
+                    .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
+                    .collect();
+                TensorData::new(v, shape)
+            }
+        };
         self.used.borrow_mut().insert(key.to_string());
-        Ok(Tensor::from_data(TensorData::new(values.clone(), shape.clone()), device))
+        Ok(Tensor::from_data(data, device))
     }
 }
 
@@ -233,7 +266,7 @@ pub fn load_linear<S: TensorSource>(
     bias: &str,
     device: &Device,
 ) -> Result<Linear> {
-    let [d_in, d_out] = layer.weight.dims();
+    let [d_in, d_out] = layer.weight.lazy_shape().dims::<2>();
     layer.weight = Param::from_tensor(expect::<2, S>(src, weight, [d_out, d_in], device)?.transpose());
     match (layer.bias.is_some(), src.contains(bias)) {
         (true, true) => layer.bias = Some(Param::from_tensor(expect::<1, S>(src, bias, [d_out], device)?)),
@@ -276,6 +309,28 @@ mod tests {
             .map(|(t, b)| (t.0.to_string(), safetensors::tensor::TensorView::new(Dtype::F32, t.1.clone(), b).unwrap()))
             .collect();
         safetensors::serialize_to_file(views, None, path).unwrap();
+    }
+
+    #[test]
+    fn half_precision_tensors_widen_on_demand_and_are_handed_out_once() {
+        let path = temp_dir("dl-core", "half").join("model.safetensors");
+        let bf16: Vec<u8> = [0x3f80u16, 0xc040].iter().flat_map(|h| h.to_le_bytes()).collect();
+        let f16: Vec<u8> = [0x3c00u16, 0x3555].iter().flat_map(|h| h.to_le_bytes()).collect();
+        let views = [
+            ("b".to_string(), safetensors::tensor::TensorView::new(Dtype::BF16, vec![2], &bf16).unwrap()),
+            ("h".to_string(), safetensors::tensor::TensorView::new(Dtype::F16, vec![1, 2], &f16).unwrap()),
+        ];
+        safetensors::serialize_to_file(views, None, &path).unwrap();
+        let sd = StateDict::load(&path).unwrap();
+        assert_eq!(sd.keys(), ["b", "h"]);
+        let b: Tensor<1> = sd.tensor("b", &device()).unwrap();
+        assert_eq!(crate::testing::values(b), [1.0, -3.0]);
+        let h: Tensor<2> = sd.tensor("h", &device()).unwrap();
+        assert_eq!(crate::testing::values(h), [1.0, 0.333_251_95]);
+        assert!(sd.contains("b") && sd.shape_of("b").unwrap() == [2]);
+        let e = sd.tensor::<1>("b", &device()).unwrap_err().to_string();
+        assert!(e.contains("`b` was already handed out"), "{e}");
+        sd.check_all_used(&[]).unwrap();
     }
 
     #[test]

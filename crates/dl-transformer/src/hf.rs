@@ -163,13 +163,13 @@ pub fn read_config(dir: &Path) -> Result<Map<String, Value>> {
 // ----- weights -----
 
 fn load_embedding<S: TensorSource>(mut e: Embedding, src: &S, key: &str, device: &Device) -> Result<Embedding> {
-    let dims = e.weight.dims();
+    let dims = e.weight.lazy_shape().dims::<2>();
     e.weight = Param::from_tensor(expect::<2, S>(src, key, dims, device)?);
     Ok(e)
 }
 
 fn load_layer_norm<S: TensorSource>(mut ln: LayerNorm, src: &S, prefix: &str, device: &Device) -> Result<LayerNorm> {
-    let d = ln.gamma.dims()[0];
+    let d = ln.gamma.lazy_shape()[0];
     ln.gamma = Param::from_tensor(expect::<1, S>(src, &format!("{prefix}.weight"), [d], device)?);
     if ln.beta.is_some() {
         ln.beta = Some(Param::from_tensor(expect::<1, S>(src, &format!("{prefix}.bias"), [d], device)?));
@@ -178,7 +178,7 @@ fn load_layer_norm<S: TensorSource>(mut ln: LayerNorm, src: &S, prefix: &str, de
 }
 
 fn load_rms_norm<S: TensorSource>(mut n: RmsNorm, src: &S, key: &str, device: &Device) -> Result<RmsNorm> {
-    let d = n.gamma.dims()[0];
+    let d = n.gamma.lazy_shape()[0];
     n.gamma = Param::from_tensor(expect::<1, S>(src, key, [d], device)?);
     Ok(n)
 }
@@ -197,7 +197,7 @@ fn conv1d_cols<S: TensorSource>(
     total: usize,
     device: &Device,
 ) -> Result<Linear> {
-    let [d_in, _] = l.weight.dims();
+    let [d_in, _] = l.weight.lazy_shape().dims::<2>();
     let w = expect::<2, S>(src, &format!("{prefix}.weight"), [d_in, total], device)?;
     l.weight = Param::from_tensor(w.slice([0..d_in, cols.clone()]));
     let b = expect::<1, S>(src, &format!("{prefix}.bias"), [total], device)?;
@@ -262,7 +262,7 @@ fn check_tied<S: TensorSource>(src: &S, key: &str, emb: &Embedding, device: &Dev
     if !src.contains(key) {
         return Ok(());
     }
-    let head = expect::<2, S>(src, key, emb.weight.dims(), device)?;
+    let head = expect::<2, S>(src, key, emb.weight.lazy_shape().dims::<2>(), device)?;
     let diff = (head - emb.weight.val()).abs().max().into_scalar::<f32>();
     if diff > 0.0 {
         return Err(Error::Invalid(format!(
@@ -278,7 +278,7 @@ pub fn load_gpt2<S: TensorSource>(mut gpt: Gpt, src: &S, device: &Device) -> Res
     let p = if src.contains("transformer.wte.weight") { "transformer." } else { "" };
     gpt.wte = load_embedding(gpt.wte, src, &format!("{p}wte.weight"), device)?;
     gpt.wpe = load_embedding(gpt.wpe, src, &format!("{p}wpe.weight"), device)?;
-    let d = gpt.wte.weight.dims()[1];
+    let d = gpt.wte.weight.lazy_shape()[1];
     let blocks = std::mem::take(&mut gpt.blocks);
     gpt.blocks = blocks
         .into_iter()
@@ -294,7 +294,7 @@ pub fn load_gpt2<S: TensorSource>(mut gpt: Gpt, src: &S, device: &Device) -> Res
             a.value = conv1d_cols(a.value.clone(), src, &c_attn, 2 * d..3 * d, 3 * d, device)?;
             a.output = conv1d_cols(a.output.clone(), src, &format!("{h}.attn.c_proj"), 0..d, d, device)?;
             let inner = b.mlp.inner.take().ok_or_else(|| Error::Invalid("GPT blocks have an MLP".into()))?;
-            let ff = inner.weight.dims()[1];
+            let ff = inner.weight.lazy_shape()[1];
             b.mlp.inner = Some(conv1d_cols(inner, src, &format!("{h}.mlp.c_fc"), 0..ff, ff, device)?);
             b.mlp.down = conv1d_cols(b.mlp.down.clone(), src, &format!("{h}.mlp.c_proj"), 0..d, d, device)?;
             Ok(b)

@@ -12,7 +12,7 @@ use dl_core::{Error, Result};
 
 /// Rows `rows` of PyTorch's packed `in_proj_weight` `[3E, E]` (and `in_proj_bias`) into `l`.
 fn in_proj<S: TensorSource>(mut l: Linear, src: &S, p: &str, block: usize, device: &Device) -> Result<Linear> {
-    let [e_in, e_out] = l.weight.dims();
+    let [e_in, e_out] = l.weight.lazy_shape().dims::<2>();
     let rows = block * e_out..(block + 1) * e_out;
     let w = expect::<2, S>(src, &format!("{p}in_proj_weight"), [3 * e_out, e_in], device)?;
     l.weight = Param::from_tensor(w.slice([rows.clone(), 0..e_in]).transpose());
@@ -48,7 +48,7 @@ pub fn load_mha<S: TensorSource>(mut a: Attention, src: &S, prefix: &str, device
 }
 
 fn load_norm<S: TensorSource>(mut ln: LayerNorm, src: &S, prefix: &str, device: &Device) -> Result<LayerNorm> {
-    let d = ln.gamma.dims()[0];
+    let d = ln.gamma.lazy_shape()[0];
     ln.gamma = Param::from_tensor(expect::<1, S>(src, &format!("{prefix}.weight"), [d], device)?);
     if ln.beta.is_some() {
         ln.beta = Some(Param::from_tensor(expect::<1, S>(src, &format!("{prefix}.bias"), [d], device)?));
