@@ -1,0 +1,170 @@
+//! The examples on bad input, run as a user runs them: each exits with 1
+//! and an error that names the problem, before any training, and none
+//! panics. The binaries are the ones `cargo test --workspace` builds beside
+//! the test binaries (`target/<profile>/examples/`); the data folders are
+//! written here, so nothing outside the repository is needed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/<profile>/examples/<name>`, built by `cargo test --workspace`.
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>").join("examples").join(name);
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo test --workspace --all-features` (it builds the examples)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs an example with `args` and returns its stderr, asserting exit code 1 and no panic.
+fn fails(name: &str, args: &[&str], out: &Path) -> String {
+    let o = Command::new(example(name))
+        .args(args)
+        .args(["--out", out.to_str().unwrap(), "--no-progress"])
+        .env_remove("DL_DATA_DIR")
+        .output()
+        .expect("running the example");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{name} {args:?}: {err}");
+    assert!(!err.contains("panicked"), "{name} {args:?} panicked: {err}");
+    err
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dl-families-bad-input-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn idx_images(n: u32) -> Vec<u8> {
+    let mut v = vec![0u8, 0, 8, 3];
+    [n, 28, 28].iter().for_each(|d| v.extend(d.to_be_bytes()));
+    v.extend(vec![9u8; n as usize * 784]);
+    v
+}
+
+fn idx_labels(l: &[u8]) -> Vec<u8> {
+    [&[0u8, 0, 8, 1][..], &(l.len() as u32).to_be_bytes(), l].concat()
+}
+
+/// A data folder with a small valid `mnist/` (8 training and 4 test digits).
+fn mnist_folder(name: &str) -> PathBuf {
+    let data = temp(name);
+    let m = data.join("mnist");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("train-images-idx3-ubyte.gz"), gz(&idx_images(8))).unwrap();
+    std::fs::write(m.join("train-labels-idx1-ubyte.gz"), gz(&idx_labels(&[0, 1, 2, 3, 4, 5, 6, 7]))).unwrap();
+    std::fs::write(m.join("t10k-images-idx3-ubyte.gz"), gz(&idx_images(4))).unwrap();
+    std::fs::write(m.join("t10k-labels-idx1-ubyte.gz"), gz(&idx_labels(&[8, 9, 0, 1]))).unwrap();
+    data
+}
+
+#[test]
+fn image_examples_refuse_bombs_huge_widths_and_missing_models() {
+    let data = mnist_folder("mnist");
+    let d = data.to_str().unwrap();
+    let out = temp("mnist-out");
+    // A gzip bomb: 4 labels, then 8 MB of zeros.
+    let bomb = gz(&[idx_labels(&[8, 9, 0, 1]), vec![0u8; 8 << 20]].concat());
+    std::fs::write(data.join("mnist/t10k-labels-idx1-ubyte.gz"), bomb).unwrap();
+    let e = fails("mnist", &["--data", d, "--quick"], &out);
+    assert!(e.contains("t10k-labels-idx1-ubyte.gz") && e.contains("at least 1048576 unexpected bytes"), "{e}");
+    let data = mnist_folder("mnist-ok");
+    let d = data.to_str().unwrap();
+    let e = fails("mnist", &["--data", d, "--quick", "--model", "resnet", "--width", "100000"], &out);
+    assert!(e.contains("ResNetConfig") && e.contains("more than the"), "{e}");
+    let e = fails("saliency", &["--data", d, "--quick", "--model-dir", "/nonexistent/model"], &out);
+    assert!(e.contains("/nonexistent/model"), "{e}");
+}
+
+/// A minimal 16-bit mono WAV of `samples` at `rate` Hz.
+fn wav(rate: u32, samples: &[i16]) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut v = b"RIFF".to_vec();
+    v.extend((36 + data.len() as u32).to_le_bytes());
+    v.extend(b"WAVEfmt ");
+    v.extend(16u32.to_le_bytes());
+    v.extend(1u16.to_le_bytes());
+    v.extend(1u16.to_le_bytes());
+    v.extend(rate.to_le_bytes());
+    v.extend((rate * 2).to_le_bytes());
+    v.extend(2u16.to_le_bytes());
+    v.extend(16u16.to_le_bytes());
+    v.extend(b"data");
+    v.extend((data.len() as u32).to_le_bytes());
+    v.extend(data);
+    v
+}
+
+#[test]
+fn spoken_digits_names_a_clip_at_another_sample_rate() {
+    let data = temp("fsdd");
+    std::fs::create_dir_all(data.join("fsdd")).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, rate) in [("train/3_a_0.wav", 8000), ("train/4_b_1.wav", 16000)] {
+        let clip = wav(rate, &[0, 100, -100, 50]);
+        let mut h = tar::Header::new_ustar();
+        h.set_size(clip.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, name, &clip[..]).unwrap();
+    }
+    let archive = gz(&tar.into_inner().unwrap());
+    for split in ["train.tar.gz", "test.tar.gz"] {
+        std::fs::write(data.join("fsdd").join(split), &archive).unwrap();
+    }
+    let e = fails("spoken_digits", &["--data", data.to_str().unwrap(), "--quick"], &temp("fsdd-out"));
+    assert!(e.contains("member `train/4_b_1.wav`") && e.contains("16000"), "{e}");
+}
+
+#[test]
+fn forecast_checks_its_series_before_training() {
+    let data = temp("series");
+    let t = data.join("timeseries");
+    std::fs::create_dir_all(&t).unwrap();
+    let air: String = (0..144).map(|i| format!("m{i},{}\n", 100 + i)).collect();
+    std::fs::write(t.join("airline_passengers.csv"), format!("month,passengers\n{air}")).unwrap();
+    let years = |n: usize, gap: Option<usize>| -> String {
+        let rows: String =
+            (0..n).map(|i| if Some(i) == gap { format!("{i},\n") } else { format!("{i},{}\n", 10 + i % 11) }).collect();
+        format!("year,sunspots\n{rows}")
+    };
+    let d = data.to_str().unwrap();
+    let out = temp("series-out");
+    std::fs::write(t.join("sunspots_yearly.csv"), years(30, None)).unwrap();
+    let e = fails("forecast", &["--data", d, "--quick"], &out);
+    assert!(e.contains("sunspots_yearly.csv") && e.contains("at least 107 years, found 30"), "{e}");
+    std::fs::write(t.join("sunspots_yearly.csv"), years(300, Some(4))).unwrap();
+    let e = fails("forecast", &["--data", d, "--quick"], &out);
+    assert!(e.contains("line 6") && e.contains("no value for `4`"), "{e}");
+}
+
+#[test]
+fn char_language_models_check_their_flags_before_training() {
+    let data = temp("shakespeare");
+    std::fs::create_dir_all(data.join("tinyshakespeare")).unwrap();
+    let text = "ROMEO:\nBut soft, what light through yonder window breaks?\n\n".repeat(40);
+    std::fs::write(data.join("tinyshakespeare/input.txt"), text).unwrap();
+    let d = data.to_str().unwrap();
+    let out = temp("shakespeare-out");
+    for name in ["char_gpt", "llama_tiny"] {
+        let e = fails(name, &["--data", d, "--iters", "0"], &out);
+        assert!(e.contains("--iters"), "{e}");
+        let e = fails(name, &["--data", d, "--temperature=-1"], &out);
+        assert!(e.contains("--temperature"), "{e}");
+        let e = fails(name, &["--data", d, "--prompt", "\u{2603}"], &out);
+        assert!(e.contains("--prompt") && e.contains("unknown token"), "{e}");
+        let e = fails(name, &["--data", d, "--width", "1000000", "--quick"], &out);
+        assert!(e.contains("more than the"), "{e}");
+    }
+}
