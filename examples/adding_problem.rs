@@ -107,6 +107,21 @@ fn main() {
         let device = c.device()?;
         let families = args.models.iter().map(|m| Family::parse(m)).collect::<dl_core::Result<Vec<_>>>()?;
         let (train_n, test_n) = if c.quick { (1_000, 200) } else { (args.train_size, args.test_size) };
+        // Two marked positions need two steps; validation takes half the test size.
+        if let Some(t) = args.lengths.iter().find(|&&t| t < 2) {
+            return Err(dl_core::Error::config(
+                "adding_problem",
+                "--lengths",
+                format!("{t}: each length must be at least 2"),
+            ));
+        }
+        if args.lengths.is_empty() || train_n == 0 || test_n < 2 {
+            return Err(dl_core::Error::config(
+                "adding_problem",
+                "--lengths, --train-size, --test-size",
+                "need at least one length, one training sequence and two test sequences",
+            ));
+        }
         let budget = Family::Lstm.layer_params(2, args.lstm_hidden);
         let mut rows = Vec::new();
         let mut test_series: Vec<Series> = families.iter().map(|f| Series::new(f.name(), vec![])).collect();

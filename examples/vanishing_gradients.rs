@@ -128,6 +128,14 @@ fn main() {
         let c = &args.common;
         let t = args.length;
         let n = if c.quick { 1_000 } else { args.train_size };
+        // Two marked positions need two steps.
+        if t < 2 || n == 0 {
+            return Err(dl_core::Error::config(
+                "vanishing_gradients",
+                "--length, --train-size",
+                format!("the length must be at least 2 and the training set not empty (got {t} and {n})"),
+            ));
+        }
         let train = adding_problem(n, t, c.seed.wrapping_add(t as u64));
         let valid = adding_problem(500, t, c.seed.wrapping_add(1_000_003 + t as u64));
         let probe = adding_problem(256, t, c.seed.wrapping_add(2_000_003 + t as u64));

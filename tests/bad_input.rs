@@ -168,3 +168,12 @@ fn char_language_models_check_their_flags_before_training() {
         assert!(e.contains("more than the"), "{e}");
     }
 }
+
+#[test]
+fn sequence_examples_refuse_lengths_below_two() {
+    let out = temp("lengths-out");
+    let e = fails("adding_problem", &["--lengths", "50,1", "--quick"], &out);
+    assert!(e.contains("--lengths") && e.contains("1: each length must be at least 2"), "{e}");
+    let e = fails("vanishing_gradients", &["--length", "1", "--quick"], &out);
+    assert!(e.contains("--length") && e.contains("at least 2"), "{e}");
+}
