@@ -56,9 +56,37 @@ impl TensorSource for crate::parity::Fixture {
 pub struct StateDict {
     path: PathBuf,
     shapes: BTreeMap<String, Vec<usize>>,
-    stored: RefCell<BTreeMap<String, (Dtype, Vec<u8>)>>,
+    stored: RefCell<BTreeMap<String, Stored>>,
     buffers: Vec<String>,
     used: RefCell<BTreeSet<String>>,
+}
+
+/// A tensor's values as read: `f32` values, or half-precision bits.
+#[derive(Debug, Clone)]
+enum Stored {
+    F32(Vec<f32>),
+    F16(Vec<u16>),
+    BF16(Vec<u16>),
+}
+
+/// Reads `len` bytes of little-endian values of `width` bytes from `r` in
+/// blocks (no second copy of the tensor), converting each with `f`.
+fn read_values<T>(
+    r: &mut impl std::io::Read,
+    len: usize,
+    width: usize,
+    f: impl Fn(&[u8]) -> T,
+) -> std::io::Result<Vec<T>> {
+    let mut out = Vec::with_capacity(len / width);
+    let mut block = vec![0u8; (1 << 16) / width * width];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(block.len());
+        r.read_exact(&mut block[..n])?;
+        out.extend(block[..n].chunks_exact(width).map(&f));
+        left -= n;
+    }
+    Ok(out)
 }
 
 /// One tensor of a `.safetensors` header: name, dtype, shape, data offsets.
@@ -137,29 +165,39 @@ impl StateDict {
         entries.sort_by_key(|e| e.3[0]);
         let (mut shapes, mut stored, mut buffers) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
         for (key, dtype, shape, [begin, end]) in entries {
-            let burn_dtype = match dtype {
-                Dtype::F32 => burn::tensor::DType::F32,
-                Dtype::F16 => burn::tensor::DType::F16,
-                Dtype::BF16 => burn::tensor::DType::BF16,
-                Dtype::I64 | Dtype::I32 | Dtype::I16 | Dtype::I8 | Dtype::U8 | Dtype::BOOL => {
+            if !matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16) {
+                if matches!(dtype, Dtype::I64 | Dtype::I32 | Dtype::I16 | Dtype::I8 | Dtype::U8 | Dtype::BOOL) {
                     buffers.push(key);
                     continue;
                 }
-                other => {
-                    return Err(Error::data(path, format!("tensor `{key}`"), format!("unsupported dtype {other:?}")));
+                return Err(Error::data(path, format!("tensor `{key}`"), format!("unsupported dtype {dtype:?}")));
+            }
+            file.seek(SeekFrom::Start(data_start + begin)).map_err(io)?;
+            let len = (end - begin) as usize;
+            let half = |b: &[u8]| u16::from_le_bytes([b[0], b[1]]);
+            let values = match dtype {
+                Dtype::F32 => Stored::F32(
+                    read_values(&mut file, len, 4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).map_err(io)?,
+                ),
+                Dtype::F16 => Stored::F16(read_values(&mut file, len, 2, half).map_err(io)?),
+                _ => Stored::BF16(read_values(&mut file, len, 2, half).map_err(io)?),
+            };
+            // An all-ones exponent is an infinity or NaN.
+            let bad = match &values {
+                Stored::F32(v) => v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i] as f64)),
+                Stored::F16(v) => v.iter().position(|h| h & 0x7c00 == 0x7c00).map(|i| (i, f16_to_f32(v[i]) as f64)),
+                Stored::BF16(v) => {
+                    v.iter().position(|h| h & 0x7f80 == 0x7f80).map(|i| (i, f32::from_bits((v[i] as u32) << 16) as f64))
                 }
             };
-            let mut raw = vec![0u8; (end - begin) as usize];
-            file.seek(SeekFrom::Start(data_start + begin)).map_err(io)?;
-            file.read_exact(&mut raw).map_err(io)?;
-            if let Some((i, v)) = crate::checkpoint::first_non_finite(burn_dtype, &raw) {
+            if let Some((i, v)) = bad {
                 return Err(Error::checkpoint(
                     path,
                     format!("tensor `{key}` holds {v} at index {i}: weights must be finite"),
                 ));
             }
             shapes.insert(key.clone(), shape);
-            stored.insert(key, (dtype, raw));
+            stored.insert(key, values);
         }
         buffers.sort();
         Ok(Self { path: path.to_path_buf(), shapes, stored: RefCell::new(stored), buffers, used: RefCell::default() })
@@ -219,24 +257,16 @@ impl TensorSource for StateDict {
         if shape.len() != D {
             return Err(Error::checkpoint(&self.path, format!("`{key}` has shape {shape:?}, expected rank {D}")));
         }
-        let (dtype, raw) = self.stored.borrow_mut().remove(key).ok_or_else(|| {
+        let stored = self.stored.borrow_mut().remove(key).ok_or_else(|| {
             Error::checkpoint(&self.path, format!("`{key}` was already handed out (each tensor is read once)"))
         })?;
-        let data = match dtype {
-            // The bytes become the tensor's without a copy.
-            Dtype::F32 => TensorData::from_bytes_vec(raw, shape, burn::tensor::DType::F32),
-            Dtype::F16 => {
-                let v: Vec<f32> = raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect();
-                TensorData::new(v, shape)
-            }
-            _ => {
-                let v: Vec<f32> = raw
-                    .chunks_exact(2)
-                    .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-                    .collect();
-                TensorData::new(v, shape)
-            }
+        let values = match stored {
+            // The values become the tensor's without a copy.
+            Stored::F32(v) => v,
+            Stored::F16(h) => h.into_iter().map(f16_to_f32).collect(),
+            Stored::BF16(h) => h.into_iter().map(|b| f32::from_bits((b as u32) << 16)).collect(),
         };
+        let data = TensorData::new(values, shape);
         self.used.borrow_mut().insert(key.to_string());
         Ok(Tensor::from_data(data, device))
     }
