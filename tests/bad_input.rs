@@ -7,6 +7,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use dl_core::testing::{gzip as gz, idx_labels};
+
+/// An IDX file of `n` MNIST-sized images.
+fn idx_images(n: u32) -> Vec<u8> {
+    dl_core::testing::idx_images(n, 28, 28, 9)
+}
+
 /// `target/<profile>/examples/<name>`, built by `cargo test --workspace`.
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
@@ -38,23 +45,6 @@ fn temp(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut e, bytes).unwrap();
-    e.finish().unwrap()
-}
-
-fn idx_images(n: u32) -> Vec<u8> {
-    let mut v = vec![0u8, 0, 8, 3];
-    [n, 28, 28].iter().for_each(|d| v.extend(d.to_be_bytes()));
-    v.extend(vec![9u8; n as usize * 784]);
-    v
-}
-
-fn idx_labels(l: &[u8]) -> Vec<u8> {
-    [&[0u8, 0, 8, 1][..], &(l.len() as u32).to_be_bytes(), l].concat()
 }
 
 /// A data folder with a small valid `mnist/` (8 training and 4 test digits).

@@ -152,7 +152,7 @@ pub fn read_wav_tar_gz(path: impl AsRef<Path>) -> Result<Vec<(String, Wav)>> {
     let mut out = Vec::new();
     // Members are read whole: their declared sizes together must fit in half
     // the memory available (a header can claim terabytes of zeros).
-    let mut budget = dl_core::memory::available().map_or(u64::MAX, |free| free / 2);
+    let mut budget = dl_core::memory::read_budget();
     for (i, entry) in entries.enumerate() {
         let mut entry = entry.map_err(|e| Error::data(path, format!("member {i}"), e))?;
         if !entry.header().entry_type().is_file() {
@@ -661,9 +661,7 @@ mod tests {
                 h.set_cksum();
                 tar.append_data(&mut h, name, &bytes[..]).unwrap();
             }
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
-            gz.finish().unwrap()
+            dl_core::testing::gzip(&tar.into_inner().unwrap())
         };
         let good = wav_bytes(&[16384], 1, 1, 16);
         let p = dir.join("ok.tar.gz");
@@ -696,10 +694,8 @@ mod tests {
         h.set_size(1 << 44);
         h.set_mode(0o644);
         h.set_cksum();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, h.as_bytes()).unwrap();
         let p = dir.join("bomb.tar.gz");
-        std::fs::write(&p, gz.finish().unwrap()).unwrap();
+        std::fs::write(&p, dl_core::testing::gzip(h.as_bytes())).unwrap();
         let e = read_wav_tar_gz(&p).unwrap_err().to_string();
         assert!(e.contains("bomb.tar.gz") && e.contains("member 0 `x/huge.wav`") && e.contains("17.6 TB"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
@@ -724,11 +720,7 @@ mod tests {
         let archive = tar.into_inner().unwrap();
         let dir = dl_core::testing::temp_dir("dl-cnn", "fuzz-tar");
         let path = dir.join("clips.tar.gz");
-        let zip = |b: &[u8]| {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            std::io::Write::write_all(&mut gz, b).unwrap();
-            gz.finish().unwrap()
-        };
+        let zip = dl_core::testing::gzip;
         std::fs::write(&path, zip(&archive)).unwrap();
         assert_eq!(read_wav_tar_gz(&path).unwrap().len(), 2);
         let mut variants: Vec<Vec<u8>> = mutations(&archive, 300, 41).iter().map(|v| zip(v)).collect();

@@ -202,13 +202,8 @@ fn training_reduces_loss_and_learns_digits() {
 #[test]
 fn idx_folders_with_mismatched_files_are_errors_naming_them() {
     let dir = temp_dir("dl-cnn", "idx-mismatch");
-    let images = |n: u32, side: u32| {
-        let mut v = vec![0u8, 0, 8, 3];
-        [n, side, side].iter().for_each(|d| v.extend(d.to_be_bytes()));
-        v.extend(vec![7u8; (n * side * side) as usize]);
-        v
-    };
-    let labels = |l: &[u8]| [&[0u8, 0, 8, 1][..], &(l.len() as u32).to_be_bytes(), l].concat();
+    let images = |n: u32, side: u32| dl_core::testing::idx_images(n, side, side, 7);
+    let labels = dl_core::testing::idx_labels;
     let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
     write("train-images-idx3-ubyte.gz", images(3, 4));
     write("train-labels-idx1-ubyte.gz", labels(&[1, 2]));

@@ -83,18 +83,9 @@ pub mod check {
     /// available (checked before building it: an allocation that fails aborts
     /// the process). `field` names what sets the size.
     pub fn fits_in_memory(config: &'static str, field: &str, params: f64) -> Result<()> {
-        let bytes = params * 4.0;
-        match crate::memory::available() {
-            Some(free) if bytes > free as f64 => Err(Error::config(
-                config,
-                field,
-                format!(
-                    "a model of about {params:.3e} parameters needs {} of memory, more than the {} available",
-                    crate::memory::human(bytes.min(u64::MAX as f64) as u64),
-                    crate::memory::human(free)
-                ),
-            )),
-            _ => Ok(()),
+        match crate::memory::shortfall((params * 4.0).min(u64::MAX as f64) as u64) {
+            Some(m) => Err(Error::config(config, field, format!("a model of about {params:.3e} parameters {m}"))),
+            None => Ok(()),
         }
     }
 

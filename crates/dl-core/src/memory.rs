@@ -2,8 +2,6 @@
 //! with the memory available before anything is allocated for them, so that a
 //! hostile header or a typo is an error with the figures, not an abort.
 
-use crate::{Error, Result};
-
 /// Bytes of memory available to new allocations (`MemAvailable` of
 /// `/proc/meminfo`), or `None` where the system does not say.
 pub fn available() -> Option<u64> {
@@ -13,21 +11,22 @@ pub fn available() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// An error when `bytes` for `what` exceed the memory available (nothing is
-/// checked where the system does not say how much that is).
-pub fn check_fits(bytes: u64, what: impl std::fmt::Display) -> Result<()> {
-    check_fits_in(bytes, available(), what)
+/// The most a reader decompresses or holds from one source: half the memory
+/// available (no bound where the system does not say).
+pub fn read_budget() -> u64 {
+    available().map_or(u64::MAX, |free| free / 2)
 }
 
-pub(crate) fn check_fits_in(bytes: u64, available: Option<u64>, what: impl std::fmt::Display) -> Result<()> {
-    match available {
-        Some(free) if bytes > free => Err(Error::Invalid(format!(
-            "{what} needs {} of memory, more than the {} available",
-            human(bytes),
-            human(free)
-        ))),
-        _ => Ok(()),
-    }
+/// `None` when `bytes` fit in the memory available (or the system does not
+/// say), else what to tell the user: "needs 12.0 GB of memory, more than the
+/// 3.5 GB available".
+pub fn shortfall(bytes: u64) -> Option<String> {
+    shortfall_in(bytes, available())
+}
+
+fn shortfall_in(bytes: u64, available: Option<u64>) -> Option<String> {
+    let free = available.filter(|&free| bytes > free)?;
+    Some(format!("needs {} of memory, more than the {} available", human(bytes), human(free)))
 }
 
 /// `bytes` in B, KB, MB, GB or TB (powers of 1000, one decimal).
@@ -47,12 +46,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_beyond_the_available_memory_are_errors_with_the_figures() {
+    fn sizes_beyond_the_available_memory_are_named_with_the_figures() {
         assert!(available().is_some_and(|b| b > 1 << 20));
-        check_fits_in(1000, Some(1000), "x").unwrap();
-        check_fits_in(u64::MAX, None, "x").unwrap();
-        let e = check_fits_in(12_000_000_000, Some(3_500_000_000), "the data of `a.gz`").unwrap_err().to_string();
-        assert!(e.contains("the data of `a.gz` needs 12.0 GB of memory, more than the 3.5 GB available"), "{e}");
+        assert!(read_budget() < available().unwrap());
+        assert_eq!(shortfall_in(1000, Some(1000)), None);
+        assert_eq!(shortfall_in(u64::MAX, None), None);
+        assert_eq!(
+            shortfall_in(12_000_000_000, Some(3_500_000_000)).as_deref(),
+            Some("needs 12.0 GB of memory, more than the 3.5 GB available")
+        );
         assert_eq!(human(999), "999 B");
     }
 }

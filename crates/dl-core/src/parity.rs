@@ -427,8 +427,8 @@ pub enum Verdict {
     Pass(f64),
     /// Over tolerance, or failed to load or run (message).
     Fail(f64, String),
-    /// No runner for the module kind.
-    Unsupported,
+    /// No runner for the module kind (named).
+    Unsupported(String),
 }
 
 /// Checks every fixture (`*.json`) in `dirs`, in name order, printing one line per fixture
@@ -457,7 +457,7 @@ pub fn check_dirs(
             let line = match &verdict {
                 Verdict::Pass(d) => format!("PASS {name} max_abs_diff={d:.3e}"),
                 Verdict::Fail(d, msg) => format!("FAIL {name} max_abs_diff={} {msg}", fmt_diff(*d)),
-                Verdict::Unsupported => format!("UNSUPPORTED {name} (no runner for kind `{}`)", module_of(&path)),
+                Verdict::Unsupported(kind) => format!("UNSUPPORTED {name} (no runner for kind `{kind}`)"),
             };
             writeln!(out, "{line}").map_err(|e| Error::io("writing", "stdout", e))?;
             match verdict {
@@ -468,12 +468,6 @@ pub fn check_dirs(
     }
     writeln!(out, "{passed} passed, {failed} failed").map_err(|e| Error::io("writing", "stdout", e))?;
     Ok((passed, failed))
-}
-
-/// The `module` kind a fixture file names ("?" when it cannot be read).
-fn module_of(json: &Path) -> String {
-    let v: Option<Value> = std::fs::read_to_string(json).ok().and_then(|t| serde_json::from_str(&t).ok());
-    v.and_then(|v| v.get("module").and_then(Value::as_str).map(str::to_string)).unwrap_or_else(|| "?".into())
 }
 
 fn fmt_diff(d: f64) -> String {
@@ -488,7 +482,7 @@ pub fn check_one(registry: &Registry, json: &Path, device: &Device) -> Verdict {
     };
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| registry.run(&fx, device)));
     match run {
-        Ok(Ok(None)) => Verdict::Unsupported,
+        Ok(Ok(None)) => Verdict::Unsupported(fx.module.clone()),
         Ok(Ok(Some(d))) if d <= fx.tolerance => Verdict::Pass(d),
         Ok(Ok(Some(d))) => Verdict::Fail(d, format!("(tolerance {:.0e})", fx.tolerance)),
         Ok(Err(e)) => Verdict::Fail(f64::INFINITY, e.to_string()),

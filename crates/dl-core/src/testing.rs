@@ -91,6 +91,26 @@ pub fn mutations(valid: &[u8], count: usize, seed: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// `bytes` gzipped in memory.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, bytes).expect("in-memory write");
+    e.finish().expect("in-memory gzip")
+}
+
+/// An IDX images file (not gzipped) of `n` images of `rows x cols`, every pixel `pixel`.
+pub fn idx_images(n: u32, rows: u32, cols: u32, pixel: u8) -> Vec<u8> {
+    let mut v = crate::data::idx::IMAGES_MAGIC.to_be_bytes().to_vec();
+    [n, rows, cols].iter().for_each(|d| v.extend(d.to_be_bytes()));
+    v.extend(vec![pixel; n as usize * rows as usize * cols as usize]);
+    v
+}
+
+/// An IDX labels file (not gzipped) holding `labels`.
+pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    [&crate::data::idx::LABELS_MAGIC.to_be_bytes()[..], &(labels.len() as u32).to_be_bytes(), labels].concat()
+}
+
 /// Largest absolute difference of two equally long slices.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "compared slices differ in length");

@@ -124,8 +124,13 @@ fn header_entries(header: &[u8], data_len: u64, path: &Path) -> Result<Vec<Heade
     Ok(out)
 }
 
+/// bfloat16 bits to `f32` (exact: the upper half of an `f32`).
+pub(crate) fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
 /// IEEE half precision to `f32` (normals, subnormals, infinities, NaN).
-fn f16_to_f32(h: u16) -> f32 {
+pub(crate) fn f16_to_f32(h: u16) -> f32 {
     let sign = ((h >> 15) as u32) << 31;
     let exp = ((h >> 10) & 0x1f) as u32;
     let frac = (h & 0x3ff) as u32;
@@ -182,13 +187,10 @@ impl StateDict {
                 Dtype::F16 => Stored::F16(read_values(&mut file, len, 2, half).map_err(io)?),
                 _ => Stored::BF16(read_values(&mut file, len, 2, half).map_err(io)?),
             };
-            // An all-ones exponent is an infinity or NaN.
             let bad = match &values {
-                Stored::F32(v) => v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i] as f64)),
-                Stored::F16(v) => v.iter().position(|h| h & 0x7c00 == 0x7c00).map(|i| (i, f16_to_f32(v[i]) as f64)),
-                Stored::BF16(v) => {
-                    v.iter().position(|h| h & 0x7f80 == 0x7f80).map(|i| (i, f32::from_bits((v[i] as u32) << 16) as f64))
-                }
+                Stored::F32(v) => v.iter().map(|&x| x as f64).enumerate().find(|(_, x)| !x.is_finite()),
+                Stored::F16(v) => v.iter().map(|&h| f16_to_f32(h) as f64).enumerate().find(|(_, x)| !x.is_finite()),
+                Stored::BF16(v) => v.iter().map(|&h| bf16_to_f32(h) as f64).enumerate().find(|(_, x)| !x.is_finite()),
             };
             if let Some((i, v)) = bad {
                 return Err(Error::checkpoint(
@@ -264,7 +266,7 @@ impl TensorSource for StateDict {
             // The values become the tensor's without a copy.
             Stored::F32(v) => v,
             Stored::F16(h) => h.into_iter().map(f16_to_f32).collect(),
-            Stored::BF16(h) => h.into_iter().map(|b| f32::from_bits((b as u32) << 16)).collect(),
+            Stored::BF16(h) => h.into_iter().map(bf16_to_f32).collect(),
         };
         let data = TensorData::new(values, shape);
         self.used.borrow_mut().insert(key.to_string());

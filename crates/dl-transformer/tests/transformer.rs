@@ -102,9 +102,14 @@ fn committed_fixtures_pass_on_every_compiled_backend() {
     }
 }
 
+/// The shared all-MiniLM-L6-v2 folder, or `None` after saying the test is skipped.
 fn minilm() -> Option<PathBuf> {
     let dir = workspace_root().join("../shared/models/all-MiniLM-L6-v2");
-    dir.join("model.safetensors").is_file().then_some(dir)
+    let found = dir.join("model.safetensors").is_file().then_some(dir);
+    if found.is_none() {
+        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
+    }
+    found
 }
 
 fn check_reference(encoder: &SentenceEncoder, path: &Path, d: &Device) -> usize {
@@ -124,10 +129,7 @@ fn check_reference(encoder: &SentenceEncoder, path: &Path, d: &Device) -> usize 
 
 #[test]
 fn minilm_sentence_embeddings_match_sentence_transformers() {
-    let Some(dir) = minilm() else {
-        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
-        return;
-    };
+    let Some(dir) = minilm() else { return };
     let d = device();
     let encoder = SentenceEncoder::from_dir(&dir, &d).unwrap();
     assert_eq!(encoder.max_len, 256);
@@ -166,10 +168,7 @@ fn minilm_sentence_embeddings_match_sentence_transformers() {
 /// real all-MiniLM-L6-v2 weights (6 layers) under a config of 5 layers.
 #[test]
 fn a_config_with_fewer_layers_than_the_checkpoint_is_refused() {
-    let Some(dir) = minilm() else {
-        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
-        return;
-    };
+    let Some(dir) = minilm() else { return };
     let short = dl_core::testing::temp_dir("dl-transformer", "five-layers");
     let mut config: serde_json::Value = dl_core::config::load_json(dir.join("config.json")).unwrap();
     assert_eq!(config["num_hidden_layers"], 6);
@@ -190,10 +189,7 @@ fn a_config_with_fewer_layers_than_the_checkpoint_is_refused() {
 /// only built after validation, so none allocates what the machine lacks.
 #[test]
 fn hf_config_and_tokenizer_readers_never_panic() {
-    let Some(dir) = minilm() else {
-        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
-        return;
-    };
+    let Some(dir) = minilm() else { return };
     let tmp = dl_core::testing::temp_dir("dl-transformer", "fuzz-hf");
     let config = std::fs::read(dir.join("config.json")).unwrap();
     for bytes in dl_core::testing::mutations(&config, 600, 50) {

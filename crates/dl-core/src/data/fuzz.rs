@@ -26,12 +26,8 @@ fn each_file<T>(dir: &Path, name: &str, valid: &[u8], seed: u64, read: impl Fn(&
 
 #[test]
 fn idx_readers_never_panic() {
-    let mut images = IMAGES_MAGIC_BYTES.to_vec();
-    for d in [3u32, 4, 5] {
-        images.extend(d.to_be_bytes());
-    }
-    images.extend((0..60).map(|i| i as u8));
-    let labels = [&[0, 0, 8, 1, 0, 0, 0, 3][..], &[1, 2, 3]].concat();
+    let images = crate::testing::idx_images(3, 4, 5, 7);
+    let labels = crate::testing::idx_labels(&[1, 2, 3]);
     for (i, bytes) in mutations(&images, VARIANTS, 1).iter().chain(&mutations(&gz(&images), VARIANTS, 2)).enumerate() {
         let _ = read_idx_images_from_bytes(bytes, &format!("images-{i}"));
     }
@@ -39,8 +35,6 @@ fn idx_readers_never_panic() {
         let _ = read_idx_labels_from_bytes(bytes, "labels");
     }
 }
-
-const IMAGES_MAGIC_BYTES: [u8; 4] = [0, 0, 8, 3];
 
 #[test]
 fn text_and_csv_readers_never_panic() {

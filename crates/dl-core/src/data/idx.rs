@@ -106,16 +106,8 @@ fn parse(raw: &[u8], name: &Path, magic: u32) -> Result<(Vec<usize>, Vec<u8>)> {
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .ok_or_else(|| Error::data(name, "byte 4", format!("sizes {dims:?} overflow")))?;
-    if let Some(free) = crate::memory::available().filter(|&free| expected as u64 > free) {
-        return Err(Error::data(
-            name,
-            "byte 4",
-            format!(
-                "sizes {dims:?} declare {} of data, more than the {} of memory available",
-                crate::memory::human(expected as u64),
-                crate::memory::human(free)
-            ),
-        ));
+    if let Some(m) = crate::memory::shortfall(expected as u64) {
+        return Err(Error::data(name, "byte 4", format!("the data of sizes {dims:?} {m}")));
     }
     // Grows with the bytes that arrive, never to a size only the header claims.
     let mut body = Vec::new();
@@ -201,19 +193,13 @@ mod tests {
     use super::*;
     use crate::data::test_data;
     use crate::data::tests::gz;
+    use crate::testing::idx_labels as idx1;
 
     fn idx3(n: u32, r: u32, c: u32, data: &[u8]) -> Vec<u8> {
         let mut v = IMAGES_MAGIC.to_be_bytes().to_vec();
         for d in [n, r, c] {
             v.extend(d.to_be_bytes());
         }
-        v.extend_from_slice(data);
-        v
-    }
-
-    fn idx1(data: &[u8]) -> Vec<u8> {
-        let mut v = LABELS_MAGIC.to_be_bytes().to_vec();
-        v.extend((data.len() as u32).to_be_bytes());
         v.extend_from_slice(data);
         v
     }
@@ -279,7 +265,7 @@ mod tests {
         assert!(e.to_string().contains("at least 1048576 unexpected bytes"), "{e}");
         // A header that declares more than the machine holds allocates nothing.
         let e = read_idx_images_from_bytes(&gz(&idx3(60_000, 60_000, 60_000, &[0; 64])), "claims.gz").unwrap_err();
-        assert!(e.to_string().contains("of memory available"), "{e}");
+        assert!(e.to_string().contains("of memory, more than the"), "{e}");
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub fn gunzip_if_needed(raw: Vec<u8>, name: impl AsRef<Path>) -> Result<Vec<u8>>
 /// Like [`gunzip_if_needed`] on borrowed bytes: raw input is not copied, which
 /// matters for data embedded with `include_bytes!`.
 pub(crate) fn gunzip_slice<'a>(raw: &'a [u8], name: &Path) -> Result<Cow<'a, [u8]>> {
-    let limit = crate::memory::available().map_or(u64::MAX, |free| free / 2);
+    let limit = crate::memory::read_budget();
     gunzip_within(raw, name, limit)
 }
 
@@ -139,12 +139,7 @@ mod fuzz;
 pub(crate) mod tests {
     use super::*;
 
-    /// Gzips bytes in memory (shared by the readers' tests).
-    pub(crate) fn gz(bytes: &[u8]) -> Vec<u8> {
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut enc, bytes).expect("in-memory write");
-        enc.finish().expect("in-memory gzip")
-    }
+    pub(crate) use crate::testing::gzip as gz;
 
     #[test]
     fn gzip_is_detected_by_magic() {
