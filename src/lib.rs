@@ -1,10 +1,12 @@
 //! # dl-families
 //!
-//! The umbrella crate: re-exports every family crate and holds the recipes
+//! The umbrella crate: re-exports every family crate, holds the recipes
 //! that compare families side by side (the examples `adding_problem`,
-//! `vanishing_gradients`, `forecast` and the `tour`). Depend on a family
+//! `vanishing_gradients`, `forecast` and the `tour`) and the hybrids of two
+//! families ([`crnn`]: a CNN + BiLSTM that reads digit strings). Depend on a family
 //! crate alone (`dl-cnn`, `dl-rnn`, `dl-lstm`, `dl-transformer`, `dl-gan`) when you need only that one.
 
+pub mod crnn;
 pub mod recurrent;
 
 pub use dl_cnn;

@@ -60,7 +60,7 @@ fn mnist_folder(name: &str) -> PathBuf {
 }
 
 #[test]
-fn image_examples_refuse_bombs_huge_widths_and_missing_models() {
+fn image_examples_refuse_bombs_huge_widths_bad_flags_and_missing_models() {
     let data = mnist_folder("mnist");
     let d = data.to_str().unwrap();
     let out = temp("mnist-out");
@@ -75,6 +75,12 @@ fn image_examples_refuse_bombs_huge_widths_and_missing_models() {
     assert!(e.contains("ResNetConfig") && e.contains("more than the"), "{e}");
     let e = fails("saliency", &["--data", d, "--quick", "--model-dir", "/nonexistent/model"], &out);
     assert!(e.contains("/nonexistent/model"), "{e}");
+    let e = fails("read_digits", &["--data", d, "--quick", "--beam", "0"], &out);
+    assert!(e.contains("--beam") && e.contains("at least 1"), "{e}");
+    let e = fails("read_digits", &["--data", d, "--quick", "--hidden", "0"], &out);
+    assert!(e.contains("hidden"), "{e}");
+    let e = fails("detect_digits", &["--data", d, "--quick", "--threshold", "1.5"], &out);
+    assert!(e.contains("--threshold") && e.contains("1.5"), "{e}");
 }
 
 /// A minimal 16-bit mono WAV of `samples` at `rate` Hz.

@@ -8,15 +8,19 @@
 //!
 //! Models (each with a validated `#[derive(Config)]`):
 //! [`LeNet5`], [`Vgg`] (from a list of blocks), [`ResNet`] (basic blocks,
-//! ResNet-18 with ImageNet or small stem), [`TextCnn`] (Kim 2014) and a
-//! spectrogram CNN ([`SpectrogramCnnConfig`]). Tools: penultimate-layer
+//! ResNet-18 with ImageNet or small stem), [`TextCnn`] (Kim 2014), a
+//! spectrogram CNN ([`SpectrogramCnnConfig`]) and a CenterNet-style
+//! detector ([`CenterNet`]). Tools: penultimate-layer
 //! embeddings and a cosine nearest-neighbour index ([`retrieval`]), saliency
-//! maps ([`saliency`]), pooling variants ([`PoolKind`]). Inputs: WAV files
+//! maps ([`saliency`]), pooling variants ([`PoolKind`]), strings and scenes of digits
+//! composed from MNIST-layout images ([`scenes`]), boxes, non-maximum
+//! suppression and VOC/COCO mean average precision ([`detection`]). Inputs: WAV files
 //! as log-mel spectrograms ([`audio`]) and the 8x8 digits compiled into the
 //! crate ([`embedded`]).
 
 pub mod audio;
 pub mod data;
+pub mod detection;
 pub mod embedded;
 pub mod models;
 #[cfg(feature = "parity")]
@@ -25,9 +29,11 @@ pub mod pool;
 pub mod recipes;
 pub mod retrieval;
 pub mod saliency;
+pub mod scenes;
 
 pub use data::{ImageBatch, ImageBatcher, ImageItem, TextBatch, TextBatcher, TextItem};
 pub use models::ImageClassifier;
+pub use models::centernet::{CenterNet, CenterNetConfig};
 pub use models::lenet::{LeNet5, LeNet5Config};
 pub use models::resnet::{ResNet, ResNetConfig, Stem};
 pub use models::spectrogram::SpectrogramCnnConfig;

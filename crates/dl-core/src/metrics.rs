@@ -38,6 +38,36 @@ pub fn perplexity(mean_nll_nats: f64) -> f64 {
     mean_nll_nats.exp()
 }
 
+/// Levenshtein distance: the fewest insertions, deletions and substitutions
+/// that turn `hypothesis` into `reference`.
+pub fn edit_distance<T: PartialEq>(hypothesis: &[T], reference: &[T]) -> usize {
+    // One row of the table at a time: row[j] = distance between the hypothesis so far and reference[..j].
+    let mut row: Vec<usize> = (0..=reference.len()).collect();
+    for (i, h) in hypothesis.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, r) in reference.iter().enumerate() {
+            let substitute = diagonal + usize::from(h != r);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[reference.len()]
+}
+
+/// Error rate of label sequences (character or word error rate): the summed
+/// [`edit_distance`] of each hypothesis to its reference over the total
+/// reference length. Errors on a count mismatch or empty references.
+pub fn error_rate<T: PartialEq>(hypotheses: &[Vec<T>], references: &[Vec<T>]) -> Result<f64> {
+    same_len("error_rate", hypotheses.len(), references.len())?;
+    let total: usize = references.iter().map(Vec::len).sum();
+    if total == 0 {
+        return Err(Error::empty("error_rate: the references"));
+    }
+    let edits: usize = hypotheses.iter().zip(references).map(|(h, r)| edit_distance(h, r)).sum();
+    Ok(edits as f64 / total as f64)
+}
+
 /// Corpus BLEU-4 (Papineni et al. 2002) of `hypotheses` against one reference each,
 /// on tokens as given: clipped n-gram precisions for n = 1..4 summed over the corpus,
 /// their geometric mean, times the brevity penalty `min(1, exp(1 - ref_len / hyp_len))`.
@@ -205,6 +235,20 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn edit_distance_and_error_rate_match_hand_counts() {
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(edit_distance(b"", b"abc"), 3);
+        assert_eq!(edit_distance(b"abc", b""), 3);
+        assert_eq!(edit_distance(&[1, 2, 3], &[1, 2, 3]), 0);
+        assert_eq!(edit_distance(&[1, 3], &[1, 2, 3]), 1);
+        // 1 + 0 edits over 3 + 2 reference labels.
+        let rate = error_rate(&[vec![1, 3], vec![4, 5]], &[vec![1, 2, 3], vec![4, 5]]).unwrap();
+        assert!((rate - 0.2).abs() < 1e-12);
+        assert!(error_rate::<u8>(&[vec![]], &[vec![]]).is_err());
+        assert!(error_rate(&[vec![1]], &[]).is_err());
+    }
 
     #[test]
     fn accuracy_counts_matches() {

@@ -1013,6 +1013,75 @@ pub fn image_grid_png(
     c.save(path)
 }
 
+/// A box to draw over an image: corners in image pixels, a label, a colour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkedBox {
+    /// `[x0, y0, x1, y1]` in image pixels (before upscaling).
+    pub corners: [f32; 4],
+    /// Text drawn at the box's top-left corner ("7 0.98").
+    pub label: String,
+    /// Outline and text colour.
+    pub color: [u8; 3],
+}
+
+/// Writes a grid of grayscale images (as [`image_grid_png`], without
+/// captions) with boxes drawn over each: a 2-pixel outline and its label on
+/// a white strip at the top-left corner, inside the tile.
+///
+/// # Errors
+/// As [`image_grid_png`]; [`Error::Shape`] when `boxes` does not have one
+/// list per image.
+pub fn boxes_grid_png(
+    path: &Path,
+    images: &[Vec<f32>],
+    width: usize,
+    height: usize,
+    cols: usize,
+    scale: u32,
+    boxes: &[Vec<MarkedBox>],
+) -> Result<()> {
+    let ctx = "boxes_grid_png";
+    let n = check_image(ctx, width, height, scale)?;
+    if images.is_empty() || cols == 0 {
+        return Err(Error::Invalid(format!("{ctx}: needs at least one image and one column")));
+    }
+    if boxes.len() != images.len() {
+        return Err(Error::shape(
+            format!("{ctx} boxes"),
+            format!("{} lists (one per image)", images.len()),
+            boxes.len(),
+        ));
+    }
+    if let Some((i, img)) = images.iter().enumerate().find(|(_, img)| img.len() != n) {
+        return Err(Error::shape(format!("{ctx} image {i}"), format!("{width}x{height} = {n} pixels"), img.len()));
+    }
+    let cols = cols.min(images.len());
+    let rows = images.len().div_ceil(cols);
+    let (s, gap) = (i64::from(scale), i64::from(GAP));
+    let (tile_w, tile_h) = (width as i64 * s, height as i64 * s);
+    let total_w = mul(ctx, cols as u64, (tile_w + gap) as u64)?.saturating_add(GAP as u64);
+    let total_h = mul(ctx, rows as u64, (tile_h + gap) as u64)?.saturating_add(GAP as u64);
+    let mut c = Canvas::new(ctx, total_w, total_h, WHITE)?;
+    for (i, (img, marks)) in images.iter().zip(boxes).enumerate() {
+        let x0 = gap + (i % cols) as i64 * (tile_w + gap);
+        let y0 = gap + (i / cols) as i64 * (tile_h + gap);
+        draw_gray(&mut c, x0, y0, &normalise(img), width, s);
+        for m in marks {
+            let [bx0, by0, bx1, by1] = m.corners.map(|v| if v.is_finite() { (v * s as f32).round() as i64 } else { 0 });
+            let (bx0, by0) = (bx0.clamp(0, tile_w - 1), by0.clamp(0, tile_h - 1));
+            let (bx1, by1) = (bx1.clamp(bx0 + 1, tile_w), by1.clamp(by0 + 1, tile_h));
+            for k in 0..2 {
+                c.rect_outline(x0 + bx0 + k, y0 + by0 + k, bx1 - bx0 - 2 * k, by1 - by0 - 2 * k, m.color);
+            }
+            let tw = text_width(&m.label, 1);
+            let (tx, ty) = (x0 + bx0, (y0 + by0 - GLYPH_H - 2).max(y0));
+            c.fill_rect(tx, ty, (tw + 2).min(x0 + tile_w - tx), GLYPH_H + 2, WHITE);
+            c.text(tx + 1, ty + 1, &truncate(&m.label, ((x0 + tile_w - tx) / ADVANCE).max(0) as usize), 1, m.color);
+        }
+    }
+    c.save(path)
+}
+
 /// Writes a saliency map as two panels side by side, each `width * scale` x
 /// `height * scale`, separated by a [`GAP`]-pixel white strip.
 ///
@@ -1339,6 +1408,27 @@ mod tests {
         assert_eq!(img.px(4, 0), [64, 64, 64]);
         assert_eq!(img.px(0, 4), [255, 255, 255], "max value is white");
         assert_eq!(img.px(5, 5), [0, 0, 0], "NaN is black");
+    }
+
+    #[test]
+    fn boxes_are_drawn_over_their_image() {
+        let path = temp_png("boxes");
+        let red = [220, 30, 30];
+        let mark = MarkedBox { corners: [2.0, 3.0, 8.0, 9.0], label: "7 0.98".into(), color: red };
+        boxes_grid_png(&path, &[vec![0.0; 100], vec![1.0; 100]], 10, 10, 2, 4, &[vec![mark], vec![]]).expect("boxes");
+        let img = read_png(&path);
+        let g = GAP;
+        assert_eq!((img.w, img.h), (2 * 40 + 3 * g, 40 + 2 * g));
+        // The outline of the first tile's box (4x upscaled), two pixels thick, and its label.
+        assert_eq!(img.px(g + 2 * 4, g + 6 * 4), red);
+        assert_eq!(img.px(g + 2 * 4 + 1, g + 6 * 4), red);
+        assert_eq!(img.px(g + 8 * 4 - 1, g + 6 * 4), red);
+        assert_eq!(img.px(g + 5 * 4, g + 6 * 4), [0, 0, 0], "inside the box: the image");
+        // The 24x24 outline two pixels thick (24^2 - 20^2), and the label.
+        assert!(img.count(red) > 24 * 24 - 20 * 20);
+        let e = boxes_grid_png(&path, &[vec![0.0; 100]], 10, 10, 1, 1, &[]).unwrap_err();
+        assert!(matches!(e, Error::Shape { .. }), "{e}");
+        assert!(matches!(boxes_grid_png(&path, &[vec![0.0; 99]], 10, 10, 1, 1, &[vec![]]), Err(Error::Shape { .. })));
     }
 
     #[test]

@@ -20,6 +20,17 @@ pub enum Targets {
     Classes(Tensor<1, Int>),
     /// Real-valued targets with the shape of the output: `[N, K]`.
     Values(Tensor<2>),
+    /// Label sequences, scored by exact match: what the model read (for
+    /// example CTC's best path) and the truth, one per example.
+    Sequences {
+        /// The sequences the model read.
+        read: Vec<Vec<usize>>,
+        /// The true sequences.
+        truth: Vec<Vec<usize>>,
+    },
+    /// Nothing to score step by step but the loss (a detector, whose
+    /// mean average precision is measured over a whole set once trained).
+    Unscored,
 }
 
 /// The result of one forward pass with its loss.
@@ -27,7 +38,8 @@ pub enum Targets {
 pub struct StepOutput {
     /// The scalar loss (`[1]`), differentiable when the model is on an autodiff device.
     pub loss: Tensor<1>,
-    /// Logits `[N, classes]` for classification, predictions `[N, K]` for regression.
+    /// Logits `[N, classes]` for classification, predictions `[N, K]` for regression,
+    /// any `[N, K]` view of the outputs for sequences (N counts the examples).
     pub output: Tensor<2>,
     /// The targets of this batch.
     pub targets: Targets,
@@ -75,7 +87,7 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Accuracy for classification, `None` for regression.
+    /// Accuracy for classification (exact matches for sequences), `None` for regression.
     pub fn accuracy(&self) -> Option<f64> {
         (self.correct.1 > 0).then(|| self.correct.0 as f64 / self.correct.1 as f64)
     }
@@ -139,6 +151,14 @@ impl MetricAccumulator {
                 self.squared_error += diff.into_scalar::<f32>() as f64;
                 self.values += n * k;
             }
+            Targets::Sequences { read, truth } => {
+                if read.len() != truth.len() {
+                    return Err(Error::shape("step output", format!("{} sequences", truth.len()), read.len()));
+                }
+                self.correct.0 += read.iter().zip(truth).filter(|(r, t)| r == t).count() as u64;
+                self.correct.1 += truth.len() as u64;
+            }
+            Targets::Unscored => {}
         }
         Ok(loss)
     }

@@ -19,6 +19,7 @@
 //! - [`seq2seq`]: an encoder-decoder with additive or multiplicative
 //!   attention, teacher forcing, greedy and beam-search decoding.
 //! - [`beam`]: beam search over any decoder, recurrent or Transformer.
+//! - [`ctc`]: the CTC loss with its checks, best-path and prefix beam decoding.
 //!
 //! burn's own `Rnn`/`Gru`/`Lstm` are single-layer cells with one pair of
 //! `Linear` per gate and no sequence lengths, projection, peepholes or gate
@@ -27,6 +28,7 @@
 //! one per gate) and add what burn lacks.
 
 pub mod beam;
+pub mod ctc;
 pub mod heads;
 pub mod seq2seq;
 mod stack;

@@ -1,5 +1,6 @@
 //! The CNN architectures.
 
+pub mod centernet;
 pub mod lenet;
 pub mod resnet;
 pub mod spectrogram;

@@ -179,7 +179,11 @@ where
         };
         let metric = |e: &Evaluation| e.accuracy().or(e.rmse());
         if state.history.metric_name.is_empty() {
-            state.history.metric_name = if tr.accuracy().is_some() { "accuracy".into() } else { "rmse".into() };
+            state.history.metric_name = match (tr.accuracy(), tr.rmse()) {
+                (Some(_), _) => "accuracy".into(),
+                (None, Some(_)) => "rmse".into(),
+                (None, None) => "metric".into(),
+            };
         }
         let record = EpochRecord {
             epoch,

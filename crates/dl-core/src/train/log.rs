@@ -30,7 +30,7 @@ pub struct EpochRecord {
 /// The history of a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct History {
-    /// Name of the metric column ("accuracy" or "rmse").
+    /// Name of the metric column ("accuracy", "rmse", or "metric" when the loss is the only figure).
     pub metric_name: String,
     /// One record per completed epoch.
     pub epochs: Vec<EpochRecord>,
