@@ -195,14 +195,17 @@ where
             seconds: start.elapsed().as_secs_f64(),
         };
         if cfg.progress {
+            // The metric is left out when the loss is the only figure.
+            let name = &state.history.metric_name;
+            let metric = |v: Option<f64>| {
+                if tr.accuracy().or(tr.rmse()).is_some() { format!(" {name} {}", fmt_opt(v)) } else { String::new() }
+            };
             eprintln!(
-                "epoch {epoch:>3}: train loss {:.4} {} {}  valid loss {} {} {}  ({:.1}s)",
+                "epoch {epoch:>3}: train loss {:.4}{}  valid loss {}{}  ({:.1}s)",
                 record.train_loss,
-                state.history.metric_name,
-                fmt_opt(record.train_metric),
+                metric(record.train_metric),
                 fmt_opt(record.valid_loss),
-                state.history.metric_name,
-                fmt_opt(record.valid_metric),
+                metric(record.valid_metric),
                 record.seconds
             );
         }
