@@ -37,6 +37,8 @@ fn lenet8(device: &Device) -> LeNet5 {
 
 #[test]
 fn lenet5_matches_pytorch_fixtures() {
+    // The checker builds each module with random weights before loading the fixture's.
+    let _rng = rng_lock();
     // The committed fixtures (tools/parity) and the shared sample, when present.
     let mut checked = 0;
     for dir in [workspace_root().join("fixtures/parity"), workspace_root().join("../shared/parity/samples")] {
@@ -58,6 +60,8 @@ fn lenet5_matches_pytorch_fixtures() {
 
 #[test]
 fn every_committed_fixture_of_a_known_kind_passes() {
+    // The checker builds each module with random weights before loading the fixture's.
+    let _rng = rng_lock();
     let dir = workspace_root().join("fixtures/parity");
     let mut out = Vec::new();
     let (passed, failed) = dl_core::parity::check_dirs(&registry(), &[dir], &device(), &mut out).unwrap();

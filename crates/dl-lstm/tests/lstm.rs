@@ -45,6 +45,7 @@ fn check_lstm_fixtures(d: &Device) -> usize {
 
 #[test]
 fn lstm_matches_pytorch_fixtures() {
+    let _rng = rng_lock();
     // Committed: h0/c0 and proj_size + 2 layers + bidirectional (tools/parity).
     assert!(check_lstm_fixtures(&device()) >= 2);
 }

@@ -50,6 +50,7 @@ fn check_kind_fixtures(kinds: &[&str], d: &Device) -> usize {
 
 #[test]
 fn rnn_and_gru_match_pytorch_fixtures() {
+    let _rng = rng_lock();
     // Committed: 2 rnn + 2 gru (tools/parity); the shared samples add more when present.
     assert!(check_kind_fixtures(&["rnn", "gru"], &device()) >= 4);
 }

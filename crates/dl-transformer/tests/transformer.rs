@@ -79,6 +79,7 @@ fn checkpoint_dir_follows_the_data_folders() {
 
 #[test]
 fn attention_layers_and_hf_models_match_pytorch_fixtures() {
+    let _rng = rng_lock();
     let counts = check_fixtures(
         &device(),
         &[workspace_root().join("fixtures/parity"), workspace_root().join("../shared/parity/samples")],
@@ -92,6 +93,7 @@ fn attention_layers_and_hf_models_match_pytorch_fixtures() {
 
 #[test]
 fn committed_fixtures_pass_on_every_compiled_backend() {
+    let _rng = rng_lock();
     for backend in Backend::compiled() {
         if backend == Backend::Flex {
             continue;
@@ -129,6 +131,7 @@ fn check_reference(encoder: &SentenceEncoder, path: &Path, d: &Device) -> usize 
 
 #[test]
 fn minilm_sentence_embeddings_match_sentence_transformers() {
+    let _rng = rng_lock();
     let Some(dir) = minilm() else { return };
     let d = device();
     let encoder = SentenceEncoder::from_dir(&dir, &d).unwrap();
@@ -168,6 +171,7 @@ fn minilm_sentence_embeddings_match_sentence_transformers() {
 /// real all-MiniLM-L6-v2 weights (6 layers) under a config of 5 layers.
 #[test]
 fn a_config_with_fewer_layers_than_the_checkpoint_is_refused() {
+    let _rng = rng_lock();
     let Some(dir) = minilm() else { return };
     let short = dl_core::testing::temp_dir("dl-transformer", "five-layers");
     let mut config: serde_json::Value = dl_core::config::load_json(dir.join("config.json")).unwrap();
@@ -459,6 +463,7 @@ fn save_and_load_are_bit_exact() {
 
 #[test]
 fn encoder_decoder_learns_to_reverse_and_beam_search_agrees() {
+    let _rng = rng_lock();
     use dl_seq::{PairBatcher, PairItem};
     let _rng = rng_lock();
     let d = device();
@@ -504,6 +509,7 @@ fn encoder_decoder_learns_to_reverse_and_beam_search_agrees() {
 
 #[test]
 fn transformer_encoder_ignores_padding_and_serves_the_sequence_heads() {
+    let _rng = rng_lock();
     use dl_seq::SequenceEncoder;
     use dl_seq::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask};
     let _rng = rng_lock();
@@ -531,6 +537,7 @@ fn transformer_encoder_ignores_padding_and_serves_the_sequence_heads() {
 
 #[test]
 fn vit_fits_a_small_batch_and_checks_image_shapes() {
+    let _rng = rng_lock();
     use dl_core::data::image::{ImageBatcher, ImageItem};
     let _rng = rng_lock();
     let d = device();
