@@ -465,7 +465,6 @@ fn save_and_load_are_bit_exact() {
 fn encoder_decoder_learns_to_reverse_and_beam_search_agrees() {
     let _rng = rng_lock();
     use dl_seq::{PairBatcher, PairItem};
-    let _rng = rng_lock();
     let d = device();
     d.seed(9);
     let ad = d.clone().autodiff();
@@ -512,7 +511,6 @@ fn transformer_encoder_ignores_padding_and_serves_the_sequence_heads() {
     let _rng = rng_lock();
     use dl_seq::SequenceEncoder;
     use dl_seq::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask};
-    let _rng = rng_lock();
     let d = device();
     d.seed(10);
     let enc = TransformerEncoderConfig::new(3, 16).with_max_len(8).init(&d).unwrap();
@@ -539,7 +537,6 @@ fn transformer_encoder_ignores_padding_and_serves_the_sequence_heads() {
 fn vit_fits_a_small_batch_and_checks_image_shapes() {
     let _rng = rng_lock();
     use dl_core::data::image::{ImageBatcher, ImageItem};
-    let _rng = rng_lock();
     let d = device();
     d.seed(11);
     let ad = d.clone().autodiff();
