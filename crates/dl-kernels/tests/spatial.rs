@@ -44,6 +44,11 @@ fn conv2d_equals_burns_in_values_and_gradients() {
         (50, [3, 4], [9, 7], [3, 2], [2, 1], [1, 2], PaddingConfig2d::Explicit(2, 1, 0, 1), true),
         (1, [2, 3], [6, 6], [4, 4], [2, 2], [1, 1], PaddingConfig2d::Valid, false),
         (8, [4, 5], [5, 5], [1, 1], [1, 1], [1, 1], PaddingConfig2d::Valid, true),
+        // `Same`: 3x3 at stride 1 (the CRNN's and the detector's), an even
+        // kernel at stride 2 (the padding split unevenly), dilation.
+        (6, [2, 3], [8, 10], [3, 3], [1, 1], [1, 1], PaddingConfig2d::Same, true),
+        (3, [2, 3], [7, 9], [4, 4], [2, 2], [1, 1], PaddingConfig2d::Same, true),
+        (2, [2, 2], [9, 9], [3, 3], [1, 1], [2, 2], PaddingConfig2d::Same, false),
     ];
     for (n, channels, [h, w], kernel, stride, dilation, padding, bias) in cases {
         let conv = Conv2dConfig::new(channels, kernel)

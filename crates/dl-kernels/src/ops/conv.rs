@@ -246,17 +246,27 @@ fn bias_or_zeros(bias: Option<Tensor<1>>, channels: usize, device: &burn::tensor
 }
 
 /// `conv.forward(x)`, as im2col + GEMM with its own backward where the fused
-/// ops run ([`fused_on`]) and the module has one group and explicit or no
-/// padding; otherwise, and for shapes the module would reject, exactly
-/// `conv.forward(x)`.
+/// ops run ([`fused_on`]) and the module has one group; otherwise, and for
+/// shapes the module would reject, exactly `conv.forward(x)`. `Same` padding
+/// becomes the explicit padding burn computes for it.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [_, c, h, w] = x.dims();
     let weight = conv.weight.val();
     let [o, c_w, kh, kw] = weight.dims();
+    // burn's `Same`: the output keeps ceil(size / stride) positions, the
+    // padding split in two with the odd pixel at the end (dilation aside).
+    let same = |size: usize, k: usize, stride: usize| {
+        let total =
+            if size > 0 && stride > 0 { ((size.div_ceil(stride) - 1) * stride + k).saturating_sub(size) } else { 0 };
+        (total / 2, total - total / 2)
+    };
     let pads = match &conv.padding {
         PaddingConfig2d::Valid => Some([0, 0, 0, 0]),
         PaddingConfig2d::Explicit(top, left, bottom, right) => Some([*top, *left, *bottom, *right]),
-        PaddingConfig2d::Same => None,
+        PaddingConfig2d::Same => {
+            let ((top, bottom), (left, right)) = (same(h, kh, conv.stride[0]), same(w, kw, conv.stride[1]));
+            Some([top, left, bottom, right])
+        }
     };
     let fits = |[top, left, bottom, right]: [usize; 4]| {
         Some([
