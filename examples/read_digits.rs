@@ -7,13 +7,11 @@
 
 use burn::module::Module;
 use clap::Parser;
-use dl_cnn::recipes::IDX_FILES;
+use dl_cnn::recipes::mnist_scene_pools;
 use dl_cnn::scenes::{DigitString, DigitStringConfig};
-use dl_core::data::idx::{ImageSet, check_labels, read_idx_images, read_idx_labels};
-use dl_core::data::split::train_valid_split;
 use dl_core::metrics::error_rate;
 use dl_core::train::{LrSchedule, fit};
-use dl_core::{Batcher, Error, ModelConfig, Result};
+use dl_core::{Batcher, ModelConfig, Result};
 use dl_examples::cli::{CommonArgs, run_example};
 use dl_families::crnn::{Crnn, CrnnConfig, StringBatcher};
 use serde_json::json;
@@ -48,44 +46,23 @@ fn main() {
     run_example(|| run(&args));
 }
 
-/// One MNIST split: images and labels, which must agree in count.
-fn split(dir: &std::path::Path, images: &str, labels: &str) -> Result<(ImageSet, Vec<u8>)> {
-    let (set, l) = (read_idx_images(dir.join(images))?, read_idx_labels(dir.join(labels))?);
-    check_labels(&l, 10, dir.join(labels))?;
-    if set.n != l.len() {
-        return Err(Error::Invalid(format!("{images} holds {} images but {labels} {} labels", set.n, l.len())));
-    }
-    Ok((set, l))
-}
-
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
     dl_core::config::check::positive("read_digits", "--beam", args.beam)?;
     dl_core::config::check::positive("read_digits", "--batch-size", args.batch_size)?;
-    let dir = c.data_dirs().find("mnist", &IDX_FILES)?;
-    let (train_images, train_labels) = split(&dir, IDX_FILES[0], IDX_FILES[1])?;
-    let (test_images, test_labels) = split(&dir, IDX_FILES[2], IDX_FILES[3])?;
-
     // Validation strings come from 5,000 training images that no training string uses.
     let layout = DigitStringConfig::new();
-    let (train_pool, valid_pool) = train_valid_split(train_images.n, 5_000.0 / 60_000.0, c.seed)?;
-    if valid_pool.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{}: {} training images are too few to hold validation images out",
-            dir.display(),
-            train_images.n
-        )));
-    }
-    let test_pool: Vec<usize> = (0..test_images.n).collect();
+    let pools = mnist_scene_pools(&c.data_dirs(), 5_000, c.seed)?;
+    let ((train_images, train_labels), (test_images, test_labels)) = (&pools.train, &pools.test);
     let (n_train, n_test) = if c.quick { (2_000, 500) } else { (args.train_strings, args.test_strings) };
     dl_core::config::check::positive("read_digits", "--train-strings", n_train)?;
     dl_core::config::check::positive("read_digits", "--test-strings", n_test)?;
     let plan = |pool: &[usize], labels: &[u8], seed: u64, n: usize| -> Result<Vec<DigitString>> {
         (0..n).map(|i| layout.plan(pool, labels, seed, i)).collect()
     };
-    let train = plan(&train_pool, &train_labels, c.seed, n_train)?;
-    let valid = plan(&valid_pool, &train_labels, c.seed + 1, 2_000.min(n_test))?;
-    let test = plan(&test_pool, &test_labels, c.seed + 2, n_test)?;
+    let train = plan(&pools.train_pool, train_labels, c.seed, n_train)?;
+    let valid = plan(&pools.valid_pool, train_labels, c.seed + 1, 2_000.min(n_test))?;
+    let test = plan(&pools.test_pool, test_labels, c.seed + 2, n_test)?;
 
     let out = c.out_dir("read_digits")?;
     let mut cfg = c.train_config(10, Some(out.clone()));
@@ -109,21 +86,22 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     );
     let start = std::time::Instant::now();
     let report =
-        fit(model, &train, Some(&valid), &StringBatcher { layout: &layout, images: &train_images }, &cfg, &device)?;
+        fit(model, &train, Some(&valid), &StringBatcher { layout: &layout, images: train_images }, &cfg, &device)?;
     let train_seconds = start.elapsed().as_secs_f64();
     dl_core::checkpoint::save_model(&config, &report.model, out.join("model"))?;
 
     // Test: best path and prefix beam search on the same outputs.
     let model: Crnn = report.model.valid();
     let eval_device = device.clone().without_autodiff();
-    let batcher = StringBatcher { layout: &layout, images: &test_images };
+    let batcher = StringBatcher { layout: &layout, images: test_images };
     let (mut greedy, mut beamed, mut truth) = (Vec::new(), Vec::new(), Vec::new());
     let pb = dl_core::train::progress::bar(test.len().div_ceil(256) as u64, "test", !c.no_progress);
     for chunk in test.chunks(256) {
         let refs: Vec<&DigitString> = chunk.iter().collect();
         let batch = batcher.batch(&refs, &eval_device)?;
-        greedy.extend(model.read(batch.images.clone(), 1)?);
-        beamed.extend(model.read(batch.images, args.beam)?);
+        for (readings, read) in [&mut greedy, &mut beamed].into_iter().zip(model.read(batch.images, &[1, args.beam])?) {
+            readings.extend(read);
+        }
         truth.extend(batch.labels);
         pb.inc(1);
     }
@@ -144,7 +122,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     // The first 24 test strings with what the model read (and the truth when it misread).
     let digits = |l: &[usize]| l.iter().map(|d| d.to_string()).collect::<String>();
     let shown: Vec<&DigitString> = test.iter().take(24).collect();
-    let images: Vec<Vec<f32>> = shown.iter().map(|s| layout.render(s, &test_images)).collect::<Result<_>>()?;
+    let images: Vec<Vec<f32>> = shown.iter().map(|s| layout.render(s, test_images)).collect::<Result<_>>()?;
     let captions: Vec<String> = beamed
         .iter()
         .zip(&truth)

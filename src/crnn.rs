@@ -17,7 +17,7 @@ use dl_core::data::idx::ImageSet;
 use dl_core::task::{Batcher, StepOutput, Supervised, Targets, to_f32};
 use dl_core::{Error, ModelConfig};
 use dl_lstm::{Lstm, LstmConfig, SequenceEncoder};
-use dl_seq::ctc::{ctc_loss, greedy_decode, prefix_beam_search};
+use dl_seq::ctc::{ctc_loss, decode_batch};
 
 /// CRNN hyper-parameters.
 #[derive(Config, Debug, PartialEq)]
@@ -153,19 +153,13 @@ impl Crnn {
         self.blank
     }
 
-    /// Reads each image: best-path decoding, or prefix beam search with `beam > 1`.
-    pub fn read(&self, images: Tensor<4>, beam: usize) -> dl_core::Result<Vec<Vec<usize>>> {
+    /// Reads each image with every beam of `beams` (1: best path, more:
+    /// prefix beam search) from one forward pass: one list of readings per beam.
+    pub fn read(&self, images: Tensor<4>, beams: &[usize]) -> dl_core::Result<Vec<Vec<Vec<usize>>>> {
         let lp = self.forward(images)?;
-        let [n, t, classes] = lp.dims();
+        let [_, t, classes] = lp.dims();
         let values = to_f32(lp)?;
-        values
-            .chunks(t * classes)
-            .take(n)
-            .map(|rows| match beam {
-                0 | 1 => greedy_decode(rows, t, classes, self.blank),
-                _ => prefix_beam_search(rows, t, classes, self.blank, beam).map(|r| r.labels),
-            })
-            .collect()
+        beams.iter().map(|&beam| decode_batch(&values, t, classes, self.blank, beam)).collect()
     }
 }
 
@@ -207,11 +201,7 @@ impl Supervised<StringBatch> for Crnn {
         let [n, t, classes] = lp.dims();
         // CTC reads [T, N, classes].
         let loss = ctc_loss(lp.clone().swap_dims(0, 1), &batch.labels, &vec![t; n], self.blank)?;
-        let values = to_f32(lp.clone().detach())?;
-        let read = values
-            .chunks(t * classes)
-            .map(|rows| greedy_decode(rows, t, classes, self.blank))
-            .collect::<dl_core::Result<Vec<_>>>()?;
+        let read = decode_batch(&to_f32(lp.clone().detach())?, t, classes, self.blank, 1)?;
         Ok(StepOutput {
             loss,
             output: lp.reshape([n, t * classes]),

@@ -10,11 +10,10 @@ use burn::module::Module;
 use clap::Parser;
 use dl_cnn::detection::{Interpolation, coco_map, mean_average_precision};
 use dl_cnn::models::centernet::SceneBatcher;
-use dl_cnn::recipes::IDX_FILES;
+use dl_cnn::recipes::mnist_scene_pools;
 use dl_cnn::scenes::{DigitScene, DigitSceneConfig};
 use dl_cnn::{CenterNet, CenterNetConfig};
-use dl_core::data::idx::{ImageSet, check_labels, read_idx_images, read_idx_labels};
-use dl_core::data::split::train_valid_split;
+use dl_core::data::idx::ImageSet;
 use dl_core::plot::{MarkedBox, PALETTE, boxes_grid_png};
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{Batcher, Error, ModelConfig, Result};
@@ -48,16 +47,6 @@ fn main() {
     run_example(|| run(&args));
 }
 
-/// One MNIST split: images and labels, which must agree in count.
-fn split(dir: &std::path::Path, images: &str, labels: &str) -> Result<(ImageSet, Vec<u8>)> {
-    let (set, l) = (read_idx_images(dir.join(images))?, read_idx_labels(dir.join(labels))?);
-    check_labels(&l, 10, dir.join(labels))?;
-    if set.n != l.len() {
-        return Err(Error::Invalid(format!("{images} holds {} images but {labels} {} labels", set.n, l.len())));
-    }
-    Ok((set, l))
-}
-
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
     if !(0.0..1.0).contains(&args.threshold) {
@@ -71,27 +60,16 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let (n_train, n_test) = if c.quick { (1_000, 200) } else { (args.train_scenes, args.test_scenes) };
     dl_core::config::check::positive("detect_digits", "--train-scenes", n_train)?;
     dl_core::config::check::positive("detect_digits", "--test-scenes", n_test)?;
-    let dir = c.data_dirs().find("mnist", &IDX_FILES)?;
-    let (train_images, train_labels) = split(&dir, IDX_FILES[0], IDX_FILES[1])?;
-    let (test_images, test_labels) = split(&dir, IDX_FILES[2], IDX_FILES[3])?;
-
     // Validation scenes come from 5,000 training images that no training scene uses.
     let layout = DigitSceneConfig::new();
-    let (train_pool, valid_pool) = train_valid_split(train_images.n, 5_000.0 / 60_000.0, c.seed)?;
-    if valid_pool.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{}: {} training images are too few to hold validation images out",
-            dir.display(),
-            train_images.n
-        )));
-    }
-    let test_pool: Vec<usize> = (0..test_images.n).collect();
+    let pools = mnist_scene_pools(&c.data_dirs(), 5_000, c.seed)?;
+    let ((train_images, train_labels), (test_images, test_labels)) = (&pools.train, &pools.test);
     let plan = |pool: &[usize], set: &ImageSet, labels: &[u8], seed: u64, n: usize| -> Result<Vec<DigitScene>> {
         (0..n).map(|i| layout.plan(pool, set, labels, seed, i)).collect()
     };
-    let train = plan(&train_pool, &train_images, &train_labels, c.seed, n_train)?;
-    let valid = plan(&valid_pool, &train_images, &train_labels, c.seed + 1, 1_000.min(n_test))?;
-    let test = plan(&test_pool, &test_images, &test_labels, c.seed + 2, n_test)?;
+    let train = plan(&pools.train_pool, train_images, train_labels, c.seed, n_train)?;
+    let valid = plan(&pools.valid_pool, train_images, train_labels, c.seed + 1, 1_000.min(n_test))?;
+    let test = plan(&pools.test_pool, test_images, test_labels, c.seed + 2, n_test)?;
     let objects = |s: &[DigitScene]| s.iter().map(|s| s.boxes.len()).sum::<usize>();
 
     let out = c.out_dir("detect_digits")?;
@@ -113,7 +91,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         layout.size,
         layout.size
     );
-    let batcher = SceneBatcher { layout: &layout, images: &train_images, classes: config.classes };
+    let batcher = SceneBatcher { layout: &layout, images: train_images, classes: config.classes };
     let start = std::time::Instant::now();
     let report = fit(model, &train, Some(&valid), &batcher, &cfg, &device)?;
     let train_seconds = start.elapsed().as_secs_f64();
@@ -121,7 +99,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
 
     let model: CenterNet = report.model.valid();
     let eval_device = device.clone().without_autodiff();
-    let batcher = SceneBatcher { layout: &layout, images: &test_images, classes: config.classes };
+    let batcher = SceneBatcher { layout: &layout, images: test_images, classes: config.classes };
     let (mut found, mut truths) = (Vec::new(), Vec::new());
     let pb = dl_core::train::progress::bar(test.len().div_ceil(256) as u64, "test", !c.no_progress);
     for chunk in test.chunks(256) {
@@ -139,7 +117,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
 
     // The first 12 test scenes with the detections scoring 0.3 or more.
     let shown = 12.min(test.len());
-    let images: Vec<Vec<f32>> = test[..shown].iter().map(|s| layout.render(s, &test_images)).collect::<Result<_>>()?;
+    let images: Vec<Vec<f32>> = test[..shown].iter().map(|s| layout.render(s, test_images)).collect::<Result<_>>()?;
     let marks: Vec<Vec<MarkedBox>> = found[..shown]
         .iter()
         .map(|ds| {

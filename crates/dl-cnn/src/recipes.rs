@@ -35,26 +35,68 @@ pub const MNIST_MEAN_STD: (f32, f32) = (0.1307, 0.3081);
 /// 8x8 digits).
 pub const IDX_CLASSES: usize = 10;
 
+/// One split of an IDX folder: its images and labels, which must agree in
+/// count; labels at or above [`IDX_CLASSES`] are an error naming the file
+/// and record.
+pub fn read_idx_split(dir: &Path, images: &str, labels: &str) -> Result<(ImageSet, Vec<u8>)> {
+    let (ip, lp) = (dir.join(images), dir.join(labels));
+    let set = read_idx_images(&ip)?;
+    let l = read_idx_labels(&lp)?;
+    check_labels(&l, IDX_CLASSES, &lp)?;
+    if set.n != l.len() {
+        return Err(Error::Invalid(format!(
+            "{} holds {} images but {} holds {} labels",
+            ip.display(),
+            set.n,
+            lp.display(),
+            l.len()
+        )));
+    }
+    Ok((set, l))
+}
+
+/// The raw images of an MNIST-layout folder for composing scenes: both
+/// splits as read, and the training images split into a pool for training
+/// scenes and `valid` held out for validation scenes (seeded).
+#[derive(Debug, Clone)]
+pub struct ScenePools {
+    /// Training images and labels.
+    pub train: (ImageSet, Vec<u8>),
+    /// Test images and labels.
+    pub test: (ImageSet, Vec<u8>),
+    /// Training images that training scenes may use.
+    pub train_pool: Vec<usize>,
+    /// Training images held out for validation scenes.
+    pub valid_pool: Vec<usize>,
+    /// Every test image.
+    pub test_pool: Vec<usize>,
+}
+
+/// MNIST's raw images with `valid` training images held out (seeded by `seed`).
+///
+/// # Errors
+/// The readers' errors; [`Error::Invalid`] when too few training images are
+/// left to hold any out.
+pub fn mnist_scene_pools(dirs: &DataDirs, valid: usize, seed: u64) -> Result<ScenePools> {
+    let dir = dirs.find("mnist", &IDX_FILES)?;
+    let train = read_idx_split(&dir, IDX_FILES[0], IDX_FILES[1])?;
+    let test = read_idx_split(&dir, IDX_FILES[2], IDX_FILES[3])?;
+    let n = train.0.n;
+    let (train_pool, valid_pool) = train_valid_split(n, (valid as f64 / n.max(1) as f64).min(0.5), seed)?;
+    if valid_pool.is_empty() || train_pool.is_empty() {
+        return Err(Error::Invalid(format!(
+            "{}: {n} training images are too few to hold validation images out",
+            dir.display()
+        )));
+    }
+    let test_pool = (0..test.0.n).collect();
+    Ok(ScenePools { train, test, train_pool, valid_pool, test_pool })
+}
+
 /// Loads an IDX dataset folder (`train-*`, `t10k-*`); labels at or above
 /// [`IDX_CLASSES`] are an error naming the file and record.
 pub fn load_idx_dataset(dir: &Path, max_value: f32, mean: f32, std: f32) -> Result<ImageData> {
-    // One split: its images and labels, which must agree in count.
-    let split = |images: &str, labels: &str| -> Result<(ImageSet, Vec<u8>)> {
-        let (ip, lp) = (dir.join(images), dir.join(labels));
-        let set = read_idx_images(&ip)?;
-        let l = read_idx_labels(&lp)?;
-        check_labels(&l, IDX_CLASSES, &lp)?;
-        if set.n != l.len() {
-            return Err(Error::Invalid(format!(
-                "{} holds {} images but {} holds {} labels",
-                ip.display(),
-                set.n,
-                lp.display(),
-                l.len()
-            )));
-        }
-        Ok((set, l))
-    };
+    let split = |images: &str, labels: &str| read_idx_split(dir, images, labels);
     let (tr, tr_l) = split("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")?;
     let (te, te_l) = split("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")?;
     if (tr.rows, tr.cols) != (te.rows, te.cols) {

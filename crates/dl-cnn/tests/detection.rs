@@ -98,7 +98,13 @@ fn what_a_detector_cannot_take_is_an_error() {
     let batch: SceneBatch = SceneBatcher { layout: &big, images: &images, classes: 10 }.batch(&[&scene], &d).unwrap();
     assert!(model.step(&batch).is_err());
     // A label past the classes, a canvas that is no multiple of the stride, bad configs.
-    assert!(SceneBatcher { layout: &big, images: &images, classes: 1 }.batch(&[&scene], &d).is_err());
+    let seven = DigitScene {
+        glyphs: vec![dl_cnn::scenes::Glyph { image: 7, x: 0, y: 0, size: 20 }],
+        labels: vec![7],
+        boxes: vec![dl_cnn::detection::BBox { x0: 6.0, y0: 6.0, x1: 14.0, y1: 14.0 }],
+    };
+    let e = SceneBatcher { layout: &big, images: &images, classes: 7 }.batch(&[&seven], &d).unwrap_err();
+    assert!(e.to_string().contains("scene label"), "{e}");
     let odd = DigitSceneConfig::new().with_size(30).with_max_side(20);
     let scene = odd.plan(&[0], &images, &labels, 0, 0).unwrap();
     assert!(SceneBatcher { layout: &odd, images: &images, classes: 10 }.batch(&[&scene], &d).is_err());

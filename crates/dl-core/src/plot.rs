@@ -346,7 +346,8 @@ impl Canvas {
             writer.write_image_data(&self.data).map_err(encode_err)?;
             writer.finish().map_err(encode_err)?;
         }
-        std::fs::write(path, &bytes).map_err(|e| Error::io("writing", path, e))
+        // Through a synced temporary file and a rename: a kill never leaves half a PNG.
+        crate::train::checkpointer::write_atomically(path, &bytes)
     }
 }
 
@@ -937,6 +938,26 @@ pub fn gray_image_png(path: &Path, width: usize, height: usize, pixels: &[f32], 
     c.save(path)
 }
 
+/// The checks of a grid of `width x height` images: sizes and scale within
+/// the limits, at least one image and one column, every image complete.
+fn check_grid(ctx: &str, images: &[Vec<f32>], width: usize, height: usize, cols: usize, scale: u32) -> Result<()> {
+    let n = check_image(ctx, width, height, scale)?;
+    if images.is_empty() {
+        return Err(Error::Invalid(format!("{ctx}: no images to draw")));
+    }
+    if cols == 0 {
+        return Err(Error::Invalid(format!("{ctx}: cols must be at least 1")));
+    }
+    match images.iter().position(|img| img.len() != n) {
+        Some(i) => Err(Error::shape(
+            format!("{ctx} image {i}"),
+            format!("{width}x{height} = {n} pixels"),
+            format!("{} pixels", images[i].len()),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Writes a grid of grayscale images, `cols` per row, each normalised on its
 /// own (as in [`gray_image_png`]) and upscaled by `scale`.
 ///
@@ -960,22 +981,7 @@ pub fn image_grid_png(
     captions: Option<&[String]>,
 ) -> Result<()> {
     let ctx = "image_grid_png";
-    let n = check_image(ctx, width, height, scale)?;
-    if images.is_empty() {
-        return Err(Error::Invalid(format!("{ctx}: no images to draw")));
-    }
-    if cols == 0 {
-        return Err(Error::Invalid(format!("{ctx}: cols must be at least 1")));
-    }
-    for (i, img) in images.iter().enumerate() {
-        if img.len() != n {
-            return Err(Error::shape(
-                format!("{ctx} image {i}"),
-                format!("{width}x{height} = {n} pixels"),
-                format!("{} pixels", img.len()),
-            ));
-        }
-    }
+    check_grid(ctx, images, width, height, cols, scale)?;
     if let Some(caps) = captions
         && caps.len() != images.len()
     {
@@ -1041,10 +1047,7 @@ pub fn boxes_grid_png(
     boxes: &[Vec<MarkedBox>],
 ) -> Result<()> {
     let ctx = "boxes_grid_png";
-    let n = check_image(ctx, width, height, scale)?;
-    if images.is_empty() || cols == 0 {
-        return Err(Error::Invalid(format!("{ctx}: needs at least one image and one column")));
-    }
+    check_grid(ctx, images, width, height, cols, scale)?;
     if boxes.len() != images.len() {
         return Err(Error::shape(
             format!("{ctx} boxes"),
@@ -1052,9 +1055,7 @@ pub fn boxes_grid_png(
             boxes.len(),
         ));
     }
-    if let Some((i, img)) = images.iter().enumerate().find(|(_, img)| img.len() != n) {
-        return Err(Error::shape(format!("{ctx} image {i}"), format!("{width}x{height} = {n} pixels"), img.len()));
-    }
+
     let cols = cols.min(images.len());
     let rows = images.len().div_ceil(cols);
     let (s, gap) = (i64::from(scale), i64::from(GAP));

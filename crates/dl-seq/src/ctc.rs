@@ -135,6 +135,37 @@ pub fn greedy_decode(log_probs: &[f32], steps: usize, classes: usize, blank: usi
     Ok(out)
 }
 
+/// Reads every sample of a batch of log-probabilities (row-major `[N, steps,
+/// classes]`): best path with `beam` 1, prefix beam search above.
+///
+/// # Errors
+/// As [`greedy_decode`] when `log_probs` is not a whole number of
+/// `steps * classes` samples; a `beam` of 0 is an error.
+pub fn decode_batch(
+    log_probs: &[f32],
+    steps: usize,
+    classes: usize,
+    blank: usize,
+    beam: usize,
+) -> Result<Vec<Vec<usize>>> {
+    check::positive("decode_batch", "beam", beam)?;
+    let per = steps * classes;
+    if per == 0 || !log_probs.len().is_multiple_of(per) {
+        return Err(Error::shape(
+            "decode_batch",
+            format!("samples of {steps} steps x {classes} classes"),
+            log_probs.len(),
+        ));
+    }
+    log_probs
+        .chunks(per)
+        .map(|rows| match beam {
+            1 => greedy_decode(rows, steps, classes, blank),
+            _ => prefix_beam_search(rows, steps, classes, blank, beam).map(|r| r.labels),
+        })
+        .collect()
+}
+
 /// A label sequence with the log of its probability summed over the paths that read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
@@ -250,6 +281,17 @@ mod tests {
         assert!(matches!(greedy_decode(&[0.0; 5], 2, 3, 0), Err(Error::Shape { .. })));
         assert!(matches!(greedy_decode(&[0.0; 6], 2, 3, 3), Err(Error::OutOfRange { .. })));
         assert!(prefix_beam_search(&[0.0; 6], 2, 3, 0, 0).is_err());
+        assert!(matches!(decode_batch(&[0.0; 7], 2, 3, 0, 1), Err(Error::Shape { .. })));
+        assert!(decode_batch(&[0.0; 6], 2, 3, 0, 0).is_err());
+    }
+
+    #[test]
+    fn a_batch_decodes_sample_by_sample() {
+        // Two samples of the two-step example: best path reads "" twice, the beam "1" twice.
+        let one = ln(&[&[0.6, 0.4], &[0.6, 0.4]]);
+        let two = [one.clone(), one].concat();
+        assert_eq!(decode_batch(&two, 2, 2, 0, 1).unwrap(), vec![Vec::<usize>::new(); 2]);
+        assert_eq!(decode_batch(&two, 2, 2, 0, 4).unwrap(), vec![vec![1]; 2]);
     }
 
     #[test]

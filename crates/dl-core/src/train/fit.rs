@@ -198,7 +198,7 @@ where
             // The metric is left out when the loss is the only figure.
             let name = &state.history.metric_name;
             let metric = |v: Option<f64>| {
-                if tr.accuracy().or(tr.rmse()).is_some() { format!(" {name} {}", fmt_opt(v)) } else { String::new() }
+                if record.train_metric.is_some() { format!(" {name} {}", fmt_opt(v)) } else { String::new() }
             };
             eprintln!(
                 "epoch {epoch:>3}: train loss {:.4}{}  valid loss {}{}  ({:.1}s)",
