@@ -46,7 +46,17 @@ pub struct ConvStage {
 }
 
 impl ConvStage {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    /// A stage from `inputs` to `outputs` channels (Same padding) pooling by `pool` (height, width).
+    pub fn new(inputs: usize, outputs: usize, pool: [usize; 2], device: &Device) -> Self {
+        ConvStage {
+            conv: Conv2dConfig::new([inputs, outputs], [3, 3]).with_padding(PaddingConfig2d::Same).init(device),
+            bn: BatchNormConfig::new(outputs).init(device),
+            pool,
+        }
+    }
+
+    /// `[N, C, H, W]` -> `[N, C', H / pool[0], W / pool[1]]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         // [N, C, H, W] -> [N, C', H, W] -> [N, C', H / ph, W / pw]
         let x = dl_kernels::relu(dl_kernels::batch_norm_2d(&self.bn, dl_kernels::conv2d(&self.conv, x)));
         dl_kernels::max_pool2d(x, self.pool, self.pool)
@@ -108,11 +118,7 @@ impl ModelConfig for CrnnConfig {
         let mut stages = Vec::with_capacity(self.channels.len());
         let mut inputs = 1;
         for (k, &c) in self.channels.iter().enumerate() {
-            stages.push(ConvStage {
-                conv: Conv2dConfig::new([inputs, c], [3, 3]).with_padding(PaddingConfig2d::Same).init(device),
-                bn: BatchNormConfig::new(c).init(device),
-                pool: Self::pool(k),
-            });
+            stages.push(ConvStage::new(inputs, c, Self::pool(k), device));
             inputs = c;
         }
         let features = inputs * self.feature_height().unwrap_or(1);

@@ -3,11 +3,13 @@
 //! The umbrella crate: re-exports every family crate, holds the recipes
 //! that compare families side by side (the examples `adding_problem`,
 //! `vanishing_gradients`, `forecast` and the `tour`) and the hybrids of two
-//! families ([`crnn`]: a CNN + BiLSTM that reads digit strings). Depend on a family
+//! families ([`crnn`]: a CNN + BiLSTM that reads digit strings; [`speech`]: CTC
+//! recognisers of connected spoken digits). Depend on a family
 //! crate alone (`dl-cnn`, `dl-rnn`, `dl-lstm`, `dl-transformer`, `dl-gan`) when you need only that one.
 
 pub mod crnn;
 pub mod recurrent;
+pub mod speech;
 
 pub use dl_cnn;
 pub use dl_core;

@@ -103,7 +103,7 @@ fn wav(rate: u32, samples: &[i16]) -> Vec<u8> {
 }
 
 #[test]
-fn spoken_digits_names_a_clip_at_another_sample_rate() {
+fn the_speech_examples_name_a_clip_at_another_sample_rate() {
     let data = temp("fsdd");
     std::fs::create_dir_all(data.join("fsdd")).unwrap();
     let mut tar = tar::Builder::new(Vec::new());
@@ -121,6 +121,10 @@ fn spoken_digits_names_a_clip_at_another_sample_rate() {
     }
     let e = fails("spoken_digits", &["--data", data.to_str().unwrap(), "--quick"], &temp("fsdd-out"));
     assert!(e.contains("member `train/4_b_1.wav`") && e.contains("16000"), "{e}");
+    let e = fails("spoken_sequences", &["--data", data.to_str().unwrap(), "--quick"], &temp("fsdd-seq-out"));
+    assert!(e.contains("member `train/4_b_1.wav`") && e.contains("16000 Hz"), "{e}");
+    let e = fails("spoken_sequences", &["--data", data.to_str().unwrap(), "--beam", "0"], &temp("fsdd-seq-out"));
+    assert!(e.contains("--beam") && e.contains("at least 1"), "{e}");
 }
 
 #[test]

@@ -30,6 +30,7 @@ pub mod recipes;
 pub mod retrieval;
 pub mod saliency;
 pub mod scenes;
+pub mod utterances;
 
 pub use data::{ImageBatch, ImageBatcher, ImageItem, TextBatch, TextBatcher, TextItem};
 pub use models::ImageClassifier;

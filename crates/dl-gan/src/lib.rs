@@ -24,5 +24,5 @@ pub use data::{GanData, Mixture};
 pub use loss::GanLoss;
 pub use models::dcgan::{DcDiscriminator, DcGenerator, Dcgan, DcganConfig};
 pub use models::mlp::{MlpDiscriminator, MlpGan, MlpGanConfig, MlpGenerator};
-pub use models::{Discriminator, Generator, discriminate, generate};
+pub use models::{Discriminator, Generator, Judgement, discriminate, generate};
 pub use train::{EpochEnd, GanHook, GanReport, GanTrainConfig, train_gan, train_gan_with_hooks};

@@ -265,7 +265,7 @@ fn infogan_code_becomes_recoverable() {
     let codes: Vec<i64> = (0..200).map(|i| i % 4).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(codes.clone(), [200]), &device());
     let x = generate(&r.generator.valid(), z, Some(labels)).unwrap();
-    let (_, q) = r.discriminator.valid().forward_info(x, None);
+    let q = r.discriminator.valid().forward_info(x, None).categories;
     let guess = to_f32(q.unwrap().argmax(1).float()).unwrap();
     let right = guess.iter().zip(&codes).filter(|&(g, &c)| *g as i64 == c).count();
     assert!(right > 120, "{right}/200 codes recovered (chance 50)");
@@ -278,6 +278,52 @@ fn infogan_code_becomes_recoverable() {
     let err = train_gan(gan.generator, gan.discriminator, &labelled, &quick(1, 1), &ad).unwrap_err();
     assert!(err.to_string().contains("InfoGAN"), "{err}");
     assert!(GanTrainConfig { info_weight: -1.0, ..quick(1, 1) }.validate().is_err());
+}
+
+#[test]
+fn continuous_codes_become_recoverable_beside_classes() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    ad.seed(5);
+    let cfg = DcganConfig::new()
+        .with_image_size(8)
+        .with_base_channels(4)
+        .with_latent_dim(8)
+        .with_num_classes(Some(2))
+        .with_continuous_codes(1);
+    let gan = cfg.init(&ad).unwrap();
+    assert_eq!(gan.discriminator.continuous_codes(), 1);
+    // Labelled 8x8 images: class 0 a horizontal bar, class 1 a vertical bar, each at any
+    // position (the one factor of variation a code can take).
+    let mut rng = dl_core::data::split::SplitRng::new(3);
+    let (mut values, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..256 {
+        let (class, at) = (i % 2, rng.below(8));
+        values.extend((0..64).map(|p| {
+            let on = if class == 0 { p / 8 == at } else { p % 8 == at };
+            if on { 0.9 } else { -0.9 }
+        }));
+        labels.push(class);
+    }
+    let data = GanData::new(values, 64, Some((labels, 2))).unwrap();
+    let tc = GanTrainConfig { g_lr: 1e-3, d_lr: 1e-3, ..quick(12, 16) };
+    let r = train_gan(gan.generator, gan.discriminator, &data, &tc, &ad).unwrap();
+    let loss: Vec<f64> = r.state.epochs.iter().map(|e| e.info_loss.unwrap()).collect();
+    // Guessing 0 for a code uniform in [-1, 1] costs its variance, 1/3.
+    assert!(loss[0] > 0.2 && loss[11] < 0.4 * loss[0], "code loss per epoch {loss:?}");
+    // The trained Q head estimates the code of fresh samples (the first latent value).
+    let mut rng = dl_core::data::split::SplitRng::new(9);
+    let z: Vec<f32> = (0..200 * 8).map(|i| if i % 8 < 1 { 2.0 * rng.next_f32() - 1.0 } else { rng.normal() }).collect();
+    let z = Tensor::<2>::from_data(TensorData::new(z.clone(), [200, 8]), &device());
+    let classes =
+        Tensor::<1, Int>::from_data(TensorData::new((0..200).map(|i| i % 2).collect::<Vec<i64>>(), [200]), &device());
+    let x = generate(&r.generator.valid(), z.clone(), Some(classes.clone())).unwrap();
+    let q = r.discriminator.valid().forward_info(x, Some(classes)).continuous.unwrap();
+    let err = to_f32((q - z.narrow(1, 0, 1)).powi_scalar(2).mean()).unwrap()[0];
+    assert!(err < 0.5 / 3.0, "squared error {err} (chance 1/3)");
+    // More codes than latent values is a config error.
+    let e = DcganConfig::new().with_latent_dim(4).with_continuous_codes(5).validate().unwrap_err();
+    assert!(e.to_string().contains("continuous_codes"), "{e}");
 }
 
 // ------------------------------------------------------------------ models

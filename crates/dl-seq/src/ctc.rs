@@ -166,6 +166,46 @@ pub fn decode_batch(
         .collect()
 }
 
+/// Reads every sample of a padded batch (row-major `[N, steps, classes]`),
+/// sample `n` over its first `lengths[n]` steps only: what follows is
+/// padding and must not be read. Best path with `beam` 1, prefix beam
+/// search above.
+///
+/// # Errors
+/// [`Error::Shape`] when `log_probs` does not hold `lengths.len()` samples of
+/// `steps * classes` values, or a length is 0 or past `steps`; a `beam` of 0
+/// and a blank outside the classes are errors.
+pub fn decode_padded(
+    log_probs: &[f32],
+    steps: usize,
+    lengths: &[usize],
+    classes: usize,
+    blank: usize,
+    beam: usize,
+) -> Result<Vec<Vec<usize>>> {
+    check::positive("decode_padded", "beam", beam)?;
+    let per = steps * classes;
+    if log_probs.len() != lengths.len() * per {
+        return Err(Error::shape(
+            "decode_padded",
+            format!("{} samples of {steps} steps x {classes} classes", lengths.len()),
+            format!("{} values", log_probs.len()),
+        ));
+    }
+    dl_core::data::sequence::check_lengths("decode_padded", lengths, lengths.len(), steps)?;
+    log_probs
+        .chunks(per.max(1))
+        .zip(lengths)
+        .map(|(rows, &len)| {
+            let rows = &rows[..len * classes];
+            match beam {
+                1 => greedy_decode(rows, len, classes, blank),
+                _ => prefix_beam_search(rows, len, classes, blank, beam).map(|r| r.labels),
+            }
+        })
+        .collect()
+}
+
 /// A label sequence with the log of its probability summed over the paths that read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reading {
@@ -252,6 +292,27 @@ mod tests {
 
     fn ln(rows: &[&[f32]]) -> Vec<f32> {
         rows.iter().flat_map(|r| r.iter().map(|p| p.ln())).collect()
+    }
+
+    #[test]
+    fn padding_is_not_read() {
+        // Two samples of 3 steps (blank 0): the first is 2 steps long, its padding row says 2.
+        let rows = ln(&[
+            &[0.1, 0.8, 0.1],
+            &[0.8, 0.1, 0.1],
+            &[0.1, 0.1, 0.8],
+            &[0.1, 0.1, 0.8],
+            &[0.8, 0.1, 0.1],
+            &[0.1, 0.8, 0.1],
+        ]);
+        for beam in [1, 4] {
+            assert_eq!(decode_padded(&rows, 3, &[2, 3], 3, 0, beam).unwrap(), vec![vec![1], vec![2, 1]]);
+            assert_eq!(decode_padded(&rows, 3, &[3, 3], 3, 0, beam).unwrap(), vec![vec![1, 2], vec![2, 1]]);
+        }
+        assert!(matches!(decode_padded(&rows, 3, &[0, 3], 3, 0, 1), Err(Error::Shape { .. })));
+        assert!(matches!(decode_padded(&rows, 3, &[4, 3], 3, 0, 1), Err(Error::Shape { .. })));
+        assert!(matches!(decode_padded(&rows, 3, &[3], 3, 0, 1), Err(Error::Shape { .. })));
+        assert!(decode_padded(&rows, 3, &[3, 3], 3, 0, 0).is_err());
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! DCGAN (Radford et al. 2016) at the size of the `gan` benchmark workload:
 //! optionally class-conditional, with a spectrally normalised discriminator
 //! (which then drops its batch norm), or an InfoGAN with one categorical code
-//! and a Q head (`info_codes`). Layer shapes are on each `forward`; docs/gan.md
+//! and a Q head (`info_codes`), and continuous InfoGAN codes with their own Q
+//! head (`continuous_codes`, with or without classes). Layer shapes are on each `forward`; docs/gan.md
 //! has the architecture table.
 
 use burn::config::Config;
@@ -12,7 +13,7 @@ use burn::tensor::{Device, Int, Tensor};
 use dl_kernels::{leaky_relu, relu};
 
 use super::mlp::{lookup, projection_embedding};
-use super::{Discriminator, Generator};
+use super::{Discriminator, Generator, Judgement};
 use crate::spectral::{DiscConv2d, DiscLinear};
 use dl_core::config::check;
 use dl_core::{Error, ModelConfig};
@@ -38,6 +39,9 @@ pub struct DcganConfig {
     /// Categories of an InfoGAN code (unsupervised; excludes `num_classes`).
     #[config(default = "None")]
     pub info_codes: Option<usize>,
+    /// Continuous InfoGAN codes: the first latent values, estimated back by a Q head.
+    #[config(default = 0)]
+    pub continuous_codes: usize,
     /// Spectrally normalise the discriminator (and drop its batch norm).
     #[config(default = false)]
     pub spectral_norm: bool,
@@ -82,6 +86,8 @@ pub struct DcDiscriminator {
     pub embed: Option<Embedding>,
     /// The InfoGAN Q head: features to code logits (InfoGAN only).
     pub info: Option<Linear>,
+    /// The Q head of the continuous codes: features to code estimates.
+    pub info_continuous: Option<Linear>,
     #[module(skip)]
     shape: [usize; 3],
 }
@@ -117,6 +123,13 @@ impl ModelConfig for DcganConfig {
             && n < 2
         {
             return Err(Error::config(c, "num_classes", format!("a conditional GAN needs >= 2 classes, got {n}")));
+        }
+        if self.continuous_codes > self.latent_dim {
+            return Err(Error::config(
+                c,
+                "continuous_codes",
+                format!("must be at most latent_dim = {}, got {}", self.latent_dim, self.continuous_codes),
+            ));
         }
         match (self.info_codes, self.num_classes) {
             (Some(k), _) if k < 2 => {
@@ -167,6 +180,7 @@ impl ModelConfig for DcganConfig {
                 fc: DiscLinear::new(2 * b * q * q, 1, sn, init.clone(), device),
                 embed: self.num_classes.map(|n| projection_embedding(n, 2 * b * q * q, device)),
                 info: self.info_codes.map(|k| lin(2 * b * q * q, k)),
+                info_continuous: (self.continuous_codes > 0).then(|| lin(2 * b * q * q, self.continuous_codes)),
                 shape: self.image_shape(),
             },
         }
@@ -218,14 +232,18 @@ impl Discriminator for DcDiscriminator {
     }
 
     fn forward(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
-        self.forward_info(x, labels).0
+        self.forward_info(x, labels).scores
     }
 
     fn info_codes(&self) -> Option<usize> {
         self.info.as_ref().map(|q| q.weight.dims()[1])
     }
 
-    fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> (Tensor<2>, Option<Tensor<2>>) {
+    fn continuous_codes(&self) -> usize {
+        self.info_continuous.as_ref().map_or(0, |q| q.weight.dims()[1])
+    }
+
+    fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Judgement {
         let [batch, _] = x.dims();
         let [c, h, w] = self.shape;
         let x = leaky_relu(self.c1.forward(x.reshape([batch, c, h, w])), 0.2);
@@ -236,11 +254,12 @@ impl Discriminator for DcDiscriminator {
         };
         let h: Tensor<2> = leaky_relu(x, 0.2).flatten(1, 3);
         let out = self.fc.forward(h.clone());
-        let codes = self.info.as_ref().map(|q| q.forward(h.clone()));
-        let out = match (&self.embed, labels) {
+        let categories = self.info.as_ref().map(|q| q.forward(h.clone()));
+        let continuous = self.info_continuous.as_ref().map(|q| q.forward(h.clone()));
+        let scores = match (&self.embed, labels) {
             (Some(e), Some(l)) => out + (lookup(e, l) * h).sum_dim(1),
             _ => out,
         };
-        (out, codes)
+        Judgement { scores, categories, continuous }
     }
 }

@@ -41,11 +41,29 @@ pub trait Discriminator: Module {
     fn info_codes(&self) -> Option<usize> {
         None
     }
-    /// [`forward`](Discriminator::forward) plus, with a Q head, the code
-    /// logits `[B, info_codes]` from the same features.
-    fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> (Tensor<2>, Option<Tensor<2>>) {
-        (self.forward(x, labels), None)
+    /// Number of continuous InfoGAN codes the Q head estimates from a sample:
+    /// the first that many latent values, drawn uniformly from [-1, 1]
+    /// (0: none). They work with or without class labels.
+    fn continuous_codes(&self) -> usize {
+        0
     }
+    /// [`forward`](Discriminator::forward) plus, with Q heads, the
+    /// categorical code logits and the continuous code estimates from the
+    /// same features.
+    fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Judgement {
+        Judgement { scores: self.forward(x, labels), categories: None, continuous: None }
+    }
+}
+
+/// What a discriminator with InfoGAN heads says about a batch.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// Real/fake logits `[B, 1]`.
+    pub scores: Tensor<2>,
+    /// Logits of the categorical code `[B, info_codes]`, with that head.
+    pub categories: Option<Tensor<2>>,
+    /// Estimates of the continuous codes `[B, continuous_codes]`, with that head.
+    pub continuous: Option<Tensor<2>>,
 }
 
 fn check_labels(

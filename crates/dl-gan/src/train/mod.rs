@@ -30,7 +30,7 @@ use dl_core::{Error, Result};
 
 use crate::data::GanData;
 use crate::ema::update_average;
-use crate::models::{Discriminator, Generator};
+use crate::models::{Discriminator, Generator, Judgement};
 
 /// The outcome of [`train_gan`].
 #[derive(Debug)]
@@ -124,12 +124,41 @@ struct GeneratorStep {
     info: Option<f64>,
 }
 
-/// What every step of a run shares: the config, the device and the draw of
-/// InfoGAN codes (`None` for other GANs).
+/// What every step of a run shares: the config, the device, the draw of
+/// InfoGAN categorical codes (`None` for other GANs) and the number of
+/// continuous codes.
 struct Game<'a> {
     cfg: &'a GanTrainConfig,
     device: &'a Device,
     codes: &'a dyn Fn(usize) -> Option<Tensor<1, Int>>,
+    continuous: usize,
+}
+
+impl Game<'_> {
+    /// Latent codes `[b, dim]`: the continuous codes uniform in [-1, 1], the rest N(0, 1).
+    fn latent(&self, b: usize, dim: usize) -> Tensor<2> {
+        let z = Tensor::<2>::random([b, dim - self.continuous], Distribution::Normal(0.0, 1.0), self.device);
+        if self.continuous == 0 {
+            return z;
+        }
+        let c = Tensor::<2>::random([b, self.continuous], Distribution::Uniform(-1.0, 1.0), self.device);
+        Tensor::cat(vec![c, z], 1)
+    }
+
+    /// The InfoGAN terms of a judgement of samples drawn from `z` and `codes`:
+    /// the categorical code's cross-entropy plus the continuous codes' squared error.
+    fn info_loss(&self, j: &Judgement, z: &Tensor<2>, codes: Option<Tensor<1, Int>>) -> Option<Tensor<1>> {
+        let categorical = match (&j.categories, codes) {
+            (Some(q), Some(c)) => Some(code_loss(q.clone(), c)),
+            _ => None,
+        };
+        let continuous =
+            j.continuous.as_ref().map(|q| (q.clone() - z.clone().narrow(1, 0, self.continuous)).powi_scalar(2).mean());
+        match (categorical, continuous) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 impl<G: Generator, D: Discriminator> Players<G, D> {
@@ -144,16 +173,17 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         let Players { g, d, g_opt, mut d_opt, average } = self;
         let cfg = game.cfg;
         let b = real.dims()[0];
-        let z = Tensor::<2>::random([b, g.latent_dim()], Distribution::Normal(0.0, 1.0), game.device);
+        let z = game.latent(b, g.latent_dim());
         let codes = (game.codes)(b);
         // [b, sample_dim], detached: this step trains the discriminator only.
-        let fake = g.forward(z, labels.clone().or(codes.clone())).detach();
+        let fake = g.forward(z.clone(), labels.clone().or(codes.clone())).detach();
         let real_scores = d.forward(real, labels.clone());
-        let (fake_scores, fake_codes) = d.forward_info(fake, labels);
+        let judged = d.forward_info(fake, labels);
+        let fake_scores = judged.scores.clone();
         let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
-        let d_total = match (fake_codes, codes) {
-            (Some(q), Some(c)) => d_loss.clone() + code_loss(q, c).mul_scalar(cfg.info_weight),
-            _ => d_loss.clone(),
+        let d_total = match game.info_loss(&judged, &z, codes) {
+            Some(info) => d_loss.clone() + info.mul_scalar(cfg.info_weight),
+            None => d_loss.clone(),
         };
         let grads = GradientsParams::from_grads(d_total.backward(), &d);
         let mut d = d_opt.step(cfg.d_lr, d, grads);
@@ -173,18 +203,15 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
     fn generator_step(self, game: &Game, b: usize, labels: Option<Tensor<1, Int>>) -> (Self, GeneratorStep) {
         let Players { g, d, mut g_opt, d_opt, average } = self;
         let cfg = game.cfg;
-        let z = Tensor::<2>::random([b, g.latent_dim()], Distribution::Normal(0.0, 1.0), game.device);
+        let z = game.latent(b, g.latent_dim());
         let codes = (game.codes)(b);
         // [b, sample_dim]
-        let fake = g.forward(z, labels.clone().or(codes.clone()));
-        let (scores, fake_codes) = d.forward_info(fake, labels);
-        let g_loss = cfg.loss.generator(scores);
-        let (g_total, info_loss) = match (fake_codes, codes) {
-            (Some(q), Some(c)) => {
-                let ce = code_loss(q, c);
-                (g_loss.clone() + ce.clone().mul_scalar(cfg.info_weight), Some(ce))
-            }
-            _ => (g_loss.clone(), None),
+        let fake = g.forward(z.clone(), labels.clone().or(codes.clone()));
+        let judged = d.forward_info(fake, labels);
+        let g_loss = cfg.loss.generator(judged.scores.clone());
+        let (g_total, info_loss) = match game.info_loss(&judged, &z, codes) {
+            Some(info) => (g_loss.clone() + info.clone().mul_scalar(cfg.info_weight), Some(info)),
+            None => (g_loss.clone(), None),
         };
         let grads = GradientsParams::from_grads(g_total.backward(), &g);
         let g = g_opt.step(cfg.g_lr, g, grads);
@@ -328,6 +355,13 @@ fn check_game<G: Generator, D: Discriminator>(g: &G, d: &D, data: &GanData, cfg:
             d.num_classes()
         )));
     }
+    if d.continuous_codes() > g.latent_dim() {
+        return Err(Error::Invalid(format!(
+            "train_gan: the discriminator estimates {} continuous codes, more than the generator's {} latent values",
+            d.continuous_codes(),
+            g.latent_dim()
+        )));
+    }
     if let Some(s) = cfg.image_shape
         && s.iter().product::<usize>() != data.dim()
     {
@@ -381,6 +415,7 @@ where
     }
     check_game(&g, &d, data, cfg)?;
     let info = d.info_codes();
+    let d_continuous = d.continuous_codes();
     // A uniform draw of InfoGAN codes for a batch of `b`.
     let draw_codes = |b: usize| {
         info.map(|k| {
@@ -403,7 +438,7 @@ where
         state = saved.state;
     }
 
-    let game = Game { cfg, device, codes: &draw_codes };
+    let game = Game { cfg, device, codes: &draw_codes, continuous: d_continuous };
     let mut monitor = Monitor::default();
     for epoch in state.epoch + 1..=cfg.epochs {
         let start = Instant::now();
@@ -432,9 +467,9 @@ where
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let record = sums.epoch(epoch, info.is_some(), start.elapsed().as_secs_f64());
+        let record = sums.epoch(epoch, info.is_some() || d_continuous > 0, start.elapsed().as_secs_f64());
         if cfg.progress {
-            let info = record.info_loss.map(|l| format!("  code CE {l:.4}")).unwrap_or_default();
+            let info = record.info_loss.map(|l| format!("  code loss {l:.4}")).unwrap_or_default();
             eprintln!(
                 "epoch {epoch:>3}: D loss {:.4}  G loss {:.4}  D(real) {:+.3}  D(fake) {:+.3}{info}  ({:.1}s)",
                 record.d_loss, record.g_loss, record.d_real, record.d_fake, record.seconds

@@ -17,7 +17,8 @@ pub struct GanEpoch {
     pub d_real: f64,
     /// Mean discriminator score (logit) of generated samples.
     pub d_fake: f64,
-    /// Mean cross-entropy of the InfoGAN code in the generator steps (InfoGAN only).
+    /// Mean InfoGAN code loss in the generator steps (InfoGAN only): the categorical
+    /// code's cross-entropy plus the continuous codes' mean squared error.
     #[serde(default)]
     pub info_loss: Option<f64>,
     /// Wall-clock seconds.
