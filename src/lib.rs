@@ -4,9 +4,11 @@
 //! that compare families side by side (the examples `adding_problem`,
 //! `vanishing_gradients`, `forecast` and the `tour`) and the hybrids of two
 //! families ([`crnn`]: a CNN + BiLSTM that reads digit strings; [`speech`]: CTC
-//! recognisers of connected spoken digits). Depend on a family
+//! recognisers of connected spoken digits; [`caption`]: a CNN encoder with LSTM or
+//! Transformer caption decoders). Depend on a family
 //! crate alone (`dl-cnn`, `dl-rnn`, `dl-lstm`, `dl-transformer`, `dl-gan`) when you need only that one.
 
+pub mod caption;
 pub mod crnn;
 pub mod recurrent;
 pub mod speech;

@@ -19,6 +19,7 @@
 //! crate ([`embedded`]).
 
 pub mod audio;
+pub mod captioned;
 pub mod data;
 pub mod detection;
 pub mod embedded;

@@ -33,6 +33,28 @@ pub fn mae(pred: &[f64], target: &[f64]) -> Result<f64> {
     Ok(pred.iter().zip(target).map(|(p, t)| (p - t).abs()).sum::<f64>() / pred.len() as f64)
 }
 
+/// Pearson's correlation of paired values, in [-1, 1]. Errors on a length
+/// mismatch, fewer than 2 pairs, a non-finite value or a constant side
+/// (its correlation is undefined).
+pub fn pearson(a: &[f64], b: &[f64]) -> Result<f64> {
+    same_len("pearson", a.len(), b.len())?;
+    if a.len() < 2 || a.iter().chain(b).any(|v| !v.is_finite()) {
+        return Err(Error::Invalid(format!("pearson: needs at least 2 finite pairs, got {}", a.len())));
+    }
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        return Err(Error::Invalid("pearson: one side is constant, its correlation is undefined".into()));
+    }
+    Ok((sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0))
+}
+
 /// Perplexity from a mean negative log-likelihood in nats: `exp(nll)`.
 pub fn perplexity(mean_nll_nats: f64) -> f64 {
     mean_nll_nats.exp()
@@ -215,6 +237,19 @@ impl ConfusionMatrix {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pearson_matches_hand_computed_values() {
+        use super::pearson;
+        assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.5]).unwrap() - 0.997_948_715_788_673_3).abs() < 1e-12);
+        assert!((pearson(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
+        // x = (-1, 0, 1), y = (1, -2, 1): no linear relation.
+        assert_eq!(pearson(&[-1.0, 0.0, 1.0], &[1.0, -2.0, 1.0]).unwrap(), 0.0);
+        assert!(pearson(&[1.0], &[1.0]).is_err());
+        assert!(pearson(&[1.0, 2.0], &[1.0]).is_err());
+        assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_err());
+        assert!(pearson(&[1.0, f64::NAN], &[1.0, 2.0]).is_err());
+    }
+
     #[test]
     fn bleu_matches_hand_computed_values() {
         let t = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();

@@ -6,7 +6,8 @@
 //! and resumes exactly ([`train`]), the generator's weight average ([`ema`]),
 //! its end-of-epoch hooks ([`train::hooks`]), drawing samples ([`sampling`]),
 //! quality metrics ([`metrics`]), latent search and interpolation
-//! ([`latent`]) and sample sets ([`data`]). docs/gan.md explains the choices
+//! ([`latent`]), style transfer through continuous codes ([`style`]) and
+//! sample sets ([`data`]). docs/gan.md explains the choices
 //! (why hinge + spectral norm rather than WGAN-GP) and the measured results.
 
 pub mod data;
@@ -18,6 +19,7 @@ pub mod models;
 pub mod recipes;
 pub mod sampling;
 pub mod spectral;
+pub mod style;
 pub mod train;
 
 pub use data::{GanData, Mixture};

@@ -326,6 +326,40 @@ fn continuous_codes_become_recoverable_beside_classes() {
     assert!(e.to_string().contains("continuous_codes"), "{e}");
 }
 
+#[test]
+fn restyling_draws_each_class_with_the_estimated_codes() {
+    let _rng = rng_lock();
+    let d = device();
+    let cfg = DcganConfig::new()
+        .with_image_size(8)
+        .with_base_channels(4)
+        .with_latent_dim(6)
+        .with_num_classes(Some(3))
+        .with_continuous_codes(2);
+    let gan = cfg.init(&d).unwrap();
+    let images = latent_codes(4, 64, 1, &d).tanh();
+    let codes = dl_gan::style::estimate_codes(&gan.discriminator, images.clone()).unwrap();
+    assert_eq!(codes.dims(), [4, 2]);
+    assert!(to_f32(codes.clone().abs().max()).unwrap()[0] <= 1.0);
+    let out = dl_gan::style::restyle(&gan.generator, codes.clone(), &[2, 0]).unwrap();
+    assert_eq!(out.dims(), [8, 64]);
+    // Row 2 k + j is source k drawn as class [2, 0][j] from [codes_k, 0, 0, 0, 0].
+    let z = Tensor::cat(vec![codes.clone().narrow(0, 1, 1), Tensor::zeros([1, 4], &d)], 1);
+    let label = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64], [1]), &d);
+    let direct = generate(&gan.generator, z, Some(label)).unwrap();
+    let row = out.narrow(0, 3, 1);
+    assert!(to_f32((row - direct).abs().max()).unwrap()[0] < 1e-6);
+    // What cannot be restyled.
+    use dl_gan::style::{estimate_codes, restyle};
+    assert!(matches!(estimate_codes(&gan.discriminator, images.clone().narrow(1, 0, 60)), Err(Error::Shape { .. })));
+    assert!(restyle(&gan.generator, codes.clone(), &[3]).unwrap_err().to_string().contains("class 3"));
+    assert!(matches!(restyle(&gan.generator, codes.clone(), &[]), Err(Error::Shape { .. })));
+    assert!(restyle(&gan.generator, Tensor::zeros([1, 7], &d), &[0]).is_err());
+    let plain = DcganConfig::new().with_image_size(8).with_base_channels(4).with_latent_dim(6).init(&d).unwrap();
+    assert!(estimate_codes(&plain.discriminator, images).unwrap_err().to_string().contains("no continuous-code head"));
+    assert!(restyle(&plain.generator, codes, &[0]).unwrap_err().to_string().contains("not class-conditional"));
+}
+
 // ------------------------------------------------------------------ models
 
 #[test]

@@ -1,0 +1,173 @@
+//! Style transfer through continuous InfoGAN codes: a class-conditional
+//! generator draws *what* (the class) from its label and *how* (slant,
+//! stroke, size) from its continuous codes; the discriminator's Q head reads
+//! those codes back from any image, a real one included. Restyling a real
+//! image as another class is then: estimate its codes, generate the other
+//! class with them. The measures of style (slant and stroke width from
+//! image moments and the ink's outline) say whether it carried over.
+
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::models::{Discriminator, Generator};
+use dl_core::{Error, Result};
+
+/// The continuous codes `[B, codes]` that `d`'s Q head estimates for
+/// `images` `[B, sample_dim]` (scaled as the training data were), clamped to
+/// the [-1, 1] they were drawn from.
+///
+/// # Errors
+/// [`Error::Invalid`] when `d` has no continuous codes; [`Error::Shape`] for
+/// images of another width.
+pub fn estimate_codes<D: Discriminator>(d: &D, images: Tensor<2>) -> Result<Tensor<2>> {
+    let [b, w] = images.dims();
+    if w != d.sample_dim() {
+        return Err(Error::shape("estimate_codes images", format!("[B, {}]", d.sample_dim()), format!("[{b}, {w}]")));
+    }
+    d.forward_info(images, None)
+        .continuous
+        .map(|c| c.clamp(-1.0, 1.0))
+        .ok_or_else(|| Error::Invalid("estimate_codes: the discriminator has no continuous-code head".into()))
+}
+
+/// Generates, for each row of `codes` `[B, k]` and each class of `classes`,
+/// that class drawn with those codes and the rest of the latent code at its
+/// mean (0): `[B * classes.len(), sample_dim]`, source-major.
+///
+/// # Errors
+/// [`Error::Invalid`] for an unconditional generator, a class past its
+/// classes or more codes than latent values; [`Error::Shape`] for no classes.
+pub fn restyle<G: Generator>(g: &G, codes: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>> {
+    let [b, k] = codes.dims();
+    let n = g.num_classes().ok_or_else(|| Error::Invalid("restyle: the generator is not class-conditional".into()))?;
+    if classes.is_empty() {
+        return Err(Error::shape("restyle classes", "at least one class", "none"));
+    }
+    if let Some(&bad) = classes.iter().find(|&&c| c >= n) {
+        return Err(Error::Invalid(format!("restyle: class {bad} is past the generator's {n} classes")));
+    }
+    if k > g.latent_dim() {
+        return Err(Error::Invalid(format!("restyle: {k} codes for a latent code of {}", g.latent_dim())));
+    }
+    let device = codes.device();
+    let m = classes.len();
+    // [B, k] -> [B * m, k]: each source's codes once per class.
+    let codes = codes.unsqueeze_dim::<3>(1).repeat_dim(1, m).reshape([b * m, k]);
+    let z = Tensor::cat(vec![codes, Tensor::zeros([b * m, g.latent_dim() - k], &device)], 1);
+    let ids: Vec<i64> = (0..b * m).map(|i| classes[i % m] as i64).collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * m]), &device);
+    crate::models::generate(g, z, Some(labels))
+}
+
+/// Ink of `image` (`width * height`, row-major, in [-1, 1] as the GANs
+/// draw) as weights in [0, 1].
+fn ink(image: &[f32]) -> impl Iterator<Item = f64> + '_ {
+    image.iter().map(|&v| ((f64::from(v) + 1.0) / 2.0).clamp(0.0, 1.0))
+}
+
+fn check_image(ctx: &str, image: &[f32], width: usize) -> Result<usize> {
+    if width == 0 || image.is_empty() || !image.len().is_multiple_of(width) {
+        return Err(Error::shape(ctx, format!("rows of {width} pixels"), format!("{} values", image.len())));
+    }
+    Ok(image.len() / width)
+}
+
+/// Slant of the ink of `image` (rows of `width` pixels, values in [-1, 1]):
+/// how far the strokes move right per row going up, `-mu11 / mu02` of the
+/// ink-weighted central moments (0 upright, positive leaning right). `None`
+/// for an image without ink or with all of it on one row.
+///
+/// # Errors
+/// [`Error::Shape`] when `image` is not whole rows of `width`.
+pub fn slant(image: &[f32], width: usize) -> Result<Option<f64>> {
+    check_image("slant", image, width)?;
+    let (mut m, mut mx, mut my) = (0.0, 0.0, 0.0);
+    for (i, w) in ink(image).enumerate() {
+        m += w;
+        mx += w * (i % width) as f64;
+        my += w * (i / width) as f64;
+    }
+    if m <= 0.0 {
+        return Ok(None);
+    }
+    let (mx, my) = (mx / m, my / m);
+    let (mut mu11, mut mu02) = (0.0, 0.0);
+    for (i, w) in ink(image).enumerate() {
+        let (dx, dy) = ((i % width) as f64 - mx, (i / width) as f64 - my);
+        mu11 += w * dx * dy;
+        mu02 += w * dy * dy;
+    }
+    Ok((mu02 > 1e-9 * m).then(|| -mu11 / mu02))
+}
+
+/// Stroke width of `image` (rows of `width` pixels, values in [-1, 1]): the
+/// pixels with more ink than not, twice their area over their outline (the
+/// pixel edges they share with paper or the border), which is the width of
+/// a long stroke whatever its shape. `None` for an image without ink.
+///
+/// # Errors
+/// [`Error::Shape`] when `image` is not whole rows of `width`.
+pub fn stroke_width(image: &[f32], width: usize) -> Result<Option<f64>> {
+    let height = check_image("stroke_width", image, width)?;
+    let on: Vec<bool> = ink(image).map(|w| w > 0.5).collect();
+    let at = |x: isize, y: isize| {
+        x >= 0 && y >= 0 && (x as usize) < width && (y as usize) < height && on[y as usize * width + x as usize]
+    };
+    let (mut area, mut outline) = (0usize, 0usize);
+    for y in 0..height as isize {
+        for x in 0..width as isize {
+            if at(x, y) {
+                area += 1;
+                outline += [(1, 0), (-1, 0), (0, 1), (0, -1)].iter().filter(|(dx, dy)| !at(x + dx, y + dy)).count();
+            }
+        }
+    }
+    Ok((area > 0).then(|| 2.0 * area as f64 / outline as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 28x28 image in [-1, 1] with ink where `f(x, y)`.
+    fn draw(f: impl Fn(usize, usize) -> bool) -> Vec<f32> {
+        (0..28 * 28).map(|i| if f(i % 28, i / 28) { 1.0 } else { -1.0 }).collect()
+    }
+
+    #[test]
+    fn slant_is_the_shear_of_the_strokes() {
+        // An upright bar, then bars sheared by 1 pixel right per 4 rows up, and left.
+        let upright = draw(|x, y| (12..15).contains(&x) && (4..24).contains(&y));
+        assert!(slant(&upright, 28).unwrap().unwrap().abs() < 1e-12);
+        let sheared = |s: f64| {
+            draw(move |x, y| (0.0..3.0).contains(&(x as f64 - 12.0 + s * (y as f64 - 14.0))) && (4..24).contains(&y))
+        };
+        let right = slant(&sheared(0.25), 28).unwrap().unwrap();
+        let left = slant(&sheared(-0.25), 28).unwrap().unwrap();
+        assert!((right - 0.25).abs() < 0.03, "{right}");
+        assert!((left + 0.25).abs() < 0.03, "{left}");
+        assert_eq!(slant(&draw(|_, _| false), 28).unwrap(), None);
+        assert_eq!(slant(&draw(|_, y| y == 3), 28).unwrap(), None);
+        assert!(matches!(slant(&upright[..100], 28), Err(Error::Shape { .. })));
+    }
+
+    #[test]
+    fn stroke_width_is_twice_the_area_over_the_outline() {
+        // A w x 20 bar: area 20 w, outline 2 (20 + w).
+        for w in [1, 2, 4] {
+            let bar = draw(|x, y| (10..10 + w).contains(&x) && (4..24).contains(&y));
+            let got = stroke_width(&bar, 28).unwrap().unwrap();
+            let expected = 2.0 * 20.0 * w as f64 / (2.0 * (20.0 + w as f64));
+            assert!((got - expected).abs() < 1e-12, "{w}: {got} vs {expected}");
+        }
+        // A ring of width 2 is as wide as a bar of width 2, up to its corners.
+        let ring = draw(|x, y| {
+            let (dx, dy) = (x as f64 - 13.5, y as f64 - 13.5);
+            let r = (dx * dx + dy * dy).sqrt();
+            (8.0..10.0).contains(&r)
+        });
+        let w = stroke_width(&ring, 28).unwrap().unwrap();
+        assert!((1.4..2.4).contains(&w), "{w}");
+        assert_eq!(stroke_width(&draw(|_, _| false), 28).unwrap(), None);
+        assert!(matches!(stroke_width(&[0.0; 5], 0), Err(Error::Shape { .. })));
+    }
+}
