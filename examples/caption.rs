@@ -136,9 +136,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         for chunk in test.chunks(250) {
             let refs: Vec<&GridScene> = chunk.iter().collect();
             let batch = test_batcher.batch(&refs, &eval_device)?;
-            for (words, attention) in model.caption(batch.images)? {
-                written.push(words);
-                maps.push(attention);
+            for caption in model.caption(batch.images)? {
+                written.push(caption.words);
+                maps.push(caption.attention);
             }
             truth.extend(batch.captions);
         }

@@ -109,6 +109,8 @@ pub struct RegionTransformer {
 }
 
 /// A caption decoder.
+// One per model, built once: boxing the larger variant would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum CaptionDecoder {
     /// LSTM + soft attention.
@@ -332,9 +334,8 @@ impl Captioner {
         }
     }
 
-    /// Greedy captions of `images` (token ids without [`BOS`] and [`EOS`], at most
-    /// `max_len - 1` words) and each word's attention over the regions.
-    pub fn caption(&self, images: Tensor<4>) -> dl_core::Result<Vec<(Vec<usize>, Vec<Vec<f32>>)>> {
+    /// Greedy captions of `images`, with each word's attention over the regions.
+    pub fn caption(&self, images: Tensor<4>) -> dl_core::Result<Vec<Caption>> {
         let b = images.dims()[0];
         let device = images.device();
         let regions = self.encode(images)?;
@@ -374,10 +375,19 @@ impl Captioner {
                 // The attention that chose word j is row j of the last pass.
                 let maps =
                     (0..words.len().min(t)).map(|j| values[(k * t + j) * r..(k * t + j + 1) * r].to_vec()).collect();
-                (words, maps)
+                Caption { words, attention: maps }
             })
             .collect())
     }
+}
+
+/// A written caption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caption {
+    /// Token ids, without [`BOS`] and [`EOS`] (at most `max_len - 1`).
+    pub words: Vec<usize>,
+    /// For each word, the attention over the regions `[R]` when it was chosen.
+    pub attention: Vec<Vec<f32>>,
 }
 
 /// Images `[B, 1, S, S]` and their captions as decoder input (`BOS` + words)

@@ -69,6 +69,8 @@ pub struct SpeechCtcConfig {
 }
 
 /// The encoder of a [`SpeechCtc`].
+// One per model, built once: boxing the larger variant would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum SpeechEncoder {
     /// A (bidirectional) LSTM stack.

@@ -81,6 +81,8 @@ fn image_examples_refuse_bombs_huge_widths_bad_flags_and_missing_models() {
     assert!(e.contains("hidden"), "{e}");
     let e = fails("detect_digits", &["--data", d, "--quick", "--threshold", "1.5"], &out);
     assert!(e.contains("--threshold") && e.contains("1.5"), "{e}");
+    let e = fails("caption", &["--data", d, "--quick", "--batch-size", "0"], &out);
+    assert!(e.contains("--batch-size") && e.contains("at least 1"), "{e}");
     let e = fails("style_transfer", &["--data", d, "--quick", "--codes", "40"], &out);
     assert!(e.contains("continuous_codes") && e.contains("latent_dim = 32"), "{e}");
     let e = fails("style_transfer", &["--data", d, "--quick", "--sources", "0"], &out);

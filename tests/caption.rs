@@ -66,7 +66,7 @@ fn each_decoder_learns_to_caption_a_handful_of_scenes() {
         let model: Captioner = report.model.valid();
         let plain = d.clone().without_autodiff();
         let batch = batcher.batch(&scenes.iter().collect::<Vec<_>>(), &plain).unwrap();
-        let written: Vec<Vec<usize>> = model.caption(batch.images).unwrap().into_iter().map(|c| c.0).collect();
+        let written: Vec<Vec<usize>> = model.caption(batch.images).unwrap().into_iter().map(|c| c.words).collect();
         assert_eq!(written, batch.captions, "{kind:?}");
     }
 }

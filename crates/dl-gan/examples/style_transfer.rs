@@ -51,24 +51,27 @@ fn main() {
     run_example(|| run(&args));
 }
 
-/// Slant and stroke width of each 28x28 image of `values` (`None` where undefined).
-fn styles(values: &[f32]) -> Result<Vec<(Option<f64>, Option<f64>)>> {
-    values.chunks(784).map(|img| Ok((slant(img, 28)?, stroke_width(img, 28)?))).collect()
+/// Slant and stroke width of an image (`None` where undefined).
+#[derive(Debug, Clone, Copy)]
+struct Style {
+    slant: Option<f64>,
+    width: Option<f64>,
+}
+
+/// The style of each 28x28 image of `values`.
+fn styles(values: &[f32]) -> Result<Vec<Style>> {
+    values.chunks(784).map(|img| Ok(Style { slant: slant(img, 28)?, width: stroke_width(img, 28)? })).collect()
 }
 
 /// Pearson correlation of source and output slant and stroke width over the
 /// pairs where both are defined; each output `i` was drawn from source `i / per`.
-fn style_correlations(
-    sources: &[(Option<f64>, Option<f64>)],
-    outputs: &[(Option<f64>, Option<f64>)],
-    per: usize,
-) -> Result<(f64, f64)> {
-    let pairs = |pick: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| -> Result<f64> {
+fn style_correlations(sources: &[Style], outputs: &[Style], per: usize) -> Result<(f64, f64)> {
+    let pairs = |pick: fn(&Style) -> Option<f64>| -> Result<f64> {
         let (a, b): (Vec<f64>, Vec<f64>) =
             outputs.iter().enumerate().filter_map(|(i, o)| pick(&sources[i / per]).zip(pick(o))).unzip();
         pearson(&a, &b)
     };
-    Ok((pairs(|s| s.0)?, pairs(|s| s.1)?))
+    Ok((pairs(|s| s.slant)?, pairs(|s| s.width)?))
 }
 
 fn run(args: &Args) -> Result<serde_json::Value> {
