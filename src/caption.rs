@@ -39,8 +39,9 @@ pub struct CaptionerConfig {
     pub vocab: usize,
     /// The decoder.
     pub decoder: CaptionDecoderKind,
-    /// Output channels of the 3x3 conv stages, each halving the image.
-    #[config(default = "vec![32, 64, 64]")]
+    /// Output channels of the 3x3 conv stages, each halving the image (four
+    /// stages: a 64x64 image becomes 4x4 regions, each seeing a whole grid cell).
+    #[config(default = "vec![32, 64, 64, 128]")]
     pub channels: Vec<usize>,
     /// Word embedding width (LSTM) or model width (Transformer).
     #[config(default = 128)]

@@ -84,7 +84,7 @@ fn image_examples_refuse_bombs_huge_widths_bad_flags_and_missing_models() {
     let e = fails("caption", &["--data", d, "--quick", "--batch-size", "0"], &out);
     assert!(e.contains("--batch-size") && e.contains("at least 1"), "{e}");
     let e = fails("style_transfer", &["--data", d, "--quick", "--codes", "40"], &out);
-    assert!(e.contains("continuous_codes") && e.contains("latent_dim = 32"), "{e}");
+    assert!(e.contains("continuous_codes") && e.contains("latent_dim = 8"), "{e}");
     let e = fails("style_transfer", &["--data", d, "--quick", "--sources", "0"], &out);
     assert!(e.contains("--sources") && e.contains("at least 1"), "{e}");
 }

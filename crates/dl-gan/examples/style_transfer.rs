@@ -3,13 +3,15 @@
 //! the codes; the discriminator's Q head reads the codes of a real test
 //! digit, and the generator draws all ten digits with them.
 //!
-//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--codes K] [--sources N] [--quick]`
+//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--sources N] [--quick]`
 //!
-//! Measures, on `--sources` real test digits restyled as each of 0-9: how
-//! often the scoring LeNet-5 reads the digit asked for, and how well the
-//! style carries over: the correlation between source and output of the
-//! slant (image moments) and of the stroke width (ink area over outline),
-//! beside the same correlations for random codes (the floor). Writes
+//! A real digit's codes are found two ways: the Q head's estimate, and a
+//! latent search for the codes that redraw it (as the class LeNet-5 reads
+//! in it). Measures, on `--sources` real test digits restyled as each of
+//! 0-9: how often the scoring LeNet-5 reads the digit asked for, and how
+//! well the style carries over: the correlation between source and output
+//! of the slant (image moments) and of the stroke width (ink area over
+//! outline), beside the same figures for random codes (the floor). Writes
 //! `out/style_transfer/`: the trainer's files, `model/`, and `transfer.png`
 //! (each row: a real digit, then its style on 0-9).
 
@@ -19,14 +21,16 @@ use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
 use common::{GanArgs, classify, load_mnist, pixels, scorer, train_dcgan};
+use dl_core::checkpoint::load_model;
 use dl_core::config::check;
 use dl_core::metrics::pearson;
 use dl_core::task::to_f32;
 use dl_core::{Error, Result};
 use dl_examples::cli::{CommonArgs, run_example};
-use dl_gan::DcganConfig;
+use dl_gan::latent::{InpaintConfig, search_latent};
 use dl_gan::sampling::save_sample_grid;
 use dl_gan::style::{estimate_codes, restyle, slant, stroke_width};
+use dl_gan::{Dcgan, DcganConfig};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -36,19 +40,31 @@ struct Args {
     #[command(flatten)]
     gan: GanArgs,
     /// Continuous codes (the first latent values).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     codes: usize,
-    /// Latent values in all (codes included).
-    #[arg(long, default_value_t = 32)]
+    /// Latent values in all (codes included; more than `--codes` leaves noise
+    /// beside them, which takes the style away from the codes: docs/gan.md).
+    #[arg(long, default_value_t = 8)]
     latent: usize,
     /// Real test digits restyled as each of the ten digits.
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 300)]
     sources: usize,
+    /// Starts of the latent search that inverts the generator, per source.
+    #[arg(long, default_value_t = 4)]
+    restarts: usize,
+    /// Adam steps of the latent search.
+    #[arg(long, default_value_t = 200)]
+    steps: usize,
 }
 
 fn main() {
     let args = Args::parse();
     run_example(|| run(&args));
+}
+
+/// The most likely class of each row of `probs` (10 per row).
+fn argmax(probs: &[f32]) -> Vec<usize> {
+    probs.chunks(10).map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |m| m.0)).collect()
 }
 
 /// Slant and stroke width of an image (`None` where undefined).
@@ -63,15 +79,39 @@ fn styles(values: &[f32]) -> Result<Vec<Style>> {
     values.chunks(784).map(|img| Ok(Style { slant: slant(img, 28)?, width: stroke_width(img, 28)? })).collect()
 }
 
-/// Pearson correlation of source and output slant and stroke width over the
-/// pairs where both are defined; each output `i` was drawn from source `i / per`.
-fn style_correlations(sources: &[Style], outputs: &[Style], per: usize) -> Result<(f64, f64)> {
-    let pairs = |pick: fn(&Style) -> Option<f64>| -> Result<f64> {
-        let (a, b): (Vec<f64>, Vec<f64>) =
-            outputs.iter().enumerate().filter_map(|(i, o)| pick(&sources[i / per]).zip(pick(o))).unzip();
+/// Pearson correlations of source and output slant and stroke width over
+/// the pairs where both are defined; output `i` was drawn from source
+/// `i / 10` as digit `i % 10`. `raw`: the values as measured; `within`: each
+/// value minus the mean of its class (the source's label, the output's
+/// digit), so that the slant a 7 has as a 7 does not count as style.
+fn style_correlations(sources: &[Style], labels: &[usize], outputs: &[Style]) -> Result<serde_json::Value> {
+    let r = |pick: fn(&Style) -> Option<f64>, within: bool| -> Result<f64> {
+        let class_means = |values: &mut dyn Iterator<Item = (usize, Option<f64>)>| {
+            let mut sums = [(0.0, 0usize); 10];
+            for (k, v) in values {
+                if let Some(v) = v {
+                    sums[k].0 += v;
+                    sums[k].1 += 1;
+                }
+            }
+            sums.map(|(s, n)| if within && n > 0 { s / n as f64 } else { 0.0 })
+        };
+        let src_mean = class_means(&mut sources.iter().zip(labels).map(|(s, &k)| (k, pick(s))));
+        let out_mean = class_means(&mut outputs.iter().enumerate().map(|(i, o)| (i % 10, pick(o))));
+        let (a, b): (Vec<f64>, Vec<f64>) = outputs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| {
+                let (k, d) = (labels[i / 10], i % 10);
+                pick(&sources[i / 10]).zip(pick(o)).map(|(x, y)| (x - src_mean[k], y - out_mean[d]))
+            })
+            .unzip();
         pearson(&a, &b)
     };
-    Ok((pairs(|s| s.slant)?, pairs(|s| s.width)?))
+    Ok(json!({
+        "slant": r(|s| s.slant, false)?, "stroke_width": r(|s| s.width, false)?,
+        "slant_within_class": r(|s| s.slant, true)?, "stroke_width_within_class": r(|s| s.width, true)?,
+    }))
 }
 
 fn run(args: &Args) -> Result<serde_json::Value> {
@@ -92,50 +132,67 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let trained = train_dcgan(c, &args.gan, &config, &data, &out, &out.join("model"), &device)?;
     let (g, d) = (&trained.generator, trained.report.discriminator.valid());
 
-    // Each source's codes, read by the Q head; each source drawn as 0-9 with them.
+    // Each source's codes, by the Q head and by a latent search that redraws the
+    // source (as the class LeNet reads in it); each source drawn as 0-9 with them.
     let n = args.sources.min(data.test.len());
     let source_values = pixels(&data.test[..n]);
     let digits: Vec<usize> = (0..10).collect();
-    let (mut outputs, mut codes_all) = (Vec::with_capacity(n * 10 * 784), Vec::new());
-    for chunk in source_values.chunks(784 * 250) {
-        let b = chunk.len() / 784;
-        let images = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [b, 784]), &device);
-        let codes = estimate_codes(&d, images)?;
-        codes_all.extend(to_f32(codes.clone())?);
-        outputs.extend(to_f32(restyle(g, codes, &digits)?)?);
-    }
-    // The floor: the same outputs from codes drawn at random.
+    let q_codes = {
+        let images = Tensor::<2>::from_data(TensorData::new(source_values.clone(), [n, 784]), &device);
+        to_f32(estimate_codes(&d, images)?)?
+    };
+    let ad = device.clone().autodiff();
+    let (_, on_ad): (DcganConfig, Dcgan) = load_model(out.join("model"), &ad)?;
+    let read_sources = argmax(&classify(&lenet, &source_values, &device)?.0);
+    let search = InpaintConfig {
+        restarts: args.restarts,
+        steps: if c.quick { 20 } else { args.steps },
+        seed: c.seed + 5,
+        ..InpaintConfig::default()
+    };
+    let images: Vec<Vec<f32>> = source_values.chunks(784).map(<[f32]>::to_vec).collect();
+    let fit = search_latent(&on_ad.generator, &images, &[true; 784], Some(&read_sources), &search, &ad)?;
+    let searched: Vec<f32> =
+        fit.codes.iter().flat_map(|z| z[..args.codes].iter().map(|v| v.clamp(-1.0, 1.0))).collect();
+    // The floor: codes drawn at random.
     let mut rng = dl_core::data::split::SplitRng::new(c.seed + 3);
     let random: Vec<f32> = (0..n * args.codes).map(|_| 2.0 * rng.next_f32() - 1.0).collect();
-    let mut random_outputs = Vec::with_capacity(n * 10 * 784);
-    for chunk in random.chunks(args.codes * 250) {
-        let codes =
-            Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [chunk.len() / args.codes, args.codes]), &device);
-        random_outputs.extend(to_f32(restyle(g, codes, &digits)?)?);
-    }
-
-    // Does LeNet read the digit asked for?
-    let (probs, _) = classify(&lenet, &outputs, &device)?;
-    let asked: Vec<usize> = (0..n * 10).map(|i| i % 10).collect();
-    let read: Vec<usize> =
-        probs.chunks(10).map(|p| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |m| m.0)).collect();
-    let agreement = dl_core::metrics::accuracy(&read, &asked)?;
-    let per_digit: Vec<f64> = (0..10)
-        .map(|k| {
-            let hits = (0..n).filter(|i| read[i * 10 + k] == k).count();
-            hits as f64 / n as f64
-        })
-        .collect();
-    // Is the style kept?
     let source_styles = styles(&source_values)?;
-    let (slant_r, width_r) = style_correlations(&source_styles, &styles(&outputs)?, 10)?;
-    let (slant_floor, width_floor) = style_correlations(&source_styles, &styles(&random_outputs)?, 10)?;
-    eprintln!(
-        "LeNet reads the digit asked for in {:.2}% of {} restyled digits; slant r = {slant_r:.3} (random codes \
-         {slant_floor:.3}), stroke width r = {width_r:.3} (random codes {width_floor:.3})",
-        100.0 * agreement,
-        n * 10
-    );
+    let source_labels: Vec<usize> = data.test[..n].iter().map(|item| item.label).collect();
+    let mut measured = serde_json::Map::new();
+    let mut outputs = Vec::new();
+    for (name, codes) in [("latent_search", &searched), ("q_head", &q_codes), ("random_codes", &random)] {
+        let mut drawn = Vec::with_capacity(n * 10 * 784);
+        for chunk in codes.chunks(args.codes * 250) {
+            let rows = chunk.len() / args.codes;
+            let t = Tensor::<2>::from_data(TensorData::new(chunk.to_vec(), [rows, args.codes]), &device);
+            drawn.extend(to_f32(restyle(g, t, &digits)?)?);
+        }
+        // Does LeNet read the digit asked for? Is the style kept?
+        let read = argmax(&classify(&lenet, &drawn, &device)?.0);
+        let asked: Vec<usize> = (0..n * 10).map(|i| i % 10).collect();
+        let agreement = dl_core::metrics::accuracy(&read, &asked)?;
+        let per_digit: Vec<f64> =
+            (0..10).map(|k| (0..n).filter(|i| read[i * 10 + k] == k).count() as f64 / n as f64).collect();
+        let r = style_correlations(&source_styles, &source_labels, &styles(&drawn)?)?;
+        eprintln!(
+            "{name}: LeNet reads the digit asked for in {:.2}% of {} restyled digits; correlation of source and \
+             output: slant {:.3} (within classes {:.3}), stroke width {:.3} (within classes {:.3})",
+            100.0 * agreement,
+            n * 10,
+            r["slant"].as_f64().unwrap_or(f64::NAN),
+            r["slant_within_class"].as_f64().unwrap_or(f64::NAN),
+            r["stroke_width"].as_f64().unwrap_or(f64::NAN),
+            r["stroke_width_within_class"].as_f64().unwrap_or(f64::NAN),
+        );
+        measured.insert(
+            name.to_string(),
+            json!({ "lenet_agreement": agreement, "lenet_agreement_per_digit": per_digit, "correlation": r }),
+        );
+        if outputs.is_empty() {
+            outputs = drawn;
+        }
+    }
 
     // One source of each digit (the first in the test set), then its style on 0-9.
     let mut grid = Vec::with_capacity(10 * 11 * 784);
@@ -147,11 +204,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         grid.extend_from_slice(&outputs[i * 10 * 784..(i + 1) * 10 * 784]);
     }
     save_sample_grid(&out.join("transfer.png"), &grid, [1, 28, 28], 11)?;
-    let spread = |j: usize| {
-        let v: Vec<f32> = codes_all.chunks(args.codes).map(|c| c[j]).collect();
-        let m = v.iter().sum::<f32>() / v.len() as f32;
-        (v.iter().map(|x| (x - m) * (x - m)).sum::<f32>() / v.len() as f32).sqrt()
-    };
+    let mean_error = fit.errors.iter().sum::<f32>() / fit.errors.len() as f32;
     Ok(json!({
         "example": "style_transfer",
         "data": data.source,
@@ -162,13 +215,8 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "train_seconds": trained.seconds,
         "scorer_test_accuracy": lenet_acc,
         "sources": n,
-        "lenet_agreement": agreement,
-        "lenet_agreement_per_digit": per_digit,
-        "slant_correlation": slant_r,
-        "stroke_width_correlation": width_r,
-        "random_codes_slant_correlation": slant_floor,
-        "random_codes_stroke_width_correlation": width_floor,
-        "code_spread_on_real_digits": (0..args.codes).map(spread).collect::<Vec<_>>(),
+        "search": { "restarts": search.restarts, "steps": search.steps, "mean_squared_error": mean_error },
+        "transfer": measured,
         "final_code_loss": trained.report.state.epochs.last().and_then(|e| e.info_loss),
         "generator_parameters": g.num_params(),
     }))

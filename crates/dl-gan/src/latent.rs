@@ -59,6 +59,40 @@ pub fn inpaint<G: Generator>(
     cfg: &InpaintConfig,
     device: &Device,
 ) -> Result<Vec<Vec<f32>>> {
+    let fit = search_latent(g, images, known, labels, cfg, device)?;
+    Ok(images
+        .iter()
+        .zip(&fit.generated)
+        .map(|(image, gen_row)| {
+            image.iter().zip(gen_row).zip(known).map(|((&x, &y), &k)| if k { x } else { y }).collect()
+        })
+        .collect())
+}
+
+/// What [`search_latent`] found for each image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentFit {
+    /// The best code of each image `[n][latent_dim]`.
+    pub codes: Vec<Vec<f32>>,
+    /// What the generator draws from it `[n][D]`.
+    pub generated: Vec<Vec<f32>>,
+    /// Its mean squared error on the known pixels.
+    pub errors: Vec<f32>,
+}
+
+/// Searches, for each of `images`, the latent code whose generated image best
+/// matches its `known` pixels (Adam on the codes of `cfg.restarts` starts, a
+/// Gaussian prior; the best start is kept): the search behind [`inpaint`],
+/// and with every pixel known, the inversion of a generator. Inputs and
+/// errors as [`inpaint`].
+pub fn search_latent<G: Generator>(
+    g: &G,
+    images: &[Vec<f32>],
+    known: &[bool],
+    labels: Option<&[usize]>,
+    cfg: &InpaintConfig,
+    device: &Device,
+) -> Result<LatentFit> {
     let c = "InpaintConfig";
     check::positive(c, "restarts", cfg.restarts)?;
     check::positive(c, "steps", cfg.steps)?;
@@ -67,7 +101,7 @@ pub fn inpaint<G: Generator>(
         return Err(Error::config(c, "prior_weight", "must be >= 0"));
     }
     if !device.is_autodiff() {
-        return Err(Error::NeedsAutodiff { what: "inpaint (gradients reach the latent codes)" });
+        return Err(Error::NeedsAutodiff { what: "the latent search (gradients reach the latent codes)" });
     }
     let dim = g.sample_dim();
     if known.len() != dim {
@@ -119,13 +153,17 @@ pub fn inpaint<G: Generator>(
     }
     let errors = to_f32(per_row_error(&codes))?;
     let generated = to_f32(frozen.forward(codes.z.val(), label_tensor))?;
-    Ok((0..n)
-        .map(|i| {
-            let best = (0..r).min_by(|&a, &b| errors[i * r + a].total_cmp(&errors[i * r + b])).unwrap_or(0);
-            let gen_row = &generated[(i * r + best) * dim..(i * r + best + 1) * dim];
-            images[i].iter().zip(gen_row).zip(known).map(|((&x, &y), &k)| if k { x } else { y }).collect()
-        })
-        .collect())
+    let z = to_f32(codes.z.val())?;
+    let k = g.latent_dim();
+    let mut fit =
+        LatentFit { codes: Vec::with_capacity(n), generated: Vec::with_capacity(n), errors: Vec::with_capacity(n) };
+    for i in 0..n {
+        let best = i * r + (0..r).min_by(|&a, &b| errors[i * r + a].total_cmp(&errors[i * r + b])).unwrap_or(0);
+        fit.codes.push(z[best * k..(best + 1) * k].to_vec());
+        fit.generated.push(generated[best * dim..(best + 1) * dim].to_vec());
+        fit.errors.push(errors[best]);
+    }
+    Ok(fit)
 }
 
 /// Spherical interpolation between two latent codes, `steps` points from `a` to `b` inclusive.
