@@ -39,7 +39,7 @@ struct Args {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Decoder::Lstm, Decoder::Transformer])]
     decoders: Vec<Decoder>,
     /// Training scenes (composed once, drawn when batched).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 16_000)]
     train_scenes: usize,
     /// Test scenes, from MNIST's test digits and the held-out clothing images.
     #[arg(long, default_value_t = 2_000)]
@@ -111,7 +111,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     for &decoder in &args.decoders {
         let name = choice_name(&decoder);
         let out = root.join(&name);
-        let mut cfg = c.train_config(8, Some(out.clone()));
+        let mut cfg = c.train_config(6, Some(out.clone()));
         cfg.batch_size = args.batch_size;
         cfg.lr = args.lr;
         cfg.warmup_steps = 200;
