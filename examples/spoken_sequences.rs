@@ -10,7 +10,7 @@
 
 use burn::module::Module;
 use clap::{Parser, ValueEnum};
-use dl_cnn::audio::SpectrogramConfig;
+use dl_cnn::audio::{Spectrogram, SpectrogramConfig};
 use dl_cnn::utterances::{Clip, Utterance, UtteranceConfig, read_fsdd_split};
 use dl_core::config::check;
 use dl_core::metrics::error_rate;
@@ -73,7 +73,7 @@ fn main() {
     run_example(|| run(&args));
 }
 
-/// 25 ms Hann windows every 10 ms, 40 mel bands, at 8 kHz.
+/// 25 ms Hann windows every 10 ms, 40 mel bands, at 8 kHz (`frames` is set per utterance).
 fn features() -> SpectrogramConfig {
     SpectrogramConfig { frame_len: 200, hop: 80, n_fft: 256, n_mels: 40, sample_rate: 8000, frames: 1 }
 }
@@ -101,7 +101,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let train = plan(&train_pool, &train_clips, c.seed, n_train)?;
     let valid = plan(&valid_pool, &train_clips, c.seed + 1, 1_000.min(n_test))?;
     let test = plan(&test_pool, &test_clips, c.seed + 2, n_test)?;
-    let feats = features();
+    let feats = Spectrogram::new(&features())?;
     let train_batcher = SpeechBatcher { layout: &layout, clips: &train_clips, features: &feats };
     let test_batcher = SpeechBatcher { layout: &layout, clips: &test_clips, features: &feats };
     let seconds = |u: &[Utterance]| u.iter().map(|u| u.len).sum::<usize>() as f64 / 8000.0;
@@ -128,7 +128,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         cfg.grad_clip_norm = Some(5.0);
         let device = c.device()?.autodiff();
         device.seed(c.seed);
-        let config = model.config(feats.bins());
+        let config = model.config(feats.config().bins());
         let start = std::time::Instant::now();
         let report = fit(config.init(&device)?, &train, Some(&valid), &train_batcher, &cfg, &device)?;
         let train_seconds = start.elapsed().as_secs_f64();
@@ -205,7 +205,7 @@ fn figures(
     let digits = |l: &[usize]| l.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" ");
     let shown = &test[..test.len().min(6)];
     let frames: Vec<(Vec<f32>, usize)> = shown.iter().map(|u| batcher.frames(u)).collect::<Result<_>>()?;
-    let (m, width) = (batcher.features.bins(), frames.iter().map(|f| f.1).max().unwrap_or(1));
+    let (m, width) = (batcher.features.config().bins(), frames.iter().map(|f| f.1).max().unwrap_or(1));
     // Each image: mel bands bottom (low) to top (high), time left to right, padded with black.
     let images: Vec<Vec<f32>> = frames
         .iter()

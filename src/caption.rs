@@ -230,12 +230,12 @@ impl AttentionLstm {
         let (mut h, mut c) = (self.init_h.forward(mean.clone()).tanh(), self.init_c.forward(mean).tanh());
         // [B, R, A], computed once
         let keys = self.att_regions.forward(regions.clone());
+        let a = keys.dims()[2];
         // [B, T, E]
         let words = self.embed.forward(tokens);
         let (mut logits, mut weights) = (Vec::with_capacity(t), Vec::with_capacity(t));
         for s in 0..t {
             // Additive attention: [B, R, A] + [B, 1, A] -> scores [B, R]
-            let a = keys.clone().dims()[2];
             let query = self.att_state.forward(h.clone()).reshape([b, 1, a]);
             let scores = self.att_score.forward((keys.clone() + query).tanh()).reshape([b, r]);
             let alpha = softmax(scores, 1);
@@ -453,10 +453,13 @@ impl Supervised<CaptionBatch> for Captioner {
     fn step(&self, batch: &CaptionBatch) -> dl_core::Result<StepOutput> {
         let out = self.forward(batch.images.clone(), batch.input.clone())?;
         let [b, t, v] = out.logits.dims();
-        // Only the real words (and EOS) count: select the non-padding positions.
-        let target = to_f32(batch.target.clone().float())?;
-        let keep: Vec<i64> =
-            target.iter().enumerate().filter(|(_, id)| **id as usize != PAD).map(|(i, _)| i as i64).collect();
+        // Only the real words and EOS count: row k's first `captions[k].len() + 1` positions.
+        let keep: Vec<i64> = batch
+            .captions
+            .iter()
+            .enumerate()
+            .flat_map(|(k, c)| (0..=c.len()).map(move |j| (k * t + j) as i64))
+            .collect();
         let n = keep.len();
         let device = out.logits.device();
         let keep = Tensor::<1, Int>::from_data(TensorData::new(keep, [n]), &device);

@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::crnn::ConvStage;
-use dl_cnn::audio::{Spectrogram, SpectrogramConfig};
+use dl_cnn::audio::Spectrogram;
 use dl_cnn::utterances::{Clip, Utterance, UtteranceConfig};
 use dl_core::config::check;
 use dl_core::data::sequence::check_lengths;
@@ -270,8 +270,9 @@ pub struct SpeechBatcher<'a> {
     pub layout: &'a UtteranceConfig,
     /// The clips the plans index.
     pub clips: &'a [Clip],
-    /// Window, hop and mel bands (its `frames` is set per utterance).
-    pub features: &'a SpectrogramConfig,
+    /// Window, hop and mel bands, built once (its configured `frames` is
+    /// ignored: each utterance gets as many frames as it lasts).
+    pub features: &'a Spectrogram,
 }
 
 impl SpeechBatcher<'_> {
@@ -279,10 +280,10 @@ impl SpeechBatcher<'_> {
     /// standardised over the utterance.
     pub fn frames(&self, utterance: &Utterance) -> dl_core::Result<(Vec<f32>, usize)> {
         let wav = self.layout.render(utterance, self.clips)?;
-        let frames = wav.samples.len().div_ceil(self.features.hop).max(1);
-        let spec = Spectrogram::new(&SpectrogramConfig { frames, ..self.features.clone() })?;
-        let bands = spec.compute(&wav)?;
-        let m = self.features.bins();
+        let cfg = self.features.config();
+        let frames = wav.samples.len().div_ceil(cfg.hop).max(1);
+        let bands = self.features.compute_frames(&wav, frames)?;
+        let m = cfg.bins();
         let mut out = vec![0.0f32; frames * m];
         for (b, row) in bands.chunks(frames).enumerate() {
             let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / frames as f64;
@@ -298,7 +299,7 @@ impl SpeechBatcher<'_> {
 
 impl Batcher<Utterance, SpeechBatch> for SpeechBatcher<'_> {
     fn batch(&self, items: &[&Utterance], device: &Device) -> dl_core::Result<SpeechBatch> {
-        let m = self.features.bins();
+        let m = self.features.config().bins();
         let rendered: Vec<(Vec<f32>, usize)> = items.iter().map(|u| self.frames(u)).collect::<dl_core::Result<_>>()?;
         let t = rendered.iter().map(|r| r.1).max().unwrap_or(1);
         let mut values = vec![0.0f32; items.len() * t * m];

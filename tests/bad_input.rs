@@ -89,32 +89,13 @@ fn image_examples_refuse_bombs_huge_widths_bad_flags_and_missing_models() {
     assert!(e.contains("--sources") && e.contains("at least 1"), "{e}");
 }
 
-/// A minimal 16-bit mono WAV of `samples` at `rate` Hz.
-fn wav(rate: u32, samples: &[i16]) -> Vec<u8> {
-    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-    let mut v = b"RIFF".to_vec();
-    v.extend((36 + data.len() as u32).to_le_bytes());
-    v.extend(b"WAVEfmt ");
-    v.extend(16u32.to_le_bytes());
-    v.extend(1u16.to_le_bytes());
-    v.extend(1u16.to_le_bytes());
-    v.extend(rate.to_le_bytes());
-    v.extend((rate * 2).to_le_bytes());
-    v.extend(2u16.to_le_bytes());
-    v.extend(16u16.to_le_bytes());
-    v.extend(b"data");
-    v.extend((data.len() as u32).to_le_bytes());
-    v.extend(data);
-    v
-}
-
 #[test]
 fn the_speech_examples_name_a_clip_at_another_sample_rate() {
     let data = temp("fsdd");
     std::fs::create_dir_all(data.join("fsdd")).unwrap();
     let mut tar = tar::Builder::new(Vec::new());
     for (name, rate) in [("train/3_a_0.wav", 8000), ("train/4_b_1.wav", 16000)] {
-        let clip = wav(rate, &[0, 100, -100, 50]);
+        let clip = dl_core::testing::wav_bytes(rate, &[0, 100, -100, 50]);
         let mut h = tar::Header::new_ustar();
         h.set_size(clip.len() as u64);
         h.set_mode(0o644);

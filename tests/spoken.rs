@@ -4,7 +4,7 @@
 //! read are errors.
 
 use burn::module::Module;
-use dl_cnn::audio::{SpectrogramConfig, Wav};
+use dl_cnn::audio::{Spectrogram, SpectrogramConfig, Wav};
 use dl_cnn::utterances::{Clip, Utterance, UtteranceConfig};
 use dl_core::testing::{device, max_diff, rng_lock, temp_dir, values};
 use dl_core::train::{TrainConfig, fit};
@@ -26,8 +26,16 @@ fn layout() -> UtteranceConfig {
     UtteranceConfig::new().with_min_digits(2).with_max_digits(4).with_max_gap(0.1).with_max_edge(0.05)
 }
 
-fn features() -> SpectrogramConfig {
-    SpectrogramConfig { frame_len: 200, hop: 80, n_fft: 256, n_mels: 16, sample_rate: 8000, frames: 1 }
+fn features() -> Spectrogram {
+    Spectrogram::new(&SpectrogramConfig {
+        frame_len: 200,
+        hop: 80,
+        n_fft: 256,
+        n_mels: 16,
+        sample_rate: 8000,
+        frames: 1,
+    })
+    .unwrap()
 }
 
 fn small(kind: SpeechEncoderKind) -> SpeechCtcConfig {

@@ -453,7 +453,25 @@ impl Spectrogram {
 
     /// See [`log_mel_spectrogram`].
     pub fn compute(&self, wav: &Wav) -> Result<Vec<f32>> {
+        self.compute_frames(wav, self.cfg.frames)
+    }
+
+    /// [`compute`](Self::compute) with `frames` columns instead of the
+    /// config's: `[bins, frames]`, for clips of varying length (one frame per
+    /// `hop` samples begun, `wav.samples.len().div_ceil(hop)`, covers a whole clip).
+    ///
+    /// # Errors
+    /// As [`compute`](Self::compute); [`Error::Config`] for 0 frames or an
+    /// output past the size limit.
+    pub fn compute_frames(&self, wav: &Wav, frames: usize) -> Result<Vec<f32>> {
         let cfg = &self.cfg;
+        if frames == 0 || cfg.bins().checked_mul(frames).is_none_or(|len| len > MAX_OUTPUT) {
+            return Err(Error::config(
+                "SpectrogramConfig",
+                "frames",
+                format!("{frames} frames of {} bins: must be 1 to {MAX_OUTPUT} values", cfg.bins()),
+            ));
+        }
         if wav.sample_rate != cfg.sample_rate {
             return Err(Error::config(
                 "SpectrogramConfig",
@@ -465,7 +483,7 @@ impl Spectrogram {
             ));
         }
         let bins = cfg.n_fft / 2 + 1;
-        let (rows, frames) = (cfg.bins(), cfg.frames);
+        let rows = cfg.bins();
         let mut out = vec![SILENCE.ln(); rows * frames];
         let mut re = vec![0.0f32; cfg.n_fft];
         let mut im = vec![0.0f32; cfg.n_fft];

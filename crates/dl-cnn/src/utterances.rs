@@ -188,10 +188,11 @@ impl UtteranceConfig {
     ///
     /// # Errors
     /// [`DataError::OutOfRange`] for a clip past `clips` or one that does not
-    /// fit the utterance's length.
+    /// fit the utterance's length; [`DataError::Empty`] for an utterance
+    /// without clips; [`DataError::Invalid`] for clips at different sample rates.
     pub fn render(&self, utterance: &Utterance, clips: &[Clip]) -> dl_core::Result<Wav> {
         let mut samples = vec![0.0f32; utterance.len];
-        let mut rate = None;
+        let mut rate: Option<u32> = None;
         let (mut power, mut count) = (0.0f64, 0usize);
         for (&c, &at) in utterance.clips.iter().zip(&utterance.offsets) {
             let clip = clips
@@ -205,7 +206,13 @@ impl UtteranceConfig {
                     format!("at most the utterance's {} samples", samples.len()),
                 ));
             }
-            rate.get_or_insert(clip.wav.sample_rate);
+            if *rate.get_or_insert(clip.wav.sample_rate) != clip.wav.sample_rate {
+                return Err(DataError::Invalid(format!(
+                    "utterance: clip {c} is sampled at {} Hz, an earlier one at {} Hz",
+                    clip.wav.sample_rate,
+                    rate.unwrap_or_default()
+                )));
+            }
             for (s, &x) in samples[at..end].iter_mut().zip(&clip.wav.samples) {
                 *s += x;
                 power += f64::from(x) * f64::from(x);
@@ -217,7 +224,7 @@ impl UtteranceConfig {
         for s in &mut samples {
             *s += (f64::from(rng.normal()) * std) as f32;
         }
-        let sample_rate = rate.unwrap_or_else(|| clips.first().map_or(8000, |c| c.wav.sample_rate));
+        let sample_rate = rate.ok_or_else(|| DataError::empty("utterance: its clips"))?;
         Ok(Wav { sample_rate, samples })
     }
 }
@@ -269,6 +276,11 @@ mod tests {
         };
         let wav = cfg.render(&u, &clips).unwrap();
         assert_eq!(wav.samples.len(), 12_000);
+        let none = Utterance { clips: vec![], offsets: vec![], labels: vec![], ..u.clone() };
+        assert!(matches!(cfg.render(&none, &clips), Err(DataError::Empty { .. })));
+        let mut mixed = clips.clone();
+        mixed[1].wav.sample_rate = 16_000;
+        assert!(cfg.render(&u, &mixed).unwrap_err().to_string().contains("16000 Hz"));
         assert_eq!(wav, cfg.render(&u, &clips).unwrap());
         let mean = |r: std::ops::Range<usize>| wav.samples[r.clone()].iter().sum::<f32>() / r.len() as f32;
         assert!((mean(100..4100) - 0.5).abs() < 0.005);
@@ -313,23 +325,7 @@ mod tests {
     #[test]
     fn fsdd_names_are_parsed_and_bad_names_are_errors() {
         let dir = dl_core::testing::temp_dir("dl-cnn", "utterance-names");
-        let wav = |n: usize| {
-            let data: Vec<u8> = (0..n as i16).flat_map(|s| (s * 100).to_le_bytes()).collect();
-            let mut v = b"RIFF".to_vec();
-            v.extend((36 + data.len() as u32).to_le_bytes());
-            v.extend(b"WAVEfmt ");
-            v.extend(16u32.to_le_bytes());
-            v.extend(1u16.to_le_bytes());
-            v.extend(1u16.to_le_bytes());
-            v.extend(8000u32.to_le_bytes());
-            v.extend(16000u32.to_le_bytes());
-            v.extend(2u16.to_le_bytes());
-            v.extend(16u16.to_le_bytes());
-            v.extend(b"data");
-            v.extend((data.len() as u32).to_le_bytes());
-            v.extend(data);
-            v
-        };
+        let wav = |n: usize| dl_core::testing::wav_bytes(8000, &(0..n as i16).map(|s| s * 100).collect::<Vec<_>>());
         let write = |name: &str, members: &[(&str, Vec<u8>)]| {
             let path = dir.join(name);
             let gz = flate2::write::GzEncoder::new(std::fs::File::create(&path).unwrap(), Default::default());

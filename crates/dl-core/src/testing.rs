@@ -111,6 +111,25 @@ pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
     [&crate::data::idx::LABELS_MAGIC.to_be_bytes()[..], &(labels.len() as u32).to_be_bytes(), labels].concat()
 }
 
+/// A minimal RIFF/WAVE file: 16-bit mono PCM `samples` at `rate` Hz.
+pub fn wav_bytes(rate: u32, samples: &[i16]) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut v = b"RIFF".to_vec();
+    v.extend((36 + data.len() as u32).to_le_bytes());
+    v.extend(b"WAVEfmt ");
+    v.extend(16u32.to_le_bytes());
+    v.extend(1u16.to_le_bytes());
+    v.extend(1u16.to_le_bytes());
+    v.extend(rate.to_le_bytes());
+    v.extend((rate * 2).to_le_bytes());
+    v.extend(2u16.to_le_bytes());
+    v.extend(16u16.to_le_bytes());
+    v.extend(b"data");
+    v.extend((data.len() as u32).to_le_bytes());
+    v.extend(data);
+    v
+}
+
 /// Largest absolute difference of two equally long slices.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "compared slices differ in length");

@@ -148,7 +148,6 @@ pub fn decode_batch(
     blank: usize,
     beam: usize,
 ) -> Result<Vec<Vec<usize>>> {
-    check::positive("decode_batch", "beam", beam)?;
     let per = steps * classes;
     if per == 0 || !log_probs.len().is_multiple_of(per) {
         return Err(Error::shape(
@@ -157,13 +156,7 @@ pub fn decode_batch(
             log_probs.len(),
         ));
     }
-    log_probs
-        .chunks(per)
-        .map(|rows| match beam {
-            1 => greedy_decode(rows, steps, classes, blank),
-            _ => prefix_beam_search(rows, steps, classes, blank, beam).map(|r| r.labels),
-        })
-        .collect()
+    decode_padded(log_probs, steps, &vec![steps; log_probs.len() / per], classes, blank, beam)
 }
 
 /// Reads every sample of a padded batch (row-major `[N, steps, classes]`),
