@@ -112,6 +112,28 @@ fn the_speech_examples_name_a_clip_at_another_sample_rate() {
     assert!(e.contains("member `train/4_b_1.wav`") && e.contains("16000 Hz"), "{e}");
     let e = fails("spoken_sequences", &["--data", data.to_str().unwrap(), "--beam", "0"], &temp("fsdd-seq-out"));
     assert!(e.contains("--beam") && e.contains("at least 1"), "{e}");
+    let e = fails("speech_gan", &["--data", data.to_str().unwrap(), "--quick"], &temp("fsdd-gan-out"));
+    assert!(e.contains("member `train/4_b_1.wav`") && e.contains("16000 Hz"), "{e}");
+    let e = fails("speech_gan", &["--data", data.to_str().unwrap(), "--griffin-lim", "0"], &temp("fsdd-gan-out"));
+    assert!(e.contains("iterations") && e.contains("got 0"), "{e}");
+    let e = fails("speech_gan", &["--data", data.to_str().unwrap(), "--per-class", "0"], &temp("fsdd-gan-out"));
+    assert!(e.contains("--per-class") && e.contains("at least 1"), "{e}");
+    // Without the scoring CNN of `spoken_digits`, the error names the command that trains it.
+    let ok = temp("fsdd-8k");
+    std::fs::create_dir_all(ok.join("fsdd")).unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let clip = dl_core::testing::wav_bytes(8000, &[0, 100, -100, 50]);
+    let mut h = tar::Header::new_ustar();
+    h.set_size(clip.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    tar.append_data(&mut h, "train/3_a_0.wav", &clip[..]).unwrap();
+    let archive = gz(&tar.into_inner().unwrap());
+    for split in ["train.tar.gz", "test.tar.gz"] {
+        std::fs::write(ok.join("fsdd").join(split), &archive).unwrap();
+    }
+    let e = fails("speech_gan", &["--data", ok.to_str().unwrap(), "--quick"], &temp("fsdd-gan-out").join("speech_gan"));
+    assert!(e.contains("no spoken-digit classifier") && e.contains("--example spoken_digits"), "{e}");
 }
 
 #[test]

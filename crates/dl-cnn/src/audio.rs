@@ -131,6 +131,44 @@ fn parse_fmt(fmt: &[u8]) -> std::result::Result<u32, String> {
     Ok(rate)
 }
 
+/// A mono 16-bit PCM RIFF/WAVE file of `wav`: samples are clamped to
+/// [-1, 1) and rounded to 16 bits (what [`parse_wav`] reads back).
+pub fn encode_wav(wav: &Wav) -> Vec<u8> {
+    let data: Vec<u8> = wav
+        .samples
+        .iter()
+        .flat_map(|s| ((s * 32768.0).round().clamp(-32768.0, 32767.0) as i16).to_le_bytes())
+        .collect();
+    let mut v = Vec::with_capacity(44 + data.len());
+    v.extend(b"RIFF");
+    v.extend((36 + data.len() as u32).to_le_bytes());
+    v.extend(b"WAVEfmt ");
+    v.extend(16u32.to_le_bytes());
+    v.extend(FORMAT_PCM.to_le_bytes());
+    v.extend(1u16.to_le_bytes());
+    v.extend(wav.sample_rate.to_le_bytes());
+    v.extend((wav.sample_rate * 2).to_le_bytes());
+    v.extend(2u16.to_le_bytes());
+    v.extend(16u16.to_le_bytes());
+    v.extend(b"data");
+    v.extend((data.len() as u32).to_le_bytes());
+    v.extend(data);
+    v
+}
+
+/// Writes [`encode_wav`]`(wav)` to `path`.
+///
+/// # Errors
+/// [`Error::Io`] naming the path; [`Error::Invalid`] for a clip too long
+/// for a WAV file's 32-bit sizes.
+pub fn write_wav(path: impl AsRef<Path>, wav: &Wav) -> Result<()> {
+    let path = path.as_ref();
+    if wav.samples.len() > (u32::MAX as usize - 36) / 2 {
+        return Err(Error::Invalid(format!("{}: {} samples do not fit a WAV file", path.display(), wav.samples.len())));
+    }
+    std::fs::write(path, encode_wav(wav)).map_err(|e| Error::io("write", path, e))
+}
+
 /// Reads a single `.wav` file (see [`parse_wav`]).
 pub fn read_wav(path: impl AsRef<Path>) -> Result<Wav> {
     let path = path.as_ref();
@@ -288,21 +326,21 @@ impl SpectrogramConfig {
 
 /// Precomputed twiddle factors of a radix-2 FFT of size `n`.
 #[derive(Debug, Clone)]
-struct Fft {
+pub(crate) struct Fft {
     /// `cos(-2 pi k / n)` and `sin(-2 pi k / n)` for `k < n / 2`.
     cos: Vec<f32>,
     sin: Vec<f32>,
 }
 
 impl Fft {
-    fn new(n: usize) -> Self {
+    pub(crate) fn new(n: usize) -> Self {
         let (sin, cos) =
             (0..n / 2).map(|k| (-2.0 * PI * k as f64 / n as f64).sin_cos()).map(|(s, c)| (s as f32, c as f32)).unzip();
         Fft { cos, sin }
     }
 
     /// In place; `re.len() == im.len() == 2 * self.cos.len()`, a power of two (checked by callers).
-    fn run(&self, re: &mut [f32], im: &mut [f32]) {
+    pub(crate) fn run(&self, re: &mut [f32], im: &mut [f32]) {
         let n = re.len();
         // Bit-reversal permutation, so that the butterflies can work in place.
         let mut j = 0;
@@ -594,6 +632,22 @@ mod tests {
         let e = parse_wav(bytes, name).unwrap_err();
         let Error::Data { position, .. } = &e else { panic!("expected a data error, got {e:?}") };
         (position.clone(), e.to_string())
+    }
+
+    #[test]
+    fn encoded_wavs_read_back() {
+        let wav = Wav { sample_rate: 8000, samples: vec![0.0, 0.5, -0.25, 1.5, -2.0, 1e-5] };
+        let back = parse_wav(&encode_wav(&wav), "encoded").unwrap();
+        assert_eq!(back.sample_rate, 8000);
+        // 16-bit rounding, and clamping to [-1, 1).
+        let expected = [0.0, 0.5, -0.25, 32767.0 / 32768.0, -1.0, 0.0];
+        assert_eq!(back.samples, expected);
+        let dir = std::env::temp_dir().join(format!("dl-cnn-wav-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write_wav(dir.join("a.wav"), &wav).unwrap();
+        assert_eq!(read_wav(dir.join("a.wav")).unwrap(), back);
+        assert!(matches!(write_wav(dir.join("missing/a.wav"), &wav), Err(Error::Io { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

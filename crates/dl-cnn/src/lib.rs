@@ -15,7 +15,8 @@
 //! maps ([`saliency`]), pooling variants ([`PoolKind`]), strings and scenes of digits
 //! composed from MNIST-layout images ([`scenes`]), boxes, non-maximum
 //! suppression and VOC/COCO mean average precision ([`detection`]). Inputs: WAV files
-//! as log-mel spectrograms ([`audio`]) and the 8x8 digits compiled into the
+//! as log-mel spectrograms ([`audio`]), and back from magnitudes to audio
+//! by Griffin-Lim ([`vocoder`]) and the 8x8 digits compiled into the
 //! crate ([`embedded`]).
 
 pub mod audio;
@@ -32,6 +33,7 @@ pub mod retrieval;
 pub mod saliency;
 pub mod scenes;
 pub mod utterances;
+pub mod vocoder;
 
 pub use data::{ImageBatch, ImageBatcher, ImageItem, TextBatch, TextBatcher, TextItem};
 pub use models::ImageClassifier;

@@ -3,7 +3,7 @@
 //! the codes; the discriminator's Q head reads the codes of a real test
 //! digit, and the generator draws all ten digits with them.
 //!
-//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--sources N] [--quick]`
+//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--guide] [--sources N] [--quick]`
 //!
 //! A real digit's codes are found two ways: the Q head's estimate, and a
 //! latent search for the codes that redraw it (as the class LeNet-5 reads
@@ -13,14 +13,17 @@
 //! of the slant (image moments) and of the stroke width (ink area over
 //! outline), beside the same figures for random codes (the floor). Writes
 //! `out/style_transfer/`: the trainer's files, `model/`, and `transfer.png`
-//! (each row: a real digit, then its style on 0-9).
+//! (each row: a real digit, then its style on 0-9). `--guide` anchors the
+//! first two codes to the measured slant and stroke width of the training
+//! digits (the Q head also regresses them on real digits) and adds a fourth
+//! way to find the codes: measure the source.
 
 mod common;
 
 use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use clap::Parser;
-use common::{GanArgs, classify, load_mnist, pixels, scorer, train_dcgan};
+use common::{GanArgs, classify, load_mnist, pixels, scorer, train_dcgan_on};
 use dl_core::checkpoint::load_model;
 use dl_core::config::check;
 use dl_core::metrics::pearson;
@@ -55,6 +58,11 @@ struct Args {
     /// Adam steps of the latent search.
     #[arg(long, default_value_t = 200)]
     steps: usize,
+    /// Anchor the first two codes to the measured slant and stroke width of
+    /// the training digits (their ranks, scaled to [-1, 1]): the Q head also
+    /// learns to read them on real digits (a semi-supervised InfoGAN).
+    #[arg(long)]
+    guide: bool,
 }
 
 fn main() {
@@ -77,6 +85,27 @@ struct Style {
 /// The style of each 28x28 image of `values`.
 fn styles(values: &[f32]) -> Result<Vec<Style>> {
     values.chunks(784).map(|img| Ok(Style { slant: slant(img, 28)?, width: stroke_width(img, 28)? })).collect()
+}
+
+/// Where `v` falls among `sorted` values, scaled to [-1, 1] (the codes' range):
+/// an attribute's rank, uniform like the codes the generator is given.
+fn rank_code(sorted: &[f64], v: Option<f64>) -> f32 {
+    match v {
+        Some(v) if !sorted.is_empty() => {
+            let below = sorted.partition_point(|x| *x < v);
+            let upto = sorted.partition_point(|x| *x <= v);
+            ((below + upto) as f64 / sorted.len() as f64 - 1.0) as f32
+        }
+        // Undefined (no ink): the median.
+        _ => 0.0,
+    }
+}
+
+/// Sorted defined values of one style attribute.
+fn sorted_values(styles: &[Style], pick: fn(&Style) -> Option<f64>) -> Vec<f64> {
+    let mut v: Vec<f64> = styles.iter().filter_map(pick).collect();
+    v.sort_by(f64::total_cmp);
+    v
 }
 
 /// Pearson correlations of source and output slant and stroke width over
@@ -129,7 +158,24 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let device = c.device()?;
     let (lenet, lenet_acc) = scorer(c, &data, &device)?;
     let out = c.out_dir(if c.quick { "style_transfer_quick" } else { "style_transfer" })?;
-    let trained = train_dcgan(c, &args.gan, &config, &data, &out, &out.join("model"), &device)?;
+    if args.guide && args.codes < 2 {
+        return Err(Error::config(
+            "style_transfer",
+            "--codes",
+            "--guide anchors 2 codes (slant, stroke width): needs --codes >= 2",
+        ));
+    }
+    // With --guide: each training digit's slant and stroke width as codes 0 and 1.
+    let train_styles = styles(&pixels(&data.train))?;
+    let (slants, widths) = (sorted_values(&train_styles, |s| s.slant), sorted_values(&train_styles, |s| s.width));
+    let measured_codes = |s: &[Style]| -> Vec<f32> {
+        s.iter().flat_map(|s| [rank_code(&slants, s.slant), rank_code(&widths, s.width)]).collect()
+    };
+    let mut train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
+    if args.guide {
+        train = train.with_code_targets(measured_codes(&train_styles), 2)?;
+    }
+    let trained = train_dcgan_on(c, &args.gan, &config, &train, &out, &out.join("model"), &device)?;
     let (g, d) = (&trained.generator, trained.report.discriminator.valid());
 
     // Each source's codes, by the Q head and by a latent search that redraws the
@@ -159,9 +205,22 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let random: Vec<f32> = (0..n * args.codes).map(|_| 2.0 * rng.next_f32() - 1.0).collect();
     let source_styles = styles(&source_values)?;
     let source_labels: Vec<usize> = data.test[..n].iter().map(|item| item.label).collect();
+    // Guided: the source's measured slant and width as codes 0 and 1, the rest from the search.
+    let anchored: Vec<f32> = {
+        let m = measured_codes(&source_styles);
+        searched
+            .chunks(args.codes)
+            .zip(m.chunks(2))
+            .flat_map(|(z, m)| m.iter().chain(&z[2.min(z.len())..]).copied())
+            .collect()
+    };
+    let mut ways = vec![("latent_search", &searched), ("q_head", &q_codes), ("random_codes", &random)];
+    if args.guide {
+        ways.insert(0, ("measured_style", &anchored));
+    }
     let mut measured = serde_json::Map::new();
     let mut outputs = Vec::new();
-    for (name, codes) in [("latent_search", &searched), ("q_head", &q_codes), ("random_codes", &random)] {
+    for (name, codes) in ways {
         let mut drawn = Vec::with_capacity(n * 10 * 784);
         for chunk in codes.chunks(args.codes * 250) {
             let rows = chunk.len() / args.codes;
@@ -210,6 +269,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "data": data.source,
         "codes": args.codes,
         "latent": args.latent,
+        "guided": args.guide,
         "epochs": trained.report.state.epoch,
         "generator_steps": trained.report.state.g_step,
         "train_seconds": trained.seconds,

@@ -7,12 +7,14 @@ use dl_core::data::image::ImageItem;
 use dl_core::data::split::SplitRng;
 use dl_core::{Error, Result};
 
-/// `n` samples of width `dim`, row-major, with optional labels in `0..num_classes`.
+/// `n` samples of width `dim`, row-major, with optional labels in `0..num_classes`
+/// and optional targets for the first continuous InfoGAN codes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GanData {
     samples: Vec<f32>,
     dim: usize,
     labels: Option<(Vec<usize>, usize)>,
+    code_targets: Option<(Vec<f32>, usize)>,
 }
 
 impl GanData {
@@ -33,7 +35,54 @@ impl GanData {
                 return Err(Error::out_of_range("GanData label", bad, format!("0..{classes}")));
             }
         }
-        Ok(GanData { samples, dim, labels })
+        Ok(GanData { samples, dim, labels, code_targets: None })
+    }
+
+    /// Adds what the first `k` continuous codes should read on each real
+    /// sample (`values`: `[n, k]` row-major, on the codes' scale [-1, 1]), a
+    /// measured attribute such as a digit's slant. The trainer then also
+    /// teaches the discriminator's Q head to estimate them on real samples,
+    /// which anchors those codes to the attribute (a semi-supervised InfoGAN).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for `k == 0`; [`Error::Shape`] unless there are `k`
+    /// values per sample; [`Error::Invalid`] for a value outside [-1, 1] or not finite.
+    pub fn with_code_targets(mut self, values: Vec<f32>, k: usize) -> Result<Self> {
+        if k == 0 {
+            return Err(Error::config("GanData", "code targets", "need at least 1 code"));
+        }
+        let n = self.len();
+        if values.len() != n * k {
+            return Err(Error::shape("GanData code targets", format!("{n} samples x {k} codes"), values.len()));
+        }
+        if let Some(i) = values.iter().position(|v| !(v.is_finite() && (-1.0..=1.0).contains(v))) {
+            return Err(Error::Invalid(format!(
+                "GanData: code target {} of sample {} is {}, outside the codes' range [-1, 1]",
+                i % k,
+                i / k,
+                values[i]
+            )));
+        }
+        self.code_targets = Some((values, k));
+        Ok(self)
+    }
+
+    /// Number of continuous codes with targets (0: none).
+    pub fn code_targets(&self) -> usize {
+        self.code_targets.as_ref().map_or(0, |t| t.1)
+    }
+
+    /// The code targets of the samples at `indices` (`[B, k]`), if there are any.
+    pub fn code_target_batch(&self, indices: &[usize], device: &Device) -> Result<Option<Tensor<2>>> {
+        let Some((values, k)) = &self.code_targets else { return Ok(None) };
+        let mut rows = Vec::with_capacity(indices.len() * k);
+        for &i in indices {
+            let row = values
+                .get(i * k..(i + 1) * k)
+                .ok_or_else(|| Error::Invalid(format!("GanData: index {i} past {} samples", self.len())))?;
+            rows.extend_from_slice(row);
+        }
+        Ok(Some(Tensor::from_data(TensorData::new(rows, [indices.len(), *k]), device)))
     }
 
     /// Images (pixels already scaled, e.g. to `[-1, 1]`), with their labels when `num_classes` is given.

@@ -1,7 +1,7 @@
 //! # dl-gan
 //!
 //! Generative adversarial networks: the MLP GAN, DCGAN, class-conditional
-//! GANs and InfoGAN ([`models`]), their losses ([`loss`]), spectral
+//! GANs, InfoGAN and SpecGAN for spectrograms ([`models`]), their losses ([`loss`]), spectral
 //! normalisation ([`spectral`]), an adversarial trainer that detects collapse
 //! and resumes exactly ([`train`]), the generator's weight average ([`ema`]),
 //! its end-of-epoch hooks ([`train::hooks`]), drawing samples ([`sampling`]),
@@ -26,5 +26,6 @@ pub use data::{GanData, Mixture};
 pub use loss::GanLoss;
 pub use models::dcgan::{DcDiscriminator, DcGenerator, Dcgan, DcganConfig};
 pub use models::mlp::{MlpDiscriminator, MlpGan, MlpGanConfig, MlpGenerator};
+pub use models::specgan::{SpecDiscriminator, SpecGan, SpecGanConfig, SpecGenerator};
 pub use models::{Discriminator, Generator, Judgement, discriminate, generate};
 pub use train::{EpochEnd, GanHook, GanReport, GanTrainConfig, train_gan, train_gan_with_hooks};

@@ -78,6 +78,9 @@ pub struct ClassifierScore {
     pub classes_present: usize,
     /// For conditional samples: fraction whose predicted class is the one asked for.
     pub agreement: Option<f64>,
+    /// For conditional samples: fraction predicted as the class asked for
+    /// with probability >= the threshold.
+    pub confident_agreement: Option<f64>,
     /// Samples scored.
     pub samples: usize,
 }
@@ -100,7 +103,7 @@ pub fn classifier_score(
         return Err(Error::shape("classifier_score asked classes", n, a.len()));
     }
     let mut histogram = vec![0usize; classes];
-    let (mut confident, mut agree) = (0usize, 0usize);
+    let (mut confident, mut agree, mut confident_agree) = (0usize, 0usize, 0usize);
     for (i, row) in probs.chunks(classes).enumerate() {
         let (top, p) = row.iter().copied().enumerate().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0));
         histogram[top] += 1;
@@ -109,6 +112,9 @@ pub fn classifier_score(
         }
         if asked.is_some_and(|a| a[i] == top) {
             agree += 1;
+            if p >= threshold {
+                confident_agree += 1;
+            }
         }
     }
     let min_count = (n as f64 * 0.01).ceil().max(1.0) as usize;
@@ -117,6 +123,7 @@ pub fn classifier_score(
         classes_present: histogram.iter().filter(|&&c| c >= min_count).count(),
         histogram,
         agreement: asked.map(|_| agree as f64 / n as f64),
+        confident_agreement: asked.map(|_| confident_agree as f64 / n as f64),
         samples: n,
     })
 }
@@ -319,6 +326,9 @@ mod tests {
         assert!((s.confident - 0.5).abs() < 1e-12);
         assert_eq!(s.classes_present, 2);
         assert!((s.agreement.unwrap() - 0.75).abs() < 1e-12);
+        // Right and sure: rows 0 and 2 (row 3 is right at p = 0.7).
+        assert!((s.confident_agreement.unwrap() - 0.5).abs() < 1e-12);
+        assert_eq!(classifier_score(&probs, 2, 0.9, None).unwrap().confident_agreement, None);
         assert!(classifier_score(&probs[..3], 2, 0.9, None).is_err());
     }
 }

@@ -327,6 +327,76 @@ fn continuous_codes_become_recoverable_beside_classes() {
 }
 
 #[test]
+fn code_targets_anchor_a_code_to_a_measured_attribute() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    let cfg = DcganConfig::new()
+        .with_image_size(8)
+        .with_base_channels(4)
+        .with_latent_dim(8)
+        .with_num_classes(Some(2))
+        .with_continuous_codes(1);
+    // The bars of the test above, each labelled with where its bar is: -1 at
+    // row (column) 0 to +1 at row (column) 7.
+    let mut rng = dl_core::data::split::SplitRng::new(3);
+    let (mut values, mut labels, mut targets) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..256 {
+        let (class, at) = (i % 2, rng.below(8));
+        values.extend((0..64).map(|p| {
+            let on = if class == 0 { p / 8 == at } else { p % 8 == at };
+            if on { 0.9 } else { -0.9 }
+        }));
+        labels.push(class);
+        targets.push(at as f32 / 3.5 - 1.0);
+    }
+    let plain = GanData::new(values.clone(), 64, Some((labels.clone(), 2))).unwrap();
+    assert!(matches!(plain.clone().with_code_targets(vec![0.0; 255], 1), Err(Error::Shape { .. })));
+    let e = plain.clone().with_code_targets(vec![1.5; 256], 1).unwrap_err().to_string();
+    assert!(e.contains("sample 0") && e.contains("[-1, 1]"), "{e}");
+    let guided = plain.clone().with_code_targets(targets.clone(), 1).unwrap();
+    assert_eq!((guided.code_targets(), plain.code_targets()), (1, 0));
+    // Targets for more codes than the Q head estimates are refused.
+    ad.seed(5);
+    let no_q = DcganConfig::new().with_image_size(8).with_base_channels(4).with_num_classes(Some(2)).init(&ad).unwrap();
+    let err = train_gan(no_q.generator, no_q.discriminator, &guided, &quick(1, 1), &ad).unwrap_err();
+    assert!(err.to_string().contains("targets for 1 continuous codes"), "{err}");
+
+    // The same run with and without targets: how well the Q head reads the
+    // bar's position on the real bars, and the code on generated ones.
+    let run = |data: &GanData| {
+        ad.seed(5);
+        let gan = cfg.init(&ad).unwrap();
+        let tc = GanTrainConfig { g_lr: 1e-3, d_lr: 1e-3, ..quick(12, 16) };
+        let r = train_gan(gan.generator, gan.discriminator, data, &tc, &ad).unwrap();
+        let (g, d) = (r.generator.valid(), r.discriminator.valid());
+        let classes = Tensor::<1, Int>::from_data(
+            TensorData::new(labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [256]),
+            &device(),
+        );
+        let real = Tensor::<2>::from_data(TensorData::new(values.clone(), [256, 64]), &device());
+        let t = Tensor::<2>::from_data(TensorData::new(targets.clone(), [256, 1]), &device());
+        let on_real = d.forward_info(real, Some(classes.clone())).continuous.unwrap();
+        let real_err = to_f32((on_real - t).powi_scalar(2).mean()).unwrap()[0];
+        let mut rng = dl_core::data::split::SplitRng::new(9);
+        let z: Vec<f32> =
+            (0..256 * 8).map(|i| if i % 8 == 0 { 2.0 * rng.next_f32() - 1.0 } else { rng.normal() }).collect();
+        let z = Tensor::<2>::from_data(TensorData::new(z, [256, 8]), &device());
+        let x = generate(&g, z.clone(), Some(classes.clone())).unwrap();
+        let q = d.forward_info(x, Some(classes)).continuous.unwrap();
+        let fake_err = to_f32((q - z.narrow(1, 0, 1)).powi_scalar(2).mean()).unwrap()[0];
+        (real_err, fake_err)
+    };
+    let (guided_real, guided_fake) = run(&guided);
+    let (plain_real, _) = run(&plain);
+    // The positions' variance is 0.43: the guided Q head reads them, the unguided one does not.
+    assert!(
+        guided_real < 0.15 && plain_real > 0.3,
+        "real-bar squared error: guided {guided_real}, unguided {plain_real}"
+    );
+    assert!(guided_fake < 0.5 / 3.0, "code squared error on generated bars {guided_fake} (chance 1/3)");
+}
+
+#[test]
 fn restyling_draws_each_class_with_the_estimated_codes() {
     let _rng = rng_lock();
     let d = device();
@@ -396,6 +466,79 @@ fn dcgan_shapes_conditioning_and_errors() {
     let bench = DcganConfig::new().init(&d).unwrap();
     assert_eq!(bench.generator.fc.weight.dims(), [100, 6272]);
     assert_eq!(bench.discriminator.fc.forward(Tensor::zeros([2, 6272], &d)).dims(), [2, 1]);
+}
+
+#[test]
+fn specgan_shapes_conditioning_and_errors() {
+    let _rng = rng_lock();
+    let d = device();
+    // Rectangular images: 16 rows x 8 columns, three halvings (2 x 1 smallest maps).
+    let cfg = SpecGanConfig::new().with_bins(16).with_frames(8).with_channels(vec![8, 6, 4]).with_latent_dim(5);
+    let gan = cfg.init(&d).unwrap();
+    // 8 channels x 2 rows x 1 column.
+    assert_eq!(gan.generator.fc.weight.dims(), [5 + 10, 16]);
+    assert_eq!((gan.generator.ups.len(), gan.discriminator.convs.len(), gan.discriminator.norms.len()), (3, 3, 2));
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 3, 9], [3]), &d);
+    let x = generate(&gan.generator, latent_codes(3, 5, 1, &d), Some(labels.clone())).unwrap();
+    assert_eq!(x.dims(), [3, 128]);
+    assert!(to_f32(x.clone()).unwrap().iter().all(|p| (-1.0..=1.0).contains(p)), "tanh output");
+    assert_eq!(discriminate(&gan.discriminator, x.clone(), Some(labels.clone())).unwrap().dims(), [3, 1]);
+    assert!(discriminate(&gan.discriminator, x, None).is_err());
+    assert!(generate(&gan.generator, latent_codes(3, 4, 1, &d), Some(labels)).is_err());
+    let sn = SpecGanConfig::new().with_bins(16).with_frames(8).with_channels(vec![4, 4]).with_spectral_norm(true);
+    assert!(sn.init(&d).unwrap().discriminator.norms.is_empty());
+    for (field, bad) in [
+        ("frames", SpecGanConfig::new().with_frames(60)),
+        ("bins", SpecGanConfig::new().with_bins(0)),
+        ("channels", SpecGanConfig::new().with_channels(vec![])),
+        ("channels", SpecGanConfig::new().with_channels(vec![8, 0])),
+        ("num_classes", SpecGanConfig::new().with_num_classes(Some(1))),
+    ] {
+        assert!(bad.validate().unwrap_err().to_string().contains(field), "{field}");
+    }
+}
+
+#[test]
+fn specgan_draws_the_class_it_is_asked_for() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    ad.seed(11);
+    // Two "words" of 8x8 spectrograms: class 0 is loud in rows 1-2, class 1 in rows 5-6.
+    let mut rng = dl_core::data::split::SplitRng::new(4);
+    let (mut values, mut labels) = (Vec::new(), Vec::new());
+    for i in 0..256 {
+        let k = i % 2;
+        labels.push(k);
+        values.extend((0..64).map(|p| {
+            let row = p / 8;
+            let loud = if k == 0 { (1..=2).contains(&row) } else { (5..=6).contains(&row) };
+            (if loud { 0.8 } else { -0.8 }) + 0.1 * rng.normal()
+        }));
+    }
+    let data = GanData::new(values, 64, Some((labels, 2))).unwrap();
+    let cfg = SpecGanConfig::new()
+        .with_bins(8)
+        .with_frames(8)
+        .with_channels(vec![8, 4])
+        .with_latent_dim(4)
+        .with_num_classes(Some(2));
+    let gan = cfg.init(&ad).unwrap();
+    let tc = GanTrainConfig { g_lr: 2e-3, d_lr: 2e-3, ..quick(8, 8) };
+    let r = train_gan(gan.generator, gan.discriminator, &data, &tc, &ad).unwrap();
+    let z = latent_codes(100, 4, 9, &device());
+    let asked: Vec<i64> = (0..100).map(|i| i % 2).collect();
+    let labels = Tensor::<1, Int>::from_data(TensorData::new(asked.clone(), [100]), &device());
+    let x = to_f32(generate(&r.generator.valid(), z, Some(labels)).unwrap()).unwrap();
+    let band = |s: &[f32], rows: [usize; 2]| rows.iter().map(|r| s[r * 8..r * 8 + 8].iter().sum::<f32>()).sum::<f32>();
+    let right = x
+        .chunks(64)
+        .zip(&asked)
+        .filter(|(s, k)| {
+            let (b0, b1) = (band(s, [1, 2]), band(s, [5, 6]));
+            if **k == 0 { b0 > b1 } else { b1 > b0 }
+        })
+        .count();
+    assert!(right >= 90, "{right}/100 samples loud where their class is");
 }
 
 #[test]

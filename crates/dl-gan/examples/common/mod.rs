@@ -240,13 +240,26 @@ pub fn train_dcgan(
     model_dir: &Path,
     device: &Device,
 ) -> Result<TrainedDcgan> {
+    let train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
+    train_dcgan_on(c, gan, config, &train, out, model_dir, device)
+}
+
+/// [`train_dcgan`] on prepared training data (with code targets, for example).
+pub fn train_dcgan_on(
+    c: &CommonArgs,
+    gan: &GanArgs,
+    config: &dl_gan::DcganConfig,
+    train: &dl_gan::GanData,
+    out: &Path,
+    model_dir: &Path,
+    device: &Device,
+) -> Result<TrainedDcgan> {
     let ad = device.clone().autodiff();
     ad.seed(c.seed);
     let model = config.init(&ad)?;
     let cfg = gan.train_config(c, c.epochs(4), out)?;
-    let train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
     let start = std::time::Instant::now();
-    let report = dl_gan::train_gan(model.generator, model.discriminator, &train, &cfg, &ad)?;
+    let report = dl_gan::train_gan(model.generator, model.discriminator, train, &cfg, &ad)?;
     let seconds = start.elapsed().as_secs_f64();
     let averaged = report.sampler();
     let generator = dl_gan::ema::recalibrate_batch_norm(&averaged, RECALIBRATION_BATCHES, 256, c.seed + 7, device)?;

@@ -7,6 +7,7 @@
 
 pub mod dcgan;
 pub mod mlp;
+pub mod specgan;
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor};

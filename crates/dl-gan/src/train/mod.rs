@@ -169,6 +169,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         game: &Game,
         real: Tensor<2>,
         labels: Option<Tensor<1, Int>>,
+        targets: Option<Tensor<2>>,
     ) -> (Self, DiscriminatorStep) {
         let Players { g, d, g_opt, mut d_opt, average } = self;
         let cfg = game.cfg;
@@ -177,11 +178,24 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         let codes = (game.codes)(b);
         // [b, sample_dim], detached: this step trains the discriminator only.
         let fake = g.forward(z.clone(), labels.clone().or(codes.clone())).detach();
-        let real_scores = d.forward(real, labels.clone());
+        // With code targets the Q head also learns to read them on real samples.
+        let (real_scores, real_codes) = match targets {
+            Some(t) => {
+                let j = d.forward_info(real, labels.clone());
+                let k = t.dims()[1];
+                let err = j.continuous.map(|q| (q.narrow(1, 0, k) - t).powi_scalar(2).mean());
+                (j.scores, err)
+            }
+            None => (d.forward(real, labels.clone()), None),
+        };
         let judged = d.forward_info(fake, labels);
         let fake_scores = judged.scores.clone();
         let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
-        let d_total = match game.info_loss(&judged, &z, codes) {
+        let info = match (game.info_loss(&judged, &z, codes), real_codes) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        let d_total = match info {
             Some(info) => d_loss.clone() + info.mul_scalar(cfg.info_weight),
             None => d_loss.clone(),
         };
@@ -362,6 +376,13 @@ fn check_game<G: Generator, D: Discriminator>(g: &G, d: &D, data: &GanData, cfg:
             g.latent_dim()
         )));
     }
+    if data.code_targets() > d.continuous_codes() {
+        return Err(Error::Invalid(format!(
+            "train_gan: the data carry targets for {} continuous codes, the discriminator estimates {}",
+            data.code_targets(),
+            d.continuous_codes()
+        )));
+    }
     if let Some(s) = cfg.image_shape
         && s.iter().product::<usize>() != data.dim()
     {
@@ -449,7 +470,8 @@ where
         let mut sums = Sums::default();
         for idx in order.chunks_exact(cfg.batch_size).take(steps_per_epoch) {
             let (real, labels) = data.batch(idx, device)?;
-            let (next, step) = p.discriminator_step(&game, real, labels.clone());
+            let targets = data.code_target_batch(idx, device)?;
+            let (next, step) = p.discriminator_step(&game, real, labels.clone(), targets);
             p = next;
             state.d_step += 1;
             monitor.discriminator(&step, cfg, &state, epoch)?;
