@@ -123,6 +123,12 @@ fn waveforms(images: &[Vec<f32>], repr: &LogMagnitude, scaler: &BinScaler, itera
     })
 }
 
+/// An 8 kHz clip scaled to a peak of 0.9, so that the 16-bit file does not clip.
+fn wav_file(samples: &[f32]) -> Wav {
+    let peak = samples.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-6);
+    Wav { sample_rate: RATE, samples: samples.iter().map(|v| v * 0.9 / peak).collect() }
+}
+
 fn score_json(s: &ClassifierScore, fd: f64) -> serde_json::Value {
     json!({
         "asked_and_p_ge_0_9": s.confident_agreement, "asked": s.agreement, "confident": s.confident,
@@ -218,7 +224,8 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let (fd_train, fd_voc, fd_gen) = (fd(&train_feats)?, fd(&voc_feats)?, fd(&gen_feats)?);
 
     // Listen and look: two generated WAVs per digit and one real test clip
-    // through Griffin-Lim; spectrograms with low frequencies at the bottom.
+    // through Griffin-Lim (each scaled to a peak of 0.9); spectrograms with
+    // low frequencies at the bottom.
     let wav_dir = out.join("wav");
     std::fs::create_dir_all(&wav_dir).map_err(|e| Error::io("create", &wav_dir, e))?;
     let flip = |v: &[f32]| v.chunks(FRAMES).rev().flatten().copied().collect::<Vec<f32>>();
@@ -226,18 +233,12 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     for k in 0..10 {
         let r =
             test_digits.iter().position(|&d| d == k).ok_or_else(|| Error::Invalid(format!("no test clip of {k}")))?;
-        write_wav(
-            wav_dir.join(format!("real_{k}_griffin_lim.wav")),
-            &Wav { sample_rate: RATE, samples: vocoded_wavs[r].clone() },
-        )?;
+        write_wav(wav_dir.join(format!("real_{k}_griffin_lim.wav")), &wav_file(&vocoded_wavs[r]))?;
         tiles.push(flip(&test_images[r]));
         for j in 0..per.min(5) {
             let i = k * per + j;
             if j < 2 {
-                write_wav(
-                    wav_dir.join(format!("generated_{k}_{j}.wav")),
-                    &Wav { sample_rate: RATE, samples: gen_wavs[i].clone() },
-                )?;
+                write_wav(wav_dir.join(format!("generated_{k}_{j}.wav")), &wav_file(&gen_wavs[i]))?;
             }
             tiles.push(flip(&generated[i]));
         }

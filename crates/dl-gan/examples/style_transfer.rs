@@ -32,7 +32,7 @@ use dl_core::{Error, Result};
 use dl_examples::cli::{CommonArgs, run_example};
 use dl_gan::latent::{InpaintConfig, search_latent};
 use dl_gan::sampling::save_sample_grid;
-use dl_gan::style::{estimate_codes, restyle, slant, stroke_width};
+use dl_gan::style::{RankScale, estimate_codes, restyle, slant, stroke_width};
 use dl_gan::{Dcgan, DcganConfig};
 use serde_json::json;
 
@@ -85,27 +85,6 @@ struct Style {
 /// The style of each 28x28 image of `values`.
 fn styles(values: &[f32]) -> Result<Vec<Style>> {
     values.chunks(784).map(|img| Ok(Style { slant: slant(img, 28)?, width: stroke_width(img, 28)? })).collect()
-}
-
-/// Where `v` falls among `sorted` values, scaled to [-1, 1] (the codes' range):
-/// an attribute's rank, uniform like the codes the generator is given.
-fn rank_code(sorted: &[f64], v: Option<f64>) -> f32 {
-    match v {
-        Some(v) if !sorted.is_empty() => {
-            let below = sorted.partition_point(|x| *x < v);
-            let upto = sorted.partition_point(|x| *x <= v);
-            ((below + upto) as f64 / sorted.len() as f64 - 1.0) as f32
-        }
-        // Undefined (no ink): the median.
-        _ => 0.0,
-    }
-}
-
-/// Sorted defined values of one style attribute.
-fn sorted_values(styles: &[Style], pick: fn(&Style) -> Option<f64>) -> Vec<f64> {
-    let mut v: Vec<f64> = styles.iter().filter_map(pick).collect();
-    v.sort_by(f64::total_cmp);
-    v
 }
 
 /// Pearson correlations of source and output slant and stroke width over
@@ -167,10 +146,10 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     }
     // With --guide: each training digit's slant and stroke width as codes 0 and 1.
     let train_styles = styles(&pixels(&data.train))?;
-    let (slants, widths) = (sorted_values(&train_styles, |s| s.slant), sorted_values(&train_styles, |s| s.width));
-    let measured_codes = |s: &[Style]| -> Vec<f32> {
-        s.iter().flat_map(|s| [rank_code(&slants, s.slant), rank_code(&widths, s.width)]).collect()
-    };
+    let slants = RankScale::new(train_styles.iter().map(|s| s.slant))?;
+    let widths = RankScale::new(train_styles.iter().map(|s| s.width))?;
+    let measured_codes =
+        |s: &[Style]| -> Vec<f32> { s.iter().flat_map(|s| [slants.code(s.slant), widths.code(s.width)]).collect() };
     let mut train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
     if args.guide {
         train = train.with_code_targets(measured_codes(&train_styles), 2)?;

@@ -124,6 +124,41 @@ pub fn stroke_width(image: &[f32], width: usize) -> Result<Option<f64>> {
     Ok((area > 0).then(|| 2.0 * area as f64 / outline as f64))
 }
 
+/// An attribute's values as codes: each value's mid-rank among the values it
+/// was built from, scaled to [-1, 1], so that the codes are as uniform as
+/// the ones a generator is given (targets for [`crate::GanData::with_code_targets`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankScale {
+    sorted: Vec<f64>,
+}
+
+impl RankScale {
+    /// The scale of `values` (undefined ones, `None`, are left out).
+    ///
+    /// # Errors
+    /// [`Error::Empty`] when no value is defined; [`Error::Invalid`] for a non-finite one.
+    pub fn new(values: impl IntoIterator<Item = Option<f64>>) -> Result<Self> {
+        let mut sorted: Vec<f64> = values.into_iter().flatten().collect();
+        if let Some(v) = sorted.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Invalid(format!("RankScale: value {v} is not finite")));
+        }
+        if sorted.is_empty() {
+            return Err(Error::empty("RankScale: no defined value"));
+        }
+        sorted.sort_by(f64::total_cmp);
+        Ok(RankScale { sorted })
+    }
+
+    /// The code of `v`: -1 below every value, +1 above, the mid-rank between;
+    /// 0 (the median's code) for an undefined value.
+    pub fn code(&self, v: Option<f64>) -> f32 {
+        let Some(v) = v else { return 0.0 };
+        let below = self.sorted.partition_point(|x| *x < v);
+        let upto = self.sorted.partition_point(|x| *x <= v);
+        ((below + upto) as f64 / self.sorted.len() as f64 - 1.0) as f32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +204,21 @@ mod tests {
         assert!((1.4..2.4).contains(&w), "{w}");
         assert_eq!(stroke_width(&draw(|_, _| false), 28).unwrap(), None);
         assert!(matches!(stroke_width(&[0.0; 5], 0), Err(Error::Shape { .. })));
+    }
+
+    #[test]
+    fn rank_codes_are_uniform_in_minus_one_to_one() {
+        let r = RankScale::new([Some(3.0), Some(1.0), None, Some(2.0), Some(4.0)]).unwrap();
+        assert_eq!(r.code(Some(0.0)), -1.0);
+        assert_eq!(r.code(Some(9.0)), 1.0);
+        // Mid-ranks: 1 is the first of four values, (0 + 1) / 4 - 1 = -0.75.
+        assert_eq!([1.0, 2.0, 3.0, 4.0].map(|v| r.code(Some(v))), [-0.75, -0.25, 0.25, 0.75]);
+        assert_eq!(r.code(Some(2.5)), 0.0);
+        assert_eq!(r.code(None), 0.0);
+        // Ties share their mid-rank.
+        let t = RankScale::new([Some(1.0), Some(1.0), Some(2.0), Some(2.0)]).unwrap();
+        assert_eq!(t.code(Some(1.0)), -0.5);
+        assert!(matches!(RankScale::new([None, None]), Err(Error::Empty { .. })));
+        assert!(RankScale::new([Some(f64::NAN)]).is_err());
     }
 }

@@ -487,6 +487,17 @@ fn specgan_shapes_conditioning_and_errors() {
     assert!(generate(&gan.generator, latent_codes(3, 4, 1, &d), Some(labels)).is_err());
     let sn = SpecGanConfig::new().with_bins(16).with_frames(8).with_channels(vec![4, 4]).with_spectral_norm(true);
     assert!(sn.init(&d).unwrap().discriminator.norms.is_empty());
+    // Save/load keeps every weight and both networks' outputs bit for bit.
+    let dir = temp_dir("dl-gan", "specgan");
+    save_model(&cfg, &gan, &dir).unwrap();
+    let (_, loaded): (SpecGanConfig, SpecGan) = load_model(&dir, &d).unwrap();
+    assert_eq!(params(&gan), params(&loaded));
+    let z = latent_codes(2, 5, 3, &d);
+    let l = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 7], [2]), &d);
+    let (a, b) = (gan.generator.forward(z.clone(), Some(l.clone())), loaded.generator.forward(z, Some(l.clone())));
+    assert_eq!(to_f32(a.clone()).unwrap(), to_f32(b).unwrap());
+    let (a, b) = (gan.discriminator.forward(a.clone(), Some(l.clone())), loaded.discriminator.forward(a, Some(l)));
+    assert_eq!(to_f32(a).unwrap(), to_f32(b).unwrap());
     for (field, bad) in [
         ("frames", SpecGanConfig::new().with_frames(60)),
         ("bins", SpecGanConfig::new().with_bins(0)),
