@@ -52,7 +52,9 @@ pub struct GanTrainConfig {
     pub fixed_samples: usize,
     /// Points of the loss curve: one every `log_every` discriminator steps.
     pub log_every: usize,
-    /// Weight of the InfoGAN code's cross-entropy (used only with a Q head).
+    /// Weight of the InfoGAN code losses (used only with a Q head): the
+    /// categorical code's cross-entropy, the continuous codes' squared error,
+    /// and with code targets in the data their squared error on real samples.
     pub info_weight: f64,
 }
 
