@@ -156,7 +156,8 @@ pub fn encode_wav(wav: &Wav) -> Vec<u8> {
     v
 }
 
-/// Writes [`encode_wav`]`(wav)` to `path`.
+/// Writes [`encode_wav`]`(wav)` to `path` atomically (a synced temporary
+/// file renamed over it, so a kill never leaves half a file).
 ///
 /// # Errors
 /// [`Error::Io`] naming the path; [`Error::Invalid`] for a clip too long
@@ -166,7 +167,7 @@ pub fn write_wav(path: impl AsRef<Path>, wav: &Wav) -> Result<()> {
     if wav.samples.len() > (u32::MAX as usize - 36) / 2 {
         return Err(Error::Invalid(format!("{}: {} samples do not fit a WAV file", path.display(), wav.samples.len())));
     }
-    std::fs::write(path, encode_wav(wav)).map_err(|e| Error::io("write", path, e))
+    dl_core::train::checkpointer::write_atomically(path, &encode_wav(wav))
 }
 
 /// Reads a single `.wav` file (see [`parse_wav`]).

@@ -393,19 +393,24 @@ impl BinScaler {
         Ok(image.len() / bins)
     }
 
+    /// Applies `f(value, mean, clip * std)` to every value, row by row.
+    fn map_rows(&self, image: &mut [f32], f: impl Fn(f32, f32, f32) -> f32) -> Result<()> {
+        let frames = self.check(image)?;
+        for (k, row) in image.chunks_mut(frames).enumerate() {
+            let s = self.clip * self.std[k];
+            for v in row {
+                *v = f(*v, self.mean[k], s);
+            }
+        }
+        Ok(())
+    }
+
     /// Log-magnitudes to `[-1, 1]`, in place.
     ///
     /// # Errors
     /// [`Error::Shape`] when the image's length is not a multiple of the bins.
     pub fn scale(&self, image: &mut [f32]) -> Result<()> {
-        let frames = self.check(image)?;
-        for (k, row) in image.chunks_mut(frames).enumerate() {
-            let s = self.clip * self.std[k];
-            for v in row {
-                *v = ((*v - self.mean[k]) / s).clamp(-1.0, 1.0);
-            }
-        }
-        Ok(())
+        self.map_rows(image, |v, mean, s| ((v - mean) / s).clamp(-1.0, 1.0))
     }
 
     /// The inverse of [`scale`](Self::scale) (for values inside the clamp), in place.
@@ -413,14 +418,7 @@ impl BinScaler {
     /// # Errors
     /// As [`scale`](Self::scale).
     pub fn unscale(&self, image: &mut [f32]) -> Result<()> {
-        let frames = self.check(image)?;
-        for (k, row) in image.chunks_mut(frames).enumerate() {
-            let s = self.clip * self.std[k];
-            for v in row {
-                *v = *v * s + self.mean[k];
-            }
-        }
-        Ok(())
+        self.map_rows(image, |v, mean, s| v * s + mean)
     }
 }
 

@@ -16,7 +16,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -72,8 +72,7 @@ fn scorer_features() -> SpectrogramConfig {
 
 /// Where `spoken_digits` keeps its model.
 fn scorer_dir(c: &CommonArgs) -> PathBuf {
-    let base = c.out.as_ref().and_then(|o| o.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("out"));
-    base.join("spoken_digits").join("model")
+    common::out_base(c).join("spoken_digits").join("model")
 }
 
 /// The trained `spoken_digits` CNN, or an error naming the command that makes it.
@@ -183,11 +182,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let g = dl_gan::ema::recalibrate_batch_norm(&report.sampler(), 50, 256, c.seed + 7, &device)?;
     let model_dir = out.join("model");
     save_model(&config, &SpecGan { generator: g.clone(), discriminator: report.discriminator.valid() }, &model_dir)?;
-    std::fs::write(
-        model_dir.join("scaler.json"),
-        serde_json::to_string(&scaler).map_err(|e| Error::Invalid(e.to_string()))?,
-    )
-    .map_err(|e| Error::io("write", model_dir.join("scaler.json"), e))?;
+    dl_core::config::save_json(&scaler, model_dir.join("scaler.json"))?;
 
     // Score audio: real test clips, the same through images + Griffin-Lim, generated clips.
     let gl = args.griffin_lim;

@@ -37,10 +37,15 @@ pub fn load_mnist(c: &CommonArgs) -> Result<Mnist> {
     Ok(Mnist { train: d.train, test: d.test, source: d.source })
 }
 
+/// The folder beside an example's output (`--out`'s parent, else `out`), where
+/// other examples keep what they made.
+pub fn out_base(c: &CommonArgs) -> PathBuf {
+    c.out.as_ref().and_then(|o| o.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("out"))
+}
+
 /// Where the scoring classifier is kept, shared by every MNIST GAN example.
 pub fn scorer_dir(c: &CommonArgs) -> PathBuf {
-    let base = c.out.as_ref().and_then(|o| o.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("out"));
-    base.join(if c.quick { "mnist_scorer_quick" } else { "mnist_scorer" })
+    out_base(c).join(if c.quick { "mnist_scorer_quick" } else { "mnist_scorer" })
 }
 
 /// The scoring LeNet-5: loaded from [`scorer_dir`] if trained before, else
@@ -195,8 +200,7 @@ impl GanArgs {
 
 /// Where `dcgan_mnist` keeps its trained generator (used by `inpaint` and `interpolate`).
 pub fn dcgan_model_dir(c: &CommonArgs) -> PathBuf {
-    let base = c.out.as_ref().and_then(|o| o.parent().map(Path::to_path_buf)).unwrap_or_else(|| PathBuf::from("out"));
-    base.join(if c.quick { "dcgan_mnist_quick" } else { "dcgan_mnist" }).join("model")
+    out_base(c).join(if c.quick { "dcgan_mnist_quick" } else { "dcgan_mnist" }).join("model")
 }
 
 /// The trained DCGAN of `dcgan_mnist` (weight-averaged generator), or an

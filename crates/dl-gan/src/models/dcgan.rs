@@ -12,7 +12,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializ
 use burn::tensor::{Device, Int, Tensor};
 use dl_kernels::{leaky_relu, relu};
 
-use super::mlp::{lookup, projection_embedding};
+use super::mlp::{project, projection_embedding, with_class};
 use super::{Discriminator, Generator, Judgement};
 use crate::spectral::{DiscConv2d, DiscLinear};
 use dl_core::config::check;
@@ -208,10 +208,7 @@ impl Generator for DcGenerator {
     }
 
     fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
-        let z = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(vec![z, lookup(e, l)], 1),
-            _ => z,
-        };
+        let z = with_class(self.embed.as_ref(), z, labels);
         let [batch, _] = z.dims();
         let [_, s, _] = self.shape;
         let c0 = self.bn0.gamma.dims()[0];
@@ -256,10 +253,7 @@ impl Discriminator for DcDiscriminator {
         let out = self.fc.forward(h.clone());
         let categories = self.info.as_ref().map(|q| q.forward(h.clone()));
         let continuous = self.info_continuous.as_ref().map(|q| q.forward(h.clone()));
-        let scores = match (&self.embed, labels) {
-            (Some(e), Some(l)) => out + (lookup(e, l) * h).sum_dim(1),
-            _ => out,
-        };
+        let scores = project(self.embed.as_ref(), out, h, labels);
         Judgement { scores, categories, continuous }
     }
 }

@@ -144,6 +144,29 @@ pub(crate) fn lookup(embed: &Embedding, labels: Tensor<1, Int>) -> Tensor<2> {
     embed.weight.val().select(0, labels)
 }
 
+/// A conditional generator's input: `[z, e(labels)]` (`[B, latent + classes]`),
+/// or `z` itself without an embedding or labels.
+pub(crate) fn with_class(embed: Option<&Embedding>, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+    match (embed, labels) {
+        (Some(e), Some(l)) => Tensor::cat(vec![z, lookup(e, l)], 1),
+        _ => z,
+    }
+}
+
+/// A projection discriminator's score: `out + <e(labels), h>` (`[B, 1]`), or
+/// `out` itself without an embedding or labels.
+pub(crate) fn project(
+    embed: Option<&Embedding>,
+    out: Tensor<2>,
+    h: Tensor<2>,
+    labels: Option<Tensor<1, Int>>,
+) -> Tensor<2> {
+    match (embed, labels) {
+        (Some(e), Some(l)) => out + (lookup(e, l) * h).sum_dim(1),
+        _ => out,
+    }
+}
+
 impl Generator for MlpGenerator {
     fn latent_dim(&self) -> usize {
         self.latent_dim
@@ -158,10 +181,7 @@ impl Generator for MlpGenerator {
     }
 
     fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
-        let mut x = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(vec![z, lookup(e, l)], 1),
-            _ => z,
-        };
+        let mut x = with_class(self.embed.as_ref(), z, labels);
         for l in &self.hidden {
             x = relu(l.forward(x));
         }
@@ -185,9 +205,6 @@ impl Discriminator for MlpDiscriminator {
             h = leaky_relu(l.forward(h), 0.2);
         }
         let out = self.out.forward(h.clone());
-        match (&self.embed, labels) {
-            (Some(e), Some(l)) => out + (lookup(e, l) * h).sum_dim(1),
-            _ => out,
-        }
+        project(self.embed.as_ref(), out, h, labels)
     }
 }

@@ -10,7 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Embedding, EmbeddingConfig, Initializ
 use burn::tensor::{Device, Int, Tensor};
 use dl_kernels::{leaky_relu, relu};
 
-use super::mlp::{lookup, projection_embedding};
+use super::mlp::{project, projection_embedding, with_class};
 use super::{Discriminator, Generator};
 use crate::spectral::{DiscConv2d, DiscLinear};
 use dl_core::config::check;
@@ -200,10 +200,7 @@ impl Generator for SpecGenerator {
 
     fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
         // [B, latent] ++ [B, classes] -> [B, latent + classes]
-        let z = match (&self.embed, labels) {
-            (Some(e), Some(l)) => Tensor::cat(vec![z, lookup(e, l)], 1),
-            _ => z,
-        };
+        let z = with_class(self.embed.as_ref(), z, labels);
         let [batch, _] = z.dims();
         let [_, bins, frames] = self.shape;
         let f = 1usize << self.ups.len();
@@ -250,9 +247,6 @@ impl Discriminator for SpecDiscriminator {
         // [B, c0, h0, w0] -> [B, c0 * h0 * w0] -> [B, 1], plus <embed(label), features>
         let h: Tensor<2> = x.flatten(1, 3);
         let out = self.fc.forward(h.clone());
-        match (&self.embed, labels) {
-            (Some(e), Some(l)) => out + (lookup(e, l) * h).sum_dim(1),
-            _ => out,
-        }
+        project(self.embed.as_ref(), out, h, labels)
     }
 }
