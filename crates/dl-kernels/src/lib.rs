@@ -20,6 +20,7 @@ pub use ops::activation::{gelu, leaky_relu, relu, softmax_last_dim};
 pub use ops::batch_norm::batch_norm_2d;
 pub use ops::conv::{conv_transpose2d, conv2d};
 pub use ops::fused_on;
+pub use ops::linear::linear;
 pub use ops::norm::layer_norm;
 pub use ops::optim::{AdamStep, adam_step};
 pub use ops::pool::max_pool2d;

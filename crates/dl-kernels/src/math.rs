@@ -20,7 +20,8 @@ const ROUND: f32 = 12_582_912.0;
 pub fn exp(x: f32) -> f32 {
     let tiny = x < -87.0;
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * LOG2E + ROUND) - ROUND;
+    let t = x * LOG2E + ROUND;
+    let n = t - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4_f32;
     p = p * r + 1.398_199_9e-3;
@@ -29,7 +30,10 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 5.000_000_1e-1;
     let y = p * r * r + r + 1.0;
-    let e = y * f32::from_bits(((n as i32 + 127) as u32) << 23);
+    // `n` as an integer, read from `t`'s low mantissa bits (an `as i32`
+    // conversion saturates, which the compiler cannot vectorise).
+    let k = (t.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let e = y * f32::from_bits((k.wrapping_add(127) as u32) << 23);
     if tiny { 0.0 } else { e }
 }
 
@@ -83,87 +87,138 @@ pub fn gelu_derivative(x: f32) -> f32 {
     0.5 * (1.0 + erf(x * FRAC_1_SQRT_2)) + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x)
 }
 
-/// `dy` becomes `dy · gelu'(x)`.
-pub fn gelu_backward(dy: &mut [f32], x: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            unsafe { gelu_backward_avx512(dy, x) };
-            return;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            unsafe { gelu_backward_avx2(dy, x) };
-            return;
-        }
-    }
-    dy.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_derivative(x));
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_backward_avx2(dy: &mut [f32], x: &[f32]) {
-    dy.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_derivative(x));
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn gelu_backward_avx512(dy: &mut [f32], x: &[f32]) {
-    dy.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_derivative(x));
-}
-
-macro_rules! slice_kernel {
-    ($(#[$doc:meta])* $name:ident, $avx2:ident, $avx512:ident, $f:path) => {
+/// Defines a function compiled three times, for AVX-512, for AVX2 with FMA
+/// and for the baseline, and picks the first the CPU supports at run time.
+/// The body's `#[inline(always)]` helpers are compiled into each version.
+macro_rules! multiversion {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$doc])*
-        pub fn $name(values: &mut [f32]) {
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? $body
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? $body
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU supports AVX-512F (checked just above).
-                    unsafe { $avx512(values) };
-                    return;
+                    return unsafe { avx512($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                     // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                    unsafe { $avx2(values) };
-                    return;
+                    return unsafe { avx2($($arg),*) };
                 }
             }
-            values.iter_mut().for_each(|v| *v = $f(*v));
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2,fma")]
-        fn $avx2(values: &mut [f32]) {
-            values.iter_mut().for_each(|v| *v = $f(*v));
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
-        fn $avx512(values: &mut [f32]) {
-            values.iter_mut().for_each(|v| *v = $f(*v));
+            $body
         }
     };
 }
+pub(crate) use multiversion;
 
-slice_kernel!(
+/// Lanes of the reductions below: 16 independent partial results, so that
+/// a sum is a SIMD loop instead of one chain of dependent additions.
+const LANES: usize = 16;
+
+/// `Σ x`, in 16 interleaved partial sums.
+#[inline(always)]
+pub fn sum(x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ a·b`, in 16 interleaved partial sums.
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..LANES {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `Σ (x - c)²`, in 16 interleaved partial sums.
+#[inline(always)]
+pub fn sum_sq_dev(x: &[f32], c: f32) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail: f32 = chunks.remainder().iter().map(|v| (v - c) * (v - c)).sum();
+    for ch in chunks {
+        for i in 0..LANES {
+            acc[i] += (ch[i] - c) * (ch[i] - c);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// The largest value (`-inf` for none; NaN-free inputs assumed, as
+/// `f32::max` ignores NaN).
+#[inline(always)]
+pub fn max(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; LANES];
+    let chunks = x.chunks_exact(LANES);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for c in chunks {
+        for i in 0..LANES {
+            acc[i] = acc[i].max(c[i]);
+        }
+    }
+    acc.iter().fold(tail, |m, &v| m.max(v))
+}
+
+multiversion! {
+    /// `dy` becomes `dy · gelu'(x)`.
+    pub fn gelu_backward(dy: &mut [f32], x: &[f32]) {
+        dy.iter_mut().zip(x).for_each(|(d, &x)| *d *= gelu_derivative(x));
+    }
+}
+
+multiversion! {
     /// `sigmoid` of every value, in place.
-    sigmoid_in_place, sigmoid_avx2, sigmoid_avx512, sigmoid
-);
-slice_kernel!(
-    /// `tanh` of every value, in place.
-    tanh_in_place, tanh_avx2, tanh_avx512, tanh
-);
+    pub fn sigmoid_in_place(values: &mut [f32]) {
+        values.iter_mut().for_each(|v| *v = sigmoid(*v));
+    }
+}
 
-slice_kernel!(
+multiversion! {
+    /// `tanh` of every value, in place.
+    pub fn tanh_in_place(values: &mut [f32]) {
+        values.iter_mut().for_each(|v| *v = tanh(*v));
+    }
+}
+
+multiversion! {
     /// `exp` of every value, in place.
-    exp_in_place, exp_avx2, exp_avx512, exp
-);
-slice_kernel!(
+    pub fn exp_in_place(values: &mut [f32]) {
+        values.iter_mut().for_each(|v| *v = exp(*v));
+    }
+}
+
+multiversion! {
     /// GELU of every value, in place.
-    gelu_in_place, gelu_avx2, gelu_avx512, gelu
-);
+    pub fn gelu_in_place(values: &mut [f32]) {
+        values.iter_mut().for_each(|v| *v = gelu(*v));
+    }
+}
+
+multiversion! {
+    /// `out` becomes GELU of `x` (one pass, `x` kept for the backward pass).
+    pub fn gelu_into(out: &mut [f32], x: &[f32]) {
+        out.iter_mut().zip(x).for_each(|(o, &x)| *o = gelu(x));
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -286,9 +286,9 @@ impl Attention {
             ));
         }
         let offset = cache.as_ref().map_or(0, |c| c.len());
-        let mut q = self.split(self.query.forward(query), self.n_heads);
-        let mut k = self.split(self.key.forward(key), self.n_kv_heads);
-        let v = self.split(self.value.forward(value), self.n_kv_heads);
+        let mut q = self.split(dl_kernels::linear(&self.query, query), self.n_heads);
+        let mut k = self.split(dl_kernels::linear(&self.key, key), self.n_kv_heads);
+        let v = self.split(dl_kernels::linear(&self.value, value), self.n_kv_heads);
         if let Some(rope) = rope {
             q = rope.apply(q, offset)?;
             k = rope.apply(k, offset)?;
@@ -307,7 +307,7 @@ impl Attention {
         let rep = self.n_heads / self.n_kv_heads;
         let (ctx, weights) = scaled_dot_product(q, repeat_heads(k, rep), repeat_heads(v, rep), mask, &self.dropout)?;
         let ctx = ctx.swap_dims(1, 2).reshape([b, l, self.n_heads * self.head_dim]);
-        Ok(AttentionOutput { context: self.output.forward(ctx), weights })
+        Ok(AttentionOutput { context: dl_kernels::linear(&self.output, ctx), weights })
     }
 }
 

@@ -123,7 +123,7 @@ impl FeedForward {
             Some(swiglu) => swiglu.forward(x),
             None => {
                 let h = match &self.inner {
-                    Some(inner) => inner.forward(x),
+                    Some(inner) => dl_kernels::linear(inner, x),
                     None => x,
                 };
                 match self.activation {
@@ -133,6 +133,6 @@ impl FeedForward {
                 }
             }
         };
-        self.down.forward(self.dropout.forward(h))
+        dl_kernels::linear(&self.down, self.dropout.forward(h))
     }
 }

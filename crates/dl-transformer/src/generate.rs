@@ -28,7 +28,7 @@ pub trait CausalLm {
 /// transposed token `embedding` matrix when the weights are tied.
 pub fn output_logits(h: Tensor<3>, head: Option<&burn::nn::Linear>, embedding: &burn::nn::Embedding) -> Tensor<3> {
     match head {
-        Some(head) => head.forward(h),
+        Some(head) => dl_kernels::linear(head, h),
         None => {
             let [b, t, d] = h.dims();
             let w = embedding.weight.val(); // [V, d]

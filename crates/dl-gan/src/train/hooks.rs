@@ -4,12 +4,15 @@
 
 use std::path::Path;
 
-use burn::tensor::{Device, Int, Tensor};
+use burn::tensor::Device;
+#[cfg(feature = "plot")]
+use burn::tensor::{Int, Tensor};
 use dl_core::Result;
 
 use super::config::GanTrainConfig;
 use super::state::GanState;
 use crate::models::Generator;
+#[cfg(feature = "plot")]
 use crate::sampling::{grid_labels, latent_codes};
 
 /// What a hook sees at the end of an epoch.
@@ -72,7 +75,8 @@ impl<G> GanHook<G> for HistoryWriter {
 /// Renders the same latent codes after every epoch as `samples.png` and
 /// `samples/epoch_NNN.png`, so that successive grids are comparable. The codes
 /// are drawn once from the run's seed; a conditional generator gets a row of
-/// codes per class.
+/// codes per class. (Feature `plot`.)
+#[cfg(feature = "plot")]
 pub struct SampleGrid {
     z: Tensor<2>,
     labels: Option<Tensor<1, Int>>,
@@ -80,6 +84,7 @@ pub struct SampleGrid {
     cols: usize,
 }
 
+#[cfg(feature = "plot")]
 impl SampleGrid {
     /// The grid of `cfg.fixed_samples` codes of images of `shape` for generator `g`.
     pub fn new<G: Generator>(g: &G, cfg: &GanTrainConfig, shape: [usize; 3], device: &Device) -> Self {

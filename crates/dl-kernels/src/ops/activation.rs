@@ -4,18 +4,16 @@
 //! backward from the saved input) and softmax over the last axis (backward
 //! from the saved output; burn records its composition op by op).
 
-use std::sync::Arc;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
-use burn::tensor::{Shape, Tensor};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::{device_shaped, fused_on, host};
+use super::{device_shaped, fused_on, map_in_place, values};
 use crate::math;
 use crate::rows::{softmax, softmax_backward};
 
@@ -32,27 +30,18 @@ mod extension {
     pub trait ActivationKernels: Backend {
         /// `x` for `x >= 0`, `slope · x` below (ReLU for slope 0), any shape.
         fn leaky_relu_fused(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
-            let (shape, device) = (x.shape(), x.device());
-            let mut v = host::<Self>(x);
-            leaky_forward(&mut v, slope);
-            device_shaped::<Self>(v, shape, &device)
+            map_in_place::<Self>(x, |v| leaky_forward(v, slope))
         }
 
         /// GELU with the exact `erf`, any shape.
         fn gelu_fused(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            let (shape, device) = (x.shape(), x.device());
-            let mut v = host::<Self>(x);
-            gelu_forward(&mut v);
-            device_shaped::<Self>(v, shape, &device)
+            map_in_place::<Self>(x, gelu_forward)
         }
 
         /// Softmax over the last axis, any shape.
         fn softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            let (shape, device) = (x.shape(), x.device());
-            let n = shape.as_slice().last().copied().unwrap_or(1);
-            let mut v = host::<Self>(x);
-            softmax(&mut v, n);
-            device_shaped::<Self>(v, shape, &device)
+            let n = last_dim::<Self>(&x);
+            map_in_place::<Self>(x, |v| softmax(v, n))
         }
     }
 
@@ -72,6 +61,17 @@ fn gelu_forward(v: &mut [f32]) {
         v.par_chunks_mut(PARALLEL_FROM / 4).for_each(math::gelu_in_place);
     } else {
         math::gelu_in_place(v);
+    }
+}
+
+/// `out` becomes GELU of `x`, on rayon's threads for large inputs.
+fn gelu_into(out: &mut [f32], x: &[f32]) {
+    if out.len() >= PARALLEL_FROM {
+        out.par_chunks_mut(PARALLEL_FROM / 4)
+            .zip(x.par_chunks(PARALLEL_FROM / 4))
+            .for_each(|(o, x)| math::gelu_into(o, x));
+    } else {
+        math::gelu_into(out, x);
     }
 }
 
@@ -119,27 +119,32 @@ fn leaky_backward(dy: &mut [f32], y: &[f32], slope: f32) {
     }
 }
 
+/// The size of the last axis (1 for a scalar).
+fn last_dim<B: Backend>(x: &FloatTensor<B>) -> usize {
+    x.shape().as_slice().last().copied().unwrap_or(1)
+}
+
+/// What a backward pass keeps: the op's input (GELU) or output (ReLU,
+/// softmax), shared with the graph rather than copied.
 #[derive(Debug, Clone)]
-struct LeakyState<D> {
-    y: Arc<Vec<f32>>,
+struct Saved<T> {
+    tensor: T,
     slope: f32,
-    shape: Shape,
-    device: D,
 }
 
 #[derive(Debug)]
 struct LeakyBackward;
 
 impl<B: Backend> Backward<B, 1> for LeakyBackward {
-    type State = LeakyState<B::Device>;
+    type State = Saved<FloatTensor<B>>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [n_x] = ops.parents;
         let s = ops.state;
-        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
+        let dy = grads.consume::<B>(&ops.node);
         if let Some(node) = n_x {
-            leaky_backward(&mut dy, &s.y, s.slope);
-            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+            let y = values::<B>(&s.tensor);
+            grads.register::<B>(node.id, map_in_place::<B>(dy, |d| leaky_backward(d, &y, s.slope)));
         }
     }
 }
@@ -149,11 +154,8 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
         let (x, n_x) = x.into_parts();
         match LeakyBackward.prepare::<C>([n_x]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (shape, device) = (x.shape(), x.device());
-                let mut y = host::<B>(x);
-                leaky_forward(&mut y, slope);
-                let out = device_shaped::<B>(y.clone(), shape.clone(), &device);
-                prep.finish(LeakyState { y: Arc::new(y), slope, shape, device }, out)
+                let y = B::leaky_relu_fused(x, slope);
+                prep.finish(Saved { tensor: y.clone(), slope }, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::leaky_relu_fused(x, slope)),
         }
@@ -164,11 +166,12 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
         match GeluBackward.prepare::<C>([n_x]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (shape, device) = (x.shape(), x.device());
-                let saved = host::<B>(x);
-                let mut y = saved.clone();
-                gelu_forward(&mut y);
-                let out = device_shaped::<B>(y, shape.clone(), &device);
-                prep.finish(SavedState { saved: Arc::new(saved), shape, device }, out)
+                let xs = values::<B>(&x);
+                let mut y = vec![0.0; xs.len()];
+                gelu_into(&mut y, &xs);
+                drop(xs);
+                let out = device_shaped::<B>(y, shape, &device);
+                prep.finish(Saved { tensor: x, slope: 0.0 }, out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::gelu_fused(x)),
         }
@@ -178,40 +181,27 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
         let (x, n_x) = x.into_parts();
         match SoftmaxBackward.prepare::<C>([n_x]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (shape, device) = (x.shape(), x.device());
-                let n = shape.as_slice().last().copied().unwrap_or(1);
-                let mut y = host::<B>(x);
-                softmax(&mut y, n);
-                let out = device_shaped::<B>(y.clone(), shape.clone(), &device);
-                prep.finish(SavedState { saved: Arc::new(y), shape, device }, out)
+                let y = B::softmax_last(x);
+                prep.finish(Saved { tensor: y.clone(), slope: 0.0 }, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::softmax_last(x)),
         }
     }
 }
 
-/// What GELU's and softmax's backward passes keep: the saved input (GELU)
-/// or output (softmax).
-#[derive(Debug, Clone)]
-struct SavedState<D> {
-    saved: Arc<Vec<f32>>,
-    shape: Shape,
-    device: D,
-}
-
 #[derive(Debug)]
 struct GeluBackward;
 
 impl<B: Backend> Backward<B, 1> for GeluBackward {
-    type State = SavedState<B::Device>;
+    type State = Saved<FloatTensor<B>>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [n_x] = ops.parents;
         let s = ops.state;
-        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
+        let dy = grads.consume::<B>(&ops.node);
         if let Some(node) = n_x {
-            gelu_backward(&mut dy, &s.saved);
-            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+            let x = values::<B>(&s.tensor);
+            grads.register::<B>(node.id, map_in_place::<B>(dy, |d| gelu_backward(d, &x)));
         }
     }
 }
@@ -220,16 +210,15 @@ impl<B: Backend> Backward<B, 1> for GeluBackward {
 struct SoftmaxBackward;
 
 impl<B: Backend> Backward<B, 1> for SoftmaxBackward {
-    type State = SavedState<B::Device>;
+    type State = Saved<FloatTensor<B>>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [n_x] = ops.parents;
         let s = ops.state;
-        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
+        let dy = grads.consume::<B>(&ops.node);
         if let Some(node) = n_x {
-            let n = s.shape.as_slice().last().copied().unwrap_or(1);
-            softmax_backward(&mut dy, &s.saved, n);
-            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+            let (n, y) = (last_dim::<B>(&s.tensor), values::<B>(&s.tensor));
+            grads.register::<B>(node.id, map_in_place::<B>(dy, |d| softmax_backward(d, &y, n)));
         }
     }
 }

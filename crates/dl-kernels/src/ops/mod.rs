@@ -4,16 +4,19 @@
 //! ([`pool`]), activations ([`activation`]) and layer normalisation ([`norm`]). Other
 //! devices keep the composition of standard ops.
 
+use std::any::Any;
 use std::future::Future;
+use std::ops::Deref;
 use std::task::{Context, Poll, Waker};
 
-use burn::backend::Backend;
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, TensorMetadata};
 use burn::tensor::{Device, Shape, TensorData};
 
 pub mod activation;
 pub mod batch_norm;
 pub mod conv;
+pub mod linear;
 pub mod norm;
 pub mod optim;
 pub mod pool;
@@ -36,6 +39,64 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
 pub(crate) fn host<B: Backend>(tensor: FloatTensor<B>) -> Vec<f32> {
     let data = block_on(B::float_into_data(tensor)).expect("a CPU backend hands back its values");
     data.convert::<f32>().try_into_vec::<f32>().expect("values converted to f32")
+}
+
+/// A float tensor's values on the host: borrowed from the backend's own
+/// storage where it is a contiguous `f32` buffer on the host (flex), a copy
+/// read back otherwise.
+pub(crate) enum Values<'a> {
+    Borrowed(&'a [f32]),
+    Owned(Vec<f32>),
+}
+
+impl Deref for Values<'_> {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match self {
+            Values::Borrowed(v) => v,
+            Values::Owned(v) => v,
+        }
+    }
+}
+
+/// The contiguous `f32` values of a flex tensor, in place, if it has them.
+#[cfg(feature = "flex")]
+fn flex_slice(tensor: &dyn Any) -> Option<&[f32]> {
+    let t = tensor.downcast_ref::<burn::backend::flex::FlexTensor>()?;
+    (t.dtype() == burn::tensor::DType::F32).then(|| t.as_slice::<f32>()).flatten()
+}
+
+/// The values of `tensor` without consuming it (see [`Values`]).
+pub(crate) fn values<B: Backend>(tensor: &FloatTensor<B>) -> Values<'_> {
+    #[cfg(feature = "flex")]
+    if let Some(v) = flex_slice(tensor) {
+        return Values::Borrowed(v);
+    }
+    Values::Owned(host::<B>(tensor.clone()))
+}
+
+/// `f` applied to the values of `tensor` in place: in the backend's own
+/// storage where `tensor` holds a contiguous `f32` buffer that nothing else
+/// shares (flex), on a copy otherwise.
+pub(crate) fn map_in_place<B: Backend>(tensor: FloatTensor<B>, f: impl FnOnce(&mut [f32])) -> FloatTensor<B> {
+    #[cfg(feature = "flex")]
+    let mut tensor = tensor;
+    #[cfg(feature = "flex")]
+    if let Some(t) = (&mut tensor as &mut dyn Any).downcast_mut::<burn::backend::flex::FlexTensor>() {
+        let range = t.layout().contiguous_offsets().filter(|_| t.dtype() == burn::tensor::DType::F32);
+        if let Some((start, end)) = range
+            && let Some(storage) = t.try_storage_mut::<f32>()
+            && let Some(v) = storage.get_mut(start..end)
+        {
+            f(v);
+            return tensor;
+        }
+    }
+    let (shape, device) = (tensor.shape(), tensor.device());
+    let mut v = host::<B>(tensor);
+    f(&mut v);
+    device_shaped::<B>(v, shape, &device)
 }
 
 /// The mask's values, or `None` when every step is real.

@@ -1,0 +1,75 @@
+//! The fused linear layer equals burn's `Linear::forward` in values and in
+//! the gradients of the input, the weight and the bias.
+
+use burn::nn::LinearConfig;
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+}
+
+/// Largest absolute difference, relative to the largest magnitude (at least 1).
+fn close(a: &[f32], b: &[f32], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let diff = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+    assert!(diff <= 1e-5 * scale, "{what}: max difference {diff} (scale {scale})");
+}
+
+/// Weights that make every output's gradient different.
+fn weights<const D: usize>(dims: [usize; D], device: &Device) -> Tensor<D> {
+    let n = dims.iter().product::<usize>();
+    Tensor::from_data(
+        TensorData::new((0..n).map(|i| ((i * 7) % 13) as f32 * 0.1 - 0.6).collect::<Vec<f32>>(), dims),
+        device,
+    )
+}
+
+#[test]
+fn linear_equals_burns_in_values_and_all_gradients() {
+    let ad = Device::flex().autodiff();
+    ad.seed(31);
+    assert!(dl_kernels::fused_on(&ad));
+    // (input dims, d_out, bias, read through a transposed view): one row,
+    // odd sizes, a product large enough for several threads, no bias, and an
+    // input that is not contiguous.
+    let cases = [([1, 1, 7], 3, true, false), ([3, 5, 7], 9, true, false), ([16, 128, 128], 512, true, false)];
+    let more = [([2, 4, 6], 5, false, false), ([3, 6, 5], 4, true, true)];
+    for (dims, d_out, bias, transposed) in cases.into_iter().chain(more) {
+        let layer = LinearConfig::new(dims[2], d_out).with_bias(bias).init(&ad);
+        let x = if transposed {
+            let [b, t, d] = dims;
+            Tensor::<3>::random([b, d, t], Distribution::Normal(0.0, 1.0), &ad).require_grad()
+        } else {
+            Tensor::<3>::random(dims, Distribution::Normal(0.0, 1.0), &ad).require_grad()
+        };
+        let out_dims = [dims[0], dims[1], d_out];
+        let run = |fused: bool| {
+            let input = if transposed { x.clone().swap_dims(1, 2) } else { x.clone() };
+            let y = if fused { dl_kernels::linear(&layer, input) } else { layer.forward(input) };
+            let grads = (y.clone() * weights(out_dims, &ad)).sum().backward();
+            let mut out = vec![values(y), values(x.grad(&grads).unwrap()), values(layer.weight.grad(&grads).unwrap())];
+            if let Some(b) = &layer.bias {
+                out.push(values(b.grad(&grads).unwrap()));
+            }
+            out
+        };
+        let (fused, plain) = (run(true), run(false));
+        for (i, what) in
+            ["values", "input gradient", "weight gradient", "bias gradient"].iter().enumerate().take(fused.len())
+        {
+            close(&fused[i], &plain[i], &format!("linear {dims:?} -> {d_out} (bias {bias}): {what}"));
+        }
+    }
+}
+
+#[test]
+fn linear_without_autodiff_and_on_a_vector_equals_burns() {
+    let device = Device::flex();
+    device.seed(32);
+    let layer = LinearConfig::new(6, 4).init(&device);
+    let x = Tensor::<1>::random([6], Distribution::Normal(0.0, 1.0), &device);
+    close(&values(dl_kernels::linear(&layer, x.clone())), &values(layer.forward(x)), "vector input");
+    let x = Tensor::<2>::random([5, 6], Distribution::Normal(0.0, 1.0), &device);
+    close(&values(dl_kernels::linear(&layer, x.clone())), &values(layer.forward(x)), "matrix input");
+}
