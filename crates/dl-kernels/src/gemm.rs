@@ -56,16 +56,29 @@ pub fn matmul_serial(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool
     product(dst, a, b, accumulate, false)
 }
 
+/// [`matmul_serial`] into rows `dst_stride` apart (`dst` starts at the
+/// first value of the first row): a block of a wider matrix.
+pub fn matmul_serial_into(dst: &mut [f32], dst_stride: usize, a: View<'_>, b: View<'_>, accumulate: bool) {
+    product_into(dst, dst_stride, a, b, accumulate, false)
+}
+
 fn product(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool, threads: bool) {
+    let n = b.shape().1;
+    assert!(dst.len() == a.shape().0 * n, "matmul: inconsistent shapes");
+    product_into(dst, n, a, b, accumulate, threads)
+}
+
+fn product_into(dst: &mut [f32], dst_stride: usize, a: View<'_>, b: View<'_>, accumulate: bool, threads: bool) {
     let (m, k) = a.shape();
     let (k2, n) = b.shape();
-    assert!(k == k2 && dst.len() == m * n && a.fits() && b.fits(), "matmul: inconsistent shapes");
+    let dst_fits = m == 0 || n == 0 || (dst_stride >= n && (m - 1) * dst_stride + n <= dst.len());
+    assert!(k == k2 && dst_fits && a.fits() && b.fits(), "matmul: inconsistent shapes");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            dst.chunks_mut(dst_stride).take(m).for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
@@ -74,8 +87,8 @@ fn product(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool, threads:
     let parallelism =
         if threads && m * n * k >= 1 << 21 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     // SAFETY: the views were checked to lie inside their slices for the
-    // strides passed, `dst` holds exactly m x n values, and the three do not
-    // alias (one is `&mut`).
+    // strides passed, `dst` holds m rows of n values `dst_stride` apart, and
+    // the three do not alias (one is `&mut`).
     unsafe {
         gemm::gemm(
             m,
@@ -83,7 +96,7 @@ fn product(dst: &mut [f32], a: View<'_>, b: View<'_>, accumulate: bool, threads:
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_stride as isize,
             accumulate,
             a.data.as_ptr(),
             a_cs,

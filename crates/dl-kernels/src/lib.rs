@@ -17,6 +17,7 @@ pub mod recurrent;
 pub mod rows;
 
 pub use ops::activation::{gelu, leaky_relu, relu, softmax_last_dim};
+pub use ops::attention::{attention_context, attention_weights};
 pub use ops::batch_norm::batch_norm_2d;
 pub use ops::conv::{conv_transpose2d, conv2d};
 pub use ops::fused_on;
@@ -25,6 +26,37 @@ pub use ops::norm::layer_norm;
 pub use ops::optim::{AdamStep, adam_step};
 pub use ops::pool::max_pool2d;
 pub use ops::recurrent::{LstmRun, elman_layer, lstm_layer};
+
+/// Keeps freed buffers in the process heap (glibc on Linux; elsewhere
+/// nothing): by default glibc maps every buffer above 128 KiB to fresh pages
+/// and unmaps it when freed, and gives memory at the top of the heap back
+/// past 128 KiB, so that each op's output of a few MB costs page faults and
+/// page clearing in the kernel (a third of a training step of the gpt
+/// benchmark). Raises the mapping threshold to 32 MiB (glibc's maximum) and
+/// the trim threshold to 1 GiB. Called once by the fused ops; `DL_MALLOC=system`
+/// leaves glibc's settings alone.
+pub fn tune_allocator() {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        if std::env::var("DL_MALLOC").is_ok_and(|v| v.trim() == "system") {
+            return;
+        }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            unsafe extern "C" {
+                fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+            }
+            const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
+            const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+            // SAFETY: glibc's `mallopt` only sets allocator parameters; both
+            // values are within the ranges its manual documents.
+            unsafe {
+                mallopt(M_MMAP_THRESHOLD, 32 << 20);
+                mallopt(M_TRIM_THRESHOLD, 1 << 30);
+            }
+        }
+    });
+}
 
 /// Whether fused ops are on: unless the environment sets `DL_FUSED=0` (read
 /// once per process).

@@ -201,7 +201,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
         let enc = self.encoder.encode(x, Some(lengths), None)?;
         if let SequenceTask::Tag { .. } = self.task {
             let [b, t, f] = enc.output.dims();
-            return Ok(self.output.forward(self.dropout.forward(enc.output.reshape([b * t, f]))));
+            return Ok(dl_kernels::linear(&self.output, self.dropout.forward(enc.output.reshape([b * t, f]))));
         }
         let summary = match self.pooling {
             Pooling::Last => enc.last,
@@ -216,7 +216,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
                 shifted.max_dim(1).reshape([b, self.encoder.output_size()])
             }
         };
-        Ok(self.output.forward(self.dropout.forward(summary)))
+        Ok(dl_kernels::linear(&self.output, self.dropout.forward(summary)))
     }
 }
 
@@ -235,7 +235,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
         let enc = self.encoder.encode(x, None, state)?;
         let f = self.encoder.output_size();
         let k = self.task.width();
-        let y = self.output.forward(enc.output.reshape([b * t, f])).reshape([b, t, k]);
+        let y = dl_kernels::linear(&self.output, enc.output.reshape([b * t, f])).reshape([b, t, k]);
         Ok((y, enc.state))
     }
 }

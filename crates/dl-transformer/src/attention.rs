@@ -190,16 +190,6 @@ impl KvCache {
     }
 }
 
-/// `[B, H, T, d] -> [B, H·rep, T, d]`, each head repeated `rep` times in place
-/// (PyTorch's `repeat_interleave`, so query head `h` meets kv head `h / rep`).
-fn repeat_heads(x: Tensor<4>, rep: usize) -> Tensor<4> {
-    if rep == 1 {
-        return x;
-    }
-    let [b, h, t, d] = x.dims();
-    x.unsqueeze_dim::<5>(2).repeat_dim(2, rep).reshape([b, h * rep, t, d])
-}
-
 impl Attention {
     /// Query heads.
     pub fn n_heads(&self) -> usize {
@@ -304,35 +294,41 @@ impl Attention {
             }
             None => (k, v),
         };
-        let rep = self.n_heads / self.n_kv_heads;
-        let (ctx, weights) = scaled_dot_product(q, repeat_heads(k, rep), repeat_heads(v, rep), mask, &self.dropout)?;
-        let ctx = ctx.swap_dims(1, 2).reshape([b, l, self.n_heads * self.head_dim]);
+        let (ctx, weights) = scaled_dot_product(q, k, v, mask, &self.dropout)?;
         Ok(AttentionOutput { context: dl_kernels::linear(&self.output, ctx), weights })
     }
 }
 
-/// `softmax(q kᵀ / √d + mask) v` for `q` `[B, H, L, d]`, `k`, `v` `[B, H, S, d]`;
-/// returns the context `[B, H, L, d]` and the weights `[B, H, L, S]`.
+/// `softmax(q kᵀ / √d + mask) v` for `q` `[B, H, L, d]`, `k`, `v`
+/// `[B, H_kv, S, d]` (query head `h` reads key/value head `h / (H / H_kv)`);
+/// returns the context with the heads merged, `[B, L, H · d]`, and the
+/// weights `[B, H, L, S]`. Fused on the CPU backends ([`dl_kernels::attention_weights`]).
 pub fn scaled_dot_product(
     q: Tensor<4>,
     k: Tensor<4>,
     v: Tensor<4>,
     mask: Option<Tensor<4>>,
     dropout: &Dropout,
-) -> dl_core::Result<(Tensor<4>, Tensor<4>)> {
+) -> dl_core::Result<(Tensor<3>, Tensor<4>)> {
     let [b, h, l, d] = q.dims();
-    let s = k.dims()[2];
-    let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (d as f64).sqrt());
-    if let Some(mask) = mask {
+    let (kd, vd) = (k.dims(), v.dims());
+    let s = kd[2];
+    if kd != vd || kd[0] != b || kd[3] != d || kd[1] == 0 || h % kd[1] != 0 {
+        return Err(Error::shape(
+            "attention keys/values",
+            format!("[{b}, H_kv dividing {h}, S, {d}] for both"),
+            format!("keys {kd:?}, values {vd:?}"),
+        ));
+    }
+    if let Some(mask) = &mask {
         let m = mask.dims();
         let fits = |i: usize, full: usize| m[i] == full || m[i] == 1;
         if !(fits(0, b) && fits(1, h) && fits(2, l) && m[3] == s) {
             return Err(Error::shape("attention mask", format!("[{b}|1, {h}|1, {l}|1, {s}]"), format!("{m:?}")));
         }
-        scores = scores + mask.expand([b, h, l, s]);
     }
-    let weights = dl_kernels::softmax_last_dim(scores);
-    let ctx = dropout.forward(weights.clone()).matmul(v);
+    let weights = dl_kernels::attention_weights(q, k, mask, 1.0 / (d as f64).sqrt());
+    let ctx = dl_kernels::attention_context(dropout.forward(weights.clone()), v);
     Ok((ctx, weights))
 }
 

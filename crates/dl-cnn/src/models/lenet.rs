@@ -114,14 +114,14 @@ impl ModelConfig for LeNet5Config {
 
 impl ImageClassifier for LeNet5 {
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.f3.forward(self.embed(images))
+        dl_kernels::linear(&self.f3, self.embed(images))
     }
 
     fn embed(&self, images: Tensor<4>) -> Tensor<2> {
         let x = self.pool.forward(relu(dl_kernels::conv2d(&self.c1, images)));
         let x = self.pool.forward(relu(dl_kernels::conv2d(&self.c2, x)));
         let x: Tensor<2> = x.flatten(1, 3);
-        relu(self.f2.forward(relu(self.f1.forward(x))))
+        relu(dl_kernels::linear(&self.f2, relu(dl_kernels::linear(&self.f1, x))))
     }
 
     fn input_shape(&self) -> [usize; 3] {

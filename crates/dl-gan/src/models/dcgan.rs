@@ -212,7 +212,7 @@ impl Generator for DcGenerator {
         let [batch, _] = z.dims();
         let [_, s, _] = self.shape;
         let c0 = self.bn0.gamma.dims()[0];
-        let x: Tensor<4> = self.fc.forward(z).reshape([batch, c0, s / 4, s / 4]);
+        let x: Tensor<4> = dl_kernels::linear(&self.fc, z).reshape([batch, c0, s / 4, s / 4]);
         let x = relu(dl_kernels::batch_norm_2d(&self.bn0, x));
         let x = relu(dl_kernels::batch_norm_2d(&self.bn1, dl_kernels::conv_transpose2d(&self.up1, x)));
         dl_kernels::conv_transpose2d(&self.up2, x).tanh().reshape([batch, self.sample_dim()])

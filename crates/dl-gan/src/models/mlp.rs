@@ -183,9 +183,9 @@ impl Generator for MlpGenerator {
     fn forward(&self, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
         let mut x = with_class(self.embed.as_ref(), z, labels);
         for l in &self.hidden {
-            x = relu(l.forward(x));
+            x = relu(dl_kernels::linear(l, x));
         }
-        let x = self.out.forward(x);
+        let x = dl_kernels::linear(&self.out, x);
         if self.tanh { x.tanh() } else { x }
     }
 }

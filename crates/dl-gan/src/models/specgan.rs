@@ -206,7 +206,7 @@ impl Generator for SpecGenerator {
         let f = 1usize << self.ups.len();
         let c0 = self.norms[0].gamma.dims()[0];
         // [B, c0 * h * w] -> [B, c0, bins / 2^L, frames / 2^L]
-        let mut x: Tensor<4> = self.fc.forward(z).reshape([batch, c0, bins / f, frames / f]);
+        let mut x: Tensor<4> = dl_kernels::linear(&self.fc, z).reshape([batch, c0, bins / f, frames / f]);
         x = relu(dl_kernels::batch_norm_2d(&self.norms[0], x));
         let last = self.ups.len() - 1;
         for (i, up) in self.ups.iter().enumerate() {

@@ -14,6 +14,7 @@ use burn::backend::{Backend, TensorMetadata};
 use burn::tensor::{Device, Shape, TensorData};
 
 pub mod activation;
+pub mod attention;
 pub mod batch_norm;
 pub mod conv;
 pub mod linear;
@@ -76,6 +77,55 @@ pub(crate) fn values<B: Backend>(tensor: &FloatTensor<B>) -> Values<'_> {
     Values::Owned(host::<B>(tensor.clone()))
 }
 
+/// A rank-4 float tensor's values with the distance between neighbours
+/// along each axis (0 along axes of size 1, so that they broadcast) and the
+/// index of its first value: the backend's own storage where the last axis
+/// is dense (flex, views such as split attention heads included), a
+/// contiguous copy otherwise.
+pub(crate) struct Strided<'a> {
+    pub values: Values<'a>,
+    pub dims: [usize; 4],
+    pub strides: [usize; 4],
+    pub offset: usize,
+}
+
+impl Strided<'_> {
+    /// The `rows x cols` matrix at `(i, j)` of the first two axes.
+    pub fn matrix(&self, i: usize, j: usize) -> crate::gemm::View<'_> {
+        let start = self.offset + i * self.strides[0] + j * self.strides[1];
+        crate::gemm::View {
+            data: &self.values[start..],
+            rows: self.dims[2],
+            cols: self.dims[3],
+            stride: self.strides[2],
+            transposed: false,
+        }
+    }
+}
+
+/// The values of a rank-4 `tensor` with their layout (see [`Strided`]).
+pub(crate) fn strided<B: Backend>(tensor: &FloatTensor<B>) -> Strided<'_> {
+    let dims = tensor.shape().dims::<4>();
+    let broadcast = |strides: [usize; 4]| std::array::from_fn(|i| if dims[i] == 1 { 0 } else { strides[i] });
+    #[cfg(feature = "flex")]
+    if let Some(t) = (tensor as &dyn Any).downcast_ref::<burn::backend::flex::FlexTensor>()
+        && t.dtype() == burn::tensor::DType::F32
+        && let [s0, s1, s2, s3] = *t.layout().strides()
+        && [s0, s1, s2, s3].iter().all(|&s| s >= 0)
+        && (s3 == 1 || dims[3] == 1)
+    {
+        let storage = t.storage::<f32>();
+        let strides = broadcast([s0 as usize, s1 as usize, s2 as usize, 1]);
+        let offset = t.layout().start_offset();
+        let last = offset + (0..4).map(|i| dims[i].saturating_sub(1) * strides[i]).sum::<usize>();
+        if dims.contains(&0) || last < storage.len() {
+            return Strided { values: Values::Borrowed(storage), dims, strides, offset };
+        }
+    }
+    let strides = broadcast([dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1]);
+    Strided { values: Values::Owned(host::<B>(tensor.clone())), dims, strides, offset: 0 }
+}
+
 /// `f` applied to the values of `tensor` in place: in the backend's own
 /// storage where `tensor` holds a contiguous `f32` buffer that nothing else
 /// shares (flex), on a copy otherwise.
@@ -122,6 +172,7 @@ pub(crate) fn device_values<B: Backend, const D: usize>(
 /// Whether the fused layers run on `device`: a CPU backend (flex, ndarray),
 /// with autodiff or without, unless `DL_FUSED=0` asks for the composition.
 pub fn fused_on(device: &Device) -> bool {
+    crate::tune_allocator();
     if !crate::fused_enabled() {
         return false;
     }
