@@ -16,7 +16,7 @@ pub mod pool;
 pub mod recurrent;
 pub mod rows;
 
-pub use ops::activation::{gelu, leaky_relu, relu, softmax_last_dim};
+pub use ops::activation::{gelu, leaky_relu, relu, softmax_last_dim, tanh};
 pub use ops::attention::{attention_context, attention_weights};
 pub use ops::batch_norm::batch_norm_2d;
 pub use ops::conv::{conv_transpose2d, conv2d};

@@ -1,4 +1,4 @@
-//! GELU, softmax over the last axis and layer normalisation equal burn's in
+//! GELU, tanh, softmax over the last axis and layer normalisation equal burn's in
 //! values and gradients (GELU within the `erf` approximation's 1e-6).
 
 use burn::nn::LayerNormConfig;
@@ -37,6 +37,23 @@ fn gelu_equals_burns_within_the_erf_approximation() {
         let (fused, plain) = (run(true), run(false));
         close(&fused[0], &plain[0], 5e-6, "gelu values");
         close(&fused[1], &plain[1], 5e-6, "gelu gradients");
+    }
+}
+
+#[test]
+fn tanh_equals_burns_within_1e_6() {
+    let ad = Device::flex().autodiff();
+    ad.seed(24);
+    for dims in [[1, 1, 1], [3, 5, 7], [64, 28, 28]] {
+        let x = Tensor::<3>::random(dims, Distribution::Normal(0.0, 2.0), &ad).require_grad();
+        let run = |fused: bool| {
+            let y = if fused { dl_kernels::tanh(x.clone()) } else { x.clone().tanh() };
+            let grads = (y.clone() * weights(dims, &ad)).sum().backward();
+            [values(y), values(x.grad(&grads).unwrap())]
+        };
+        let (fused, plain) = (run(true), run(false));
+        close(&fused[0], &plain[0], 1e-6, "tanh values");
+        close(&fused[1], &plain[1], 2e-6, "tanh gradients");
     }
 }
 

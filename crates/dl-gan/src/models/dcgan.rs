@@ -215,7 +215,7 @@ impl Generator for DcGenerator {
         let x: Tensor<4> = dl_kernels::linear(&self.fc, z).reshape([batch, c0, s / 4, s / 4]);
         let x = relu(dl_kernels::batch_norm_2d(&self.bn0, x));
         let x = relu(dl_kernels::batch_norm_2d(&self.bn1, dl_kernels::conv_transpose2d(&self.up1, x)));
-        dl_kernels::conv_transpose2d(&self.up2, x).tanh().reshape([batch, self.sample_dim()])
+        dl_kernels::tanh(dl_kernels::conv_transpose2d(&self.up2, x)).reshape([batch, self.sample_dim()])
     }
 }
 

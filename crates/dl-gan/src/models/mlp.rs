@@ -186,7 +186,7 @@ impl Generator for MlpGenerator {
             x = relu(dl_kernels::linear(l, x));
         }
         let x = dl_kernels::linear(&self.out, x);
-        if self.tanh { x.tanh() } else { x }
+        if self.tanh { dl_kernels::tanh(x) } else { x }
     }
 }
 

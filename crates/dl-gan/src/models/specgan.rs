@@ -217,7 +217,7 @@ impl Generator for SpecGenerator {
             }
         }
         // [B, 1, bins, frames] -> [B, bins * frames], in [-1, 1]
-        x.tanh().reshape([batch, self.sample_dim()])
+        dl_kernels::tanh(x).reshape([batch, self.sample_dim()])
     }
 }
 

@@ -2,8 +2,6 @@
 //! batch ([`crate::conv`]), both backward passes written out; the modules of
 //! `burn::nn` keep their parameters, only their `forward` is replaced.
 
-use std::sync::Arc;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -14,7 +12,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
 
-use super::{device_values, fused_on, host};
+use super::{device_values, fused_on, values};
 use crate::conv::{Geometry, bias_grad, gather, scatter, weight_grad};
 
 pub use extension::ConvKernels;
@@ -54,7 +52,7 @@ mod extension {
         ) -> FloatTensor<Self> {
             let (n, m, g, device) =
                 (x.shape().dims::<4>()[0], w.shape().dims::<4>()[0], conv_geometry::<Self>(&x, &w, spec), x.device());
-            let (x, w, bias) = (host::<Self>(x), host::<Self>(w), host::<Self>(bias));
+            let (x, w, bias) = (values::<Self>(&x), values::<Self>(&w), values::<Self>(&bias));
             device_values::<Self, 4>(gather(&x, n, &g, &w, m, Some(&bias)), [n, m, spec.out[0], spec.out[1]], &device)
         }
 
@@ -72,7 +70,7 @@ mod extension {
                 transpose_geometry::<Self>(&x, &w, spec),
                 x.device(),
             );
-            let (x, w, bias) = (host::<Self>(x), host::<Self>(w), host::<Self>(bias));
+            let (x, w, bias) = (values::<Self>(&x), values::<Self>(&w), values::<Self>(&bias));
             device_values::<Self, 4>(scatter(&x, n, &g, &w, m, Some(&bias)), [n, g.c, g.h, g.w], &device)
         }
     }
@@ -118,11 +116,12 @@ fn transpose_geometry<B: Backend>(x: &FloatTensor<B>, w: &FloatTensor<B>, spec: 
     }
 }
 
-/// What both backward passes keep: the input and the weight on the host.
+/// What both backward passes keep: the input and the weight, shared with
+/// the graph rather than copied.
 #[derive(Debug, Clone)]
-struct ConvState<D> {
-    x: Arc<Vec<f32>>,
-    w: Arc<Vec<f32>>,
+struct ConvState<T, D> {
+    x: T,
+    w: T,
     n: usize,
     m: usize,
     geometry: Geometry,
@@ -135,19 +134,20 @@ struct ConvState<D> {
 struct ConvBackward;
 
 impl<B: Backend> Backward<B, 3> for ConvBackward {
-    type State = ConvState<B::Device>;
+    type State = ConvState<FloatTensor<B>, B::Device>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [n_x, n_w, n_b] = ops.parents;
         let s = ops.state;
         let (g, cols) = (s.geometry, s.geometry.cols());
-        let dy = host::<B>(grads.consume::<B>(&ops.node));
+        let dy = grads.consume::<B>(&ops.node);
+        let dy = values::<B>(&dy);
         if let Some(node) = n_x {
-            let dx = scatter(&dy, s.n, &g, &s.w, s.m, None);
+            let dx = scatter(&dy, s.n, &g, &values::<B>(&s.w), s.m, None);
             grads.register::<B>(node.id, device_values::<B, 4>(dx, s.x_shape, &s.device));
         }
         if let Some(node) = n_w {
-            let dw = weight_grad(&dy, &s.x, s.n, &g, s.m);
+            let dw = weight_grad(&dy, &values::<B>(&s.x), s.n, &g, s.m);
             grads.register::<B>(node.id, device_values::<B, 4>(dw, s.w_shape, &s.device));
         }
         if let Some(node) = n_b {
@@ -160,19 +160,20 @@ impl<B: Backend> Backward<B, 3> for ConvBackward {
 struct TransposeBackward;
 
 impl<B: Backend> Backward<B, 3> for TransposeBackward {
-    type State = ConvState<B::Device>;
+    type State = ConvState<FloatTensor<B>, B::Device>;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [n_x, n_w, n_b] = ops.parents;
         let s = ops.state;
         let g = s.geometry;
-        let dy = host::<B>(grads.consume::<B>(&ops.node));
+        let dy = grads.consume::<B>(&ops.node);
+        let dy = values::<B>(&dy);
         if let Some(node) = n_x {
-            let dx = gather(&dy, s.n, &g, &s.w, s.m, None);
+            let dx = gather(&dy, s.n, &g, &values::<B>(&s.w), s.m, None);
             grads.register::<B>(node.id, device_values::<B, 4>(dx, s.x_shape, &s.device));
         }
         if let Some(node) = n_w {
-            let dw = weight_grad(&s.x, &dy, s.n, &g, s.m);
+            let dw = weight_grad(&values::<B>(&s.x), &dy, s.n, &g, s.m);
             grads.register::<B>(node.id, device_values::<B, 4>(dw, s.w_shape, &s.device));
         }
         if let Some(node) = n_b {
@@ -197,10 +198,9 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
                 let (x_shape, w_shape) = (x.shape().dims::<4>(), w.shape().dims::<4>());
                 let (g, device) = (conv_geometry::<B>(&x, &w, spec), x.device());
                 let (n, m) = (x_shape[0], w_shape[0]);
-                let (x, w, bias) = (host::<B>(x), host::<B>(w), host::<B>(bias));
-                let y = gather(&x, n, &g, &w, m, Some(&bias));
+                let y = gather(&values::<B>(&x), n, &g, &values::<B>(&w), m, Some(&values::<B>(&bias)));
                 let out = device_values::<B, 4>(y, [n, m, spec.out[0], spec.out[1]], &device);
-                let state = ConvState { x: Arc::new(x), w: Arc::new(w), n, m, geometry: g, x_shape, w_shape, device };
+                let state = ConvState { x, w, n, m, geometry: g, x_shape, w_shape, device };
                 prep.finish(state, out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::conv2d_im2col(x, w, bias, spec)),
@@ -221,10 +221,9 @@ impl<B: ConvKernels, C: CheckpointStrategy> ConvKernels for Autodiff<B, C> {
                 let (x_shape, w_shape) = (x.shape().dims::<4>(), w.shape().dims::<4>());
                 let (g, device) = (transpose_geometry::<B>(&x, &w, spec), x.device());
                 let (n, m) = (x_shape[0], w_shape[0]);
-                let (x, w, bias) = (host::<B>(x), host::<B>(w), host::<B>(bias));
-                let y = scatter(&x, n, &g, &w, m, Some(&bias));
+                let y = scatter(&values::<B>(&x), n, &g, &values::<B>(&w), m, Some(&values::<B>(&bias)));
                 let out = device_values::<B, 4>(y, [n, g.c, g.h, g.w], &device);
-                let state = ConvState { x: Arc::new(x), w: Arc::new(w), n, m, geometry: g, x_shape, w_shape, device };
+                let state = ConvState { x, w, n, m, geometry: g, x_shape, w_shape, device };
                 prep.finish(state, out)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::conv_transpose2d_col2im(x, w, bias, spec)),

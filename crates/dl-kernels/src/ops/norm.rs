@@ -11,9 +11,9 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::nn::LayerNorm;
-use burn::tensor::{Shape, Tensor};
+use burn::tensor::Tensor;
 
-use super::{device_shaped, device_values, fused_on, host};
+use super::{device_values, fused_on, map_in_place, values};
 use crate::rows::{layer_norm as norm_rows, layer_norm_backward};
 
 pub use extension::NormKernels;
@@ -34,11 +34,11 @@ mod extension {
             beta: FloatTensor<Self>,
             epsilon: f32,
         ) -> FloatTensor<Self> {
-            let (shape, device) = (x.shape(), x.device());
-            let n = shape.as_slice().last().copied().unwrap_or(1);
-            let (mut v, gamma, beta) = (host::<Self>(x), host::<Self>(gamma), host::<Self>(beta));
-            norm_rows(&mut v, n, &gamma, Some(&beta), epsilon);
-            device_shaped::<Self>(v, shape, &device)
+            let n = x.shape().as_slice().last().copied().unwrap_or(1);
+            let (gamma, beta) = (values::<Self>(&gamma), values::<Self>(&beta));
+            map_in_place::<Self>(x, |v| {
+                norm_rows(v, n, &gamma, Some(&beta), epsilon);
+            })
         }
     }
 
@@ -54,7 +54,6 @@ struct NormState<D> {
     normalised: Arc<Vec<f32>>,
     rstd: Arc<Vec<f32>>,
     gamma: Arc<Vec<f32>>,
-    shape: Shape,
     device: D,
 }
 
@@ -68,10 +67,13 @@ impl<B: Backend> Backward<B, 3> for NormBackward {
         let [n_x, n_gamma, n_beta] = ops.parents;
         let s = ops.state;
         let n = s.gamma.len();
-        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
-        let (dgamma, dbeta) = layer_norm_backward(&mut dy, &s.normalised, &s.rstd, &s.gamma);
+        let mut param_grads = (Vec::new(), Vec::new());
+        let dx = map_in_place::<B>(grads.consume::<B>(&ops.node), |dy| {
+            param_grads = layer_norm_backward(dy, &s.normalised, &s.rstd, &s.gamma);
+        });
+        let (dgamma, dbeta) = param_grads;
         if let Some(node) = n_x {
-            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+            grads.register::<B>(node.id, dx);
         }
         if let Some(node) = n_gamma {
             grads.register::<B>(node.id, device_values::<B, 1>(dgamma, [n], &s.device));
@@ -94,16 +96,17 @@ impl<B: NormKernels, C: CheckpointStrategy> NormKernels for Autodiff<B, C> {
         let (beta, n_beta) = beta.into_parts();
         match NormBackward.prepare::<C>([n_x, n_gamma, n_beta]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (shape, device) = (x.shape(), x.device());
-                let n = shape.as_slice().last().copied().unwrap_or(1);
-                let (mut y, gamma, beta) = (host::<B>(x), host::<B>(gamma), host::<B>(beta));
-                let (normalised, rstd) = norm_rows(&mut y, n, &gamma, Some(&beta), epsilon);
-                let out = device_shaped::<B>(y, shape.clone(), &device);
+                let device = x.device();
+                let n = x.shape().as_slice().last().copied().unwrap_or(1);
+                let (gamma, beta) = (values::<B>(&gamma).to_vec(), values::<B>(&beta));
+                let mut stats = (Vec::new(), Vec::new());
+                let out = map_in_place::<B>(x, |y| stats = norm_rows(y, n, &gamma, Some(&beta), epsilon));
+                drop(beta);
+                let (normalised, rstd) = stats;
                 let state = NormState {
                     normalised: Arc::new(normalised),
                     rstd: Arc::new(rstd),
                     gamma: Arc::new(gamma),
-                    shape,
                     device,
                 };
                 prep.finish(state, out)
