@@ -13,7 +13,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::Tensor;
 
-use super::{device_values, fused_on, host};
+use super::{device_values, fused_on, values};
 use crate::pool::{Window, max_pool, max_pool_backward};
 
 pub use extension::PoolKernels;
@@ -33,7 +33,7 @@ mod extension {
             let ([n, c, h, w], device) = (x.shape().dims::<4>(), x.device());
             let win = Window { size: [h, w], kernel, stride };
             let [oh, ow] = win.out();
-            let (out, _) = max_pool(&host::<Self>(x), &win);
+            let (out, _) = max_pool(&values::<Self>(&x), &win);
             device_values::<Self, 4>(out, [n, c, oh, ow], &device)
         }
     }
@@ -63,7 +63,8 @@ impl<B: Backend> Backward<B, 1> for PoolBackward {
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [n_x] = ops.parents;
         let s = ops.state;
-        let dy = host::<B>(grads.consume::<B>(&ops.node));
+        let dy = grads.consume::<B>(&ops.node);
+        let dy = values::<B>(&dy);
         if let Some(node) = n_x {
             let dx = max_pool_backward(&dy, &s.arg, &s.window);
             grads.register::<B>(node.id, device_values::<B, 4>(dx, s.x_shape, &s.device));
@@ -80,7 +81,7 @@ impl<B: PoolKernels, C: CheckpointStrategy> PoolKernels for Autodiff<B, C> {
                 let [n, c, h, w] = x_shape;
                 let window = Window { size: [h, w], kernel, stride };
                 let [oh, ow] = window.out();
-                let (y, arg) = max_pool(&host::<B>(x), &window);
+                let (y, arg) = max_pool(&values::<B>(&x), &window);
                 let out = device_values::<B, 4>(y, [n, c, oh, ow], &device);
                 prep.finish(PoolState { arg: Arc::new(arg), window, x_shape, device }, out)
             }

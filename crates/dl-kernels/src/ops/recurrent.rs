@@ -11,7 +11,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
 
-use super::{device_values, host, host_mask};
+use super::{device_values, host, host_mask, values};
 
 use crate::recurrent::{
     Activation, Dims, ElmanSaved, LstmSaved, batch_blocks, elman_backward_blocks, elman_forward_blocks,
@@ -42,7 +42,7 @@ mod extension {
         ) -> FloatTensor<Self> {
             let (dims, device) = (lstm_dims::<Self>(&gx), gx.device());
             let mask = host_mask::<Self>(mask);
-            let (gx, w, h0, c0) = (host::<Self>(gx), host::<Self>(w), host::<Self>(h0), host::<Self>(c0));
+            let (gx, w, h0, c0) = (values::<Self>(&gx), values::<Self>(&w), values::<Self>(&h0), values::<Self>(&c0));
             let blocks = batch_blocks(dims.b);
             let (packed, _) = lstm_forward_blocks(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse, &blocks);
             device_values::<Self, 3>(packed, [dims.b, dims.t + 2, dims.h], &device)
@@ -60,7 +60,7 @@ mod extension {
         ) -> FloatTensor<Self> {
             let (dims, device) = (elman_dims::<Self>(&gx), gx.device());
             let mask = host_mask::<Self>(mask);
-            let (gx, w, h0) = (host::<Self>(gx), host::<Self>(w), host::<Self>(h0));
+            let (gx, w, h0) = (values::<Self>(&gx), values::<Self>(&w), values::<Self>(&h0));
             let blocks = batch_blocks(dims.b);
             let act = activation(relu);
             let (packed, _) = elman_forward_blocks(dims, &gx, &w, &h0, mask.as_deref(), reverse, act, &blocks);
@@ -111,7 +111,8 @@ impl<B: Backend> Backward<B, 4> for LstmBackward {
         let [n_gx, n_w, n_h0, n_c0] = ops.parents;
         let s = ops.state;
         let Dims { b, t, h } = s.dims;
-        let d_packed = host::<B>(grads.consume::<B>(&ops.node));
+        let d_packed = grads.consume::<B>(&ops.node);
+        let d_packed = values::<B>(&d_packed);
         let mask = s.mask.as_deref().map(Vec::as_slice);
         let g = lstm_backward_blocks(s.dims, &s.saved, &s.w, mask, s.reverse, &d_packed, &s.blocks);
         if let Some(n) = n_gx {
@@ -152,7 +153,8 @@ impl<B: Backend> Backward<B, 3> for ElmanBackward {
         let [n_gx, n_w, n_h0] = ops.parents;
         let s = ops.state;
         let Dims { b, t, h } = s.dims;
-        let d_packed = host::<B>(grads.consume::<B>(&ops.node));
+        let d_packed = grads.consume::<B>(&ops.node);
+        let d_packed = values::<B>(&d_packed);
         let mask = s.mask.as_deref().map(Vec::as_slice);
         let g = elman_backward_blocks(s.dims, &s.saved, &s.w, mask, s.reverse, s.act, &d_packed, &s.blocks);
         if let Some(n) = n_gx {
@@ -185,7 +187,7 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentKernels for Autodiff<B
             OpsKind::Tracked(prep) => {
                 let (dims, device) = (lstm_dims::<B>(&gx), gx.device());
                 let mask = host_mask::<B>(mask);
-                let (gx, w, h0, c0) = (host::<B>(gx), host::<B>(w), host::<B>(h0), host::<B>(c0));
+                let (gx, w, h0, c0) = (values::<B>(&gx), host::<B>(w), values::<B>(&h0), values::<B>(&c0));
                 let blocks = batch_blocks(dims.b);
                 let (packed, saved) = lstm_forward_blocks(dims, &gx, &w, &h0, &c0, mask.as_deref(), reverse, &blocks);
                 let out = device_values::<B, 3>(packed, [dims.b, dims.t + 2, dims.h], &device);
@@ -220,7 +222,7 @@ impl<B: RecurrentKernels, C: CheckpointStrategy> RecurrentKernels for Autodiff<B
             OpsKind::Tracked(prep) => {
                 let (dims, device) = (elman_dims::<B>(&gx), gx.device());
                 let mask = host_mask::<B>(mask);
-                let (gx, w, h0) = (host::<B>(gx), host::<B>(w), host::<B>(h0));
+                let (gx, w, h0) = (values::<B>(&gx), host::<B>(w), values::<B>(&h0));
                 let act = activation(relu);
                 let blocks = batch_blocks(dims.b);
                 let (packed, saved) = elman_forward_blocks(dims, &gx, &w, &h0, mask.as_deref(), reverse, act, &blocks);
