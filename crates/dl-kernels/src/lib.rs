@@ -21,7 +21,7 @@ pub use ops::attention::{attention_context, attention_weights};
 pub use ops::batch_norm::batch_norm_2d;
 pub use ops::conv::{conv_transpose2d, conv2d};
 pub use ops::fused_on;
-pub use ops::linear::linear;
+pub use ops::linear::{affine, linear};
 pub use ops::norm::layer_norm;
 pub use ops::optim::{AdamStep, adam_step};
 pub use ops::pool::max_pool2d;

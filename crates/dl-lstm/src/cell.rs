@@ -145,10 +145,7 @@ impl RecurrentCell for LstmCell {
         let [b, h] = [x.dims()[0], self.cell_width()];
         let c0 = init.c.unwrap_or_else(|| Tensor::zeros([b, h], &x.device()));
         // [B, T, 4H]: the input projection of every step, both biases, in one product.
-        let mut gx = self.input.forward(x);
-        if let Some(bias) = &self.hidden.bias {
-            gx = gx + bias.val().unsqueeze::<3>();
-        }
+        let gx = dl_kernels::affine(x, self.input.weight.val(), dl_seq::summed_bias(&self.input, &self.hidden));
         let run = dl_kernels::lstm_layer(gx, self.hidden.weight.val(), init.h, c0, mask, reverse);
         (run.outputs, CellState { h: run.h, c: Some(run.c) })
     }

@@ -100,10 +100,7 @@ impl RecurrentCell for RnnCell {
     }
     fn run_sequence(&self, x: Tensor<3>, init: CellState, mask: Tensor<2>, reverse: bool) -> (Tensor<3>, CellState) {
         // [B, T, H]: the input projection of every step, both biases, in one product.
-        let mut gx = self.input.forward(x);
-        if let Some(b) = &self.hidden.bias {
-            gx = gx + b.val().unsqueeze::<3>();
-        }
+        let gx = dl_kernels::affine(x, self.input.weight.val(), dl_seq::summed_bias(&self.input, &self.hidden));
         let relu = self.nonlinearity == Nonlinearity::Relu;
         let (out, h) = dl_kernels::elman_layer(gx, self.hidden.weight.val(), init.h, mask, reverse, relu);
         (out, CellState { h, c: None })

@@ -111,6 +111,18 @@ pub trait RecurrentCell: Module + ModuleDisplay {
     }
 }
 
+/// The bias of a recurrent cell's whole-sequence input projection: the
+/// input and the hidden layer's biases summed (PyTorch keeps both), either
+/// alone, or none.
+pub fn summed_bias(input: &burn::nn::Linear, hidden: &burn::nn::Linear) -> Option<Tensor<1>> {
+    match (&input.bias, &hidden.bias) {
+        (Some(a), Some(b)) => Some(a.val() + b.val()),
+        (Some(a), None) => Some(a.val()),
+        (None, Some(b)) => Some(b.val()),
+        (None, None) => None,
+    }
+}
+
 /// [`RecurrentCell::run_sequence`] by stepping through [`RecurrentCell::step`]:
 /// the composition every fused kernel must equal.
 pub fn step_sequence<C: RecurrentCell>(

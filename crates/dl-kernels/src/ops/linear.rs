@@ -134,12 +134,19 @@ impl<B: LinearKernels, C: CheckpointStrategy> LinearKernels for Autodiff<B, C> {
 /// run ([`fused_on`]) and `x`'s last axis fits the layer; otherwise exactly
 /// `layer.forward(x)`.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
-    let weight = layer.weight.val();
+    affine(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()))
+}
+
+/// `x · weight + bias` for `x` `[.., k]`, `weight` `[k, n]`, `bias` `[n]`
+/// (burn's `Linear` layout), as [`linear`] does it; burn's `linear`
+/// where the fused ops do not run or the shapes do not fit.
+pub fn affine<const D: usize>(x: Tensor<D>, weight: Tensor<2>, bias: Option<Tensor<1>>) -> Tensor<D> {
     let [k, n] = weight.dims();
-    if D == 0 || x.dims()[D - 1] != k || !fused_on(&x.device()) {
-        return layer.forward(x);
+    let bias_fits = bias.as_ref().is_none_or(|b| b.dims() == [n]);
+    if D == 0 || x.dims()[D - 1] != k || !bias_fits || !fused_on(&x.device()) {
+        return burn::tensor::module::linear(x, weight, bias);
     }
-    let bias = layer.bias.as_ref().map_or_else(|| Tensor::zeros([n], &x.device()), |b| b.val());
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([n], &x.device()));
     Tensor::from_dispatch(<burn::backend::Dispatch as LinearKernels>::linear_fused(
         x.into_dispatch(),
         weight.into_dispatch(),
