@@ -241,7 +241,8 @@ fn main() {
         }
         Ok(())
     };
-    if let Err(e) = run() {
+    // On the compute threads, as `fit` and the GAN trainer run their loops.
+    if let Err(e) = dl_kernels::on_compute_threads(run) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }

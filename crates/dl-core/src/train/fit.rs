@@ -83,8 +83,26 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 /// live on it. Writes into `cfg.out_dir` when set: `checkpoint/` (a
 /// [`Checkpointer`]: weights, optimizer, the best epoch's weights and the run
 /// state of the last epoch), `best/model.bpk`, `metrics.csv`, and with the
-/// `plot` feature `loss.png` and the metric curve.
+/// `plot` feature `loss.png` and the metric curve. The loop runs on the
+/// compute threads ([`dl_kernels::on_compute_threads`]).
 pub fn fit<M, I, B, Bt>(
+    model: M,
+    train: &[I],
+    valid: Option<&[I]>,
+    batcher: &Bt,
+    cfg: &TrainConfig,
+    device: &Device,
+) -> Result<FitReport<M>>
+where
+    M: Supervised<B> + 'static,
+    I: Sync,
+    Bt: Batcher<I, B> + Sync,
+{
+    dl_kernels::on_compute_threads(|| fit_here(model, train, valid, batcher, cfg, device))
+}
+
+/// [`fit`] on the calling thread.
+fn fit_here<M, I, B, Bt>(
     model: M,
     train: &[I],
     valid: Option<&[I]>,

@@ -412,8 +412,11 @@ where
     G: Generator + 'static,
     D: Discriminator + 'static,
 {
-    let mut hooks = default_hooks(&g, cfg, device);
-    train_gan_with_hooks(g, d, data, cfg, device, &mut hooks)
+    // On the compute threads, as dl-core's `fit`.
+    dl_kernels::on_compute_threads(|| {
+        let mut hooks = default_hooks(&g, cfg, device);
+        train_gan_with_hooks(g, d, data, cfg, device, &mut hooks)
+    })
 }
 
 /// [`train_gan`] with the caller's end-of-epoch hooks, called in order after
