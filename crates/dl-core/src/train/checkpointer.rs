@@ -195,6 +195,26 @@ pub fn interrupt_next_save(steps: Option<usize>) {
     INTERRUPT.set(steps);
 }
 
+/// [`dl_kernels::on_compute_threads`] for the training loops: runs `f` on a
+/// compute thread, carrying a test's pending checkpoint interruption
+/// ([`interrupt_next_save`], feature `testing`) there and what is left of
+/// it back.
+pub fn on_compute_threads<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(any(test, feature = "testing"))]
+    {
+        let pending = INTERRUPT.replace(None);
+        let (result, left) = dl_kernels::on_compute_threads(move || {
+            let outer = INTERRUPT.replace(pending);
+            let result = f();
+            (result, INTERRUPT.replace(outer))
+        });
+        INTERRUPT.set(left);
+        result
+    }
+    #[cfg(not(any(test, feature = "testing")))]
+    dl_kernels::on_compute_threads(f)
+}
+
 /// Writes `bytes` to `path` through a synced temporary file and a rename, so
 /// that `path` holds either its old or its new content, never a part.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -84,7 +84,7 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 /// [`Checkpointer`]: weights, optimizer, the best epoch's weights and the run
 /// state of the last epoch), `best/model.bpk`, `metrics.csv`, and with the
 /// `plot` feature `loss.png` and the metric curve. The loop runs on the
-/// compute threads ([`dl_kernels::on_compute_threads`]).
+/// compute threads ([`super::checkpointer::on_compute_threads`]).
 pub fn fit<M, I, B, Bt>(
     model: M,
     train: &[I],
@@ -98,7 +98,7 @@ where
     I: Sync,
     Bt: Batcher<I, B> + Sync,
 {
-    dl_kernels::on_compute_threads(|| fit_here(model, train, valid, batcher, cfg, device))
+    super::checkpointer::on_compute_threads(|| fit_here(model, train, valid, batcher, cfg, device))
 }
 
 /// [`fit`] on the calling thread.

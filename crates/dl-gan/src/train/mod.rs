@@ -413,7 +413,7 @@ where
     D: Discriminator + 'static,
 {
     // On the compute threads, as dl-core's `fit`.
-    dl_kernels::on_compute_threads(|| {
+    dl_core::train::checkpointer::on_compute_threads(|| {
         let mut hooks = default_hooks(&g, cfg, device);
         train_gan_with_hooks(g, d, data, cfg, device, &mut hooks)
     })
