@@ -56,7 +56,7 @@ fn each_encoder_learns_to_read_a_handful_of_utterances() {
         let d = device().autodiff();
         d.seed(3);
         let cfg = TrainConfig {
-            epochs: 100,
+            epochs: 150,
             batch_size: 4,
             lr: 1e-2,
             progress: false,
