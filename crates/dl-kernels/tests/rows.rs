@@ -4,24 +4,8 @@
 use burn::nn::LayerNormConfig;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-}
-
-fn close(a: &[f32], b: &[f32], tol: f32, what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    let diff = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
-    assert!(diff <= tol, "{what}: max difference {diff}");
-}
-
-/// Weights that make every output's gradient different.
-fn weights<const D: usize>(dims: [usize; D], device: &Device) -> Tensor<D> {
-    let n = dims.iter().product::<usize>();
-    Tensor::from_data(
-        TensorData::new((0..n).map(|i| ((i * 7) % 13) as f32 * 0.1 - 0.6).collect::<Vec<f32>>(), dims),
-        device,
-    )
-}
+mod common;
+use common::{close_abs, values, weights};
 
 #[test]
 fn gelu_equals_burns_within_the_erf_approximation() {
@@ -35,8 +19,8 @@ fn gelu_equals_burns_within_the_erf_approximation() {
             [values(y), values(x.grad(&grads).unwrap())]
         };
         let (fused, plain) = (run(true), run(false));
-        close(&fused[0], &plain[0], 5e-6, "gelu values");
-        close(&fused[1], &plain[1], 5e-6, "gelu gradients");
+        close_abs(&fused[0], &plain[0], 5e-6, "gelu values");
+        close_abs(&fused[1], &plain[1], 5e-6, "gelu gradients");
     }
 }
 
@@ -52,8 +36,8 @@ fn tanh_equals_burns_within_1e_6() {
             [values(y), values(x.grad(&grads).unwrap())]
         };
         let (fused, plain) = (run(true), run(false));
-        close(&fused[0], &plain[0], 1e-6, "tanh values");
-        close(&fused[1], &plain[1], 2e-6, "tanh gradients");
+        close_abs(&fused[0], &plain[0], 1e-6, "tanh values");
+        close_abs(&fused[1], &plain[1], 2e-6, "tanh gradients");
     }
 }
 
@@ -75,8 +59,8 @@ fn softmax_equals_burns_with_masked_entries() {
             [values(y), values(x.grad(&grads).unwrap())]
         };
         let (fused, plain) = (run(true), run(false));
-        close(&fused[0], &plain[0], 1e-6, "softmax values");
-        close(&fused[1], &plain[1], 1e-6, "softmax gradients");
+        close_abs(&fused[0], &plain[0], 1e-6, "softmax values");
+        close_abs(&fused[1], &plain[1], 1e-6, "softmax gradients");
     }
 }
 
@@ -106,7 +90,7 @@ fn layer_norm_equals_burns_in_values_and_all_gradients() {
             // than burn's: their rounding grows with the rows summed.
             let rows = (dims[0] * dims[1]) as f32;
             let tol = if what.starts_with("dgamma") || what.starts_with("dbeta") { 1e-7 * rows } else { 2e-6 } * scale;
-            close(a, b, tol, &format!("layer norm {what} {dims:?}"));
+            close_abs(a, b, tol, &format!("layer norm {what} {dims:?}"));
         }
     }
 }

@@ -8,17 +8,8 @@ use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-}
-
-/// Largest absolute difference, relative to the largest magnitude (at least 1).
-fn close(a: &[f32], b: &[f32], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    let diff = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
-    assert!(diff <= 1e-5 * scale, "{what}: max difference {diff} (scale {scale})");
-}
+mod common;
+use common::{close, values};
 
 /// A loss that weighs every output differently.
 fn weighted_sum(y: Tensor<4>) -> Tensor<1> {

@@ -149,34 +149,46 @@ fn last_dim<B: Backend>(x: &FloatTensor<B>) -> usize {
 }
 
 /// What a backward pass keeps: the op's input (GELU) or output (ReLU,
-/// softmax), shared with the graph rather than copied.
+/// tanh, softmax), shared with the graph rather than copied.
 #[derive(Debug, Clone)]
 struct Saved<T> {
     tensor: T,
     slope: f32,
 }
 
-#[derive(Debug)]
-struct LeakyBackward;
+/// The backward pass of each activation: `dy` becomes the input gradient,
+/// given what the forward pass saved.
+#[derive(Debug, Clone, Copy)]
+enum ActivationBackward {
+    Leaky,
+    Gelu,
+    Tanh,
+    Softmax,
+}
 
-impl<B: Backend> Backward<B, 1> for LeakyBackward {
+impl<B: Backend> Backward<B, 1> for ActivationBackward {
     type State = Saved<FloatTensor<B>>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [n_x] = ops.parents;
         let s = ops.state;
         let dy = grads.consume::<B>(&ops.node);
-        if let Some(node) = n_x {
-            let y = values::<B>(&s.tensor);
-            grads.register::<B>(node.id, map_in_place::<B>(dy, |d| leaky_backward(d, &y, s.slope)));
-        }
+        let Some(node) = n_x else { return };
+        let (n, saved) = (last_dim::<B>(&s.tensor), values::<B>(&s.tensor));
+        let dx = map_in_place::<B>(dy, |d| match self {
+            ActivationBackward::Leaky => leaky_backward(d, &saved, s.slope),
+            ActivationBackward::Gelu => gelu_backward(d, &saved),
+            ActivationBackward::Tanh => tanh_backward(d, &saved),
+            ActivationBackward::Softmax => softmax_backward(d, &saved, n),
+        });
+        grads.register::<B>(node.id, dx);
     }
 }
 
 impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff<B, C> {
     fn leaky_relu_fused(x: FloatTensor<Self>, slope: f32) -> FloatTensor<Self> {
         let (x, n_x) = x.into_parts();
-        match LeakyBackward.prepare::<C>([n_x]).compute_bound().stateful() {
+        match ActivationBackward::Leaky.prepare::<C>([n_x]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::leaky_relu_fused(x, slope);
                 prep.finish(Saved { tensor: y.clone(), slope }, y)
@@ -187,7 +199,7 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
 
     fn gelu_fused(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let (x, n_x) = x.into_parts();
-        match GeluBackward.prepare::<C>([n_x]).compute_bound().stateful() {
+        match ActivationBackward::Gelu.prepare::<C>([n_x]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let (shape, device) = (x.shape(), x.device());
                 let xs = values::<B>(&x);
@@ -203,7 +215,7 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
 
     fn tanh_fused(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let (x, n_x) = x.into_parts();
-        match TanhBackward.prepare::<C>([n_x]).compute_bound().stateful() {
+        match ActivationBackward::Tanh.prepare::<C>([n_x]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::tanh_fused(x);
                 prep.finish(Saved { tensor: y.clone(), slope: 0.0 }, y)
@@ -214,63 +226,12 @@ impl<B: ActivationKernels, C: CheckpointStrategy> ActivationKernels for Autodiff
 
     fn softmax_last(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let (x, n_x) = x.into_parts();
-        match SoftmaxBackward.prepare::<C>([n_x]).compute_bound().stateful() {
+        match ActivationBackward::Softmax.prepare::<C>([n_x]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
                 let y = B::softmax_last(x);
                 prep.finish(Saved { tensor: y.clone(), slope: 0.0 }, y)
             }
             OpsKind::UnTracked(prep) => prep.finish(B::softmax_last(x)),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct GeluBackward;
-
-impl<B: Backend> Backward<B, 1> for GeluBackward {
-    type State = Saved<FloatTensor<B>>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [n_x] = ops.parents;
-        let s = ops.state;
-        let dy = grads.consume::<B>(&ops.node);
-        if let Some(node) = n_x {
-            let x = values::<B>(&s.tensor);
-            grads.register::<B>(node.id, map_in_place::<B>(dy, |d| gelu_backward(d, &x)));
-        }
-    }
-}
-
-#[derive(Debug)]
-struct TanhBackward;
-
-impl<B: Backend> Backward<B, 1> for TanhBackward {
-    type State = Saved<FloatTensor<B>>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [n_x] = ops.parents;
-        let s = ops.state;
-        let dy = grads.consume::<B>(&ops.node);
-        if let Some(node) = n_x {
-            let y = values::<B>(&s.tensor);
-            grads.register::<B>(node.id, map_in_place::<B>(dy, |d| tanh_backward(d, &y)));
-        }
-    }
-}
-
-#[derive(Debug)]
-struct SoftmaxBackward;
-
-impl<B: Backend> Backward<B, 1> for SoftmaxBackward {
-    type State = Saved<FloatTensor<B>>;
-
-    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let [n_x] = ops.parents;
-        let s = ops.state;
-        let dy = grads.consume::<B>(&ops.node);
-        if let Some(node) = n_x {
-            let (n, y) = (last_dim::<B>(&s.tensor), values::<B>(&s.tensor));
-            grads.register::<B>(node.id, map_in_place::<B>(dy, |d| softmax_backward(d, &y, n)));
         }
     }
 }
