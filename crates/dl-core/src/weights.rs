@@ -205,6 +205,62 @@ impl StateDict {
         Ok(Self { path: path.to_path_buf(), shapes, stored: RefCell::new(stored), buffers, used: RefCell::default() })
     }
 
+    /// Reads a sharded checkpoint from its index (`model.safetensors.index.json`,
+    /// as `save_pretrained` writes it): its `weight_map` names the shard file
+    /// of every tensor, each shard is read as by [`StateDict::load`], and each
+    /// must hold exactly the tensors the map gives it. Shard names are plain
+    /// file names beside the index.
+    pub fn load_sharded(index: impl AsRef<Path>) -> Result<Self> {
+        let index = index.as_ref();
+        let json: serde_json::Value = crate::config::load_json(index)?;
+        let map = json
+            .get("weight_map")
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| Error::data(index, "weight_map", "missing or not an object"))?;
+        let mut by_file: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (key, file) in map {
+            let file = file
+                .as_str()
+                .filter(|f| !f.is_empty() && Path::new(f).file_name() == Some(std::ffi::OsStr::new(f)) && *f != "..")
+                .ok_or_else(|| {
+                    Error::data(index, format!("weight_map[{key:?}]"), format!("{file} is not a file name"))
+                })?;
+            by_file.entry(file).or_default().insert(key);
+        }
+        if by_file.is_empty() {
+            return Err(Error::data(index, "weight_map", "names no tensor"));
+        }
+        let dir = index.parent().unwrap_or(Path::new("."));
+        let mut merged = Self {
+            path: index.to_path_buf(),
+            shapes: BTreeMap::new(),
+            stored: RefCell::default(),
+            buffers: Vec::new(),
+            used: RefCell::default(),
+        };
+        for (file, keys) in by_file {
+            let shard = Self::load(dir.join(file))?;
+            let held: BTreeSet<&str> = shard.shapes.keys().chain(&shard.buffers).map(String::as_str).collect();
+            if let Some(k) = keys.difference(&held).next() {
+                return Err(Error::checkpoint(
+                    &shard.path,
+                    format!("no tensor `{k}`, which {} places here", index.display()),
+                ));
+            }
+            if let Some(k) = held.difference(&keys).next() {
+                return Err(Error::checkpoint(
+                    &shard.path,
+                    format!("tensor `{k}` is not in the weight_map of {}", index.display()),
+                ));
+            }
+            merged.shapes.extend(shard.shapes);
+            merged.stored.get_mut().extend(shard.stored.into_inner());
+            merged.buffers.extend(shard.buffers);
+        }
+        merged.buffers.sort();
+        Ok(merged)
+    }
+
     /// An error listing the float tensors no one has asked for, except keys
     /// ending in one of `ignored` (buffers some exporters store as floats,
     /// such as GPT-2's causal-mask `.attn.bias`). A loader calls it last: a

@@ -112,7 +112,10 @@ fn last_logits(logits: Tensor<3>) -> Result<Vec<f32>> {
 /// context would exceed the model's `max_len`, the oldest tokens are dropped
 /// (a sliding window), as nanoGPT does.
 pub fn generate<M: CausalLm>(model: &M, prompt: &[usize], cfg: &GenerateConfig, device: &Device) -> Result<Vec<usize>> {
-    cfg.sampling.validate()?;
+    generate_streaming(model, prompt, cfg, device, |_| Ok(()))
+}
+
+fn check_prompt<M: CausalLm>(model: &M, prompt: &[usize]) -> Result<()> {
     if prompt.is_empty() {
         return Err(Error::empty("generate: the prompt"));
     }
@@ -123,6 +126,21 @@ pub fn generate<M: CausalLm>(model: &M, prompt: &[usize], cfg: &GenerateConfig, 
             context: format!("prompt for a vocabulary of {}", model.vocab_size()),
         });
     }
+    Ok(())
+}
+
+/// [`generate`], handing each token to `on_token` as soon as it is chosen
+/// (to print it while the next one is computed); an error from `on_token`
+/// stops generation and is returned.
+pub fn generate_streaming<M: CausalLm>(
+    model: &M,
+    prompt: &[usize],
+    cfg: &GenerateConfig,
+    device: &Device,
+    mut on_token: impl FnMut(usize) -> Result<()>,
+) -> Result<Vec<usize>> {
+    cfg.sampling.validate()?;
+    check_prompt(model, prompt)?;
     let window = model.max_len().unwrap_or(usize::MAX);
     let mut rng = SplitRng::new(cfg.seed);
     let mut tokens = prompt.to_vec();
@@ -146,10 +164,43 @@ pub fn generate<M: CausalLm>(model: &M, prompt: &[usize], cfg: &GenerateConfig, 
         let next = cfg.sampling.pick(&last_logits(logits)?, &mut rng)?;
         tokens.push(next);
         out.push(next);
+        on_token(next)?;
         pending = vec![next];
         if cfg.stop_tokens.contains(&next) {
             break;
         }
     }
     Ok(out)
+}
+
+/// Beam search: the continuation of `prompt` with the highest total
+/// log-probability among `beam` hypotheses kept per step (no length
+/// penalty), ending at `eos` (not included) or after `max_new_tokens`. Each
+/// step rereads every hypothesis' whole context (at most the model's
+/// `max_len` tokens, batched), so it suits short continuations.
+pub fn generate_beam<M: CausalLm>(
+    model: &M,
+    prompt: &[usize],
+    beam: usize,
+    max_new_tokens: usize,
+    eos: Option<usize>,
+    device: &Device,
+) -> Result<Vec<usize>> {
+    check_prompt(model, prompt)?;
+    let window = model.max_len().unwrap_or(usize::MAX);
+    let vocab = model.vocab_size();
+    // beam_search prepends a start token to each hypothesis: it stands for the prompt.
+    let start = usize::MAX;
+    let decoded =
+        dl_seq::beam::beam_search(start, eos.unwrap_or(usize::MAX - 1), beam, max_new_tokens, 0.0, |live, _| {
+            let rows: Vec<Vec<usize>> =
+                live.iter().map(|h| prompt.iter().chain(&h.tokens[1..]).copied().collect()).collect();
+            let t = rows[0].len().min(window);
+            let ids: Vec<i64> = rows.iter().flat_map(|r| r[r.len() - t..].iter().map(|&i| i as i64)).collect();
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows.len(), t]), device);
+            let logits = model.forward_cached(ids, None)?;
+            let last = logits.slice([0..rows.len(), t - 1..t, 0..vocab]).reshape([rows.len(), vocab]);
+            Ok((to_f32(burn::tensor::activation::log_softmax(last, 1))?, Vec::new()))
+        })?;
+    Ok(decoded.tokens)
 }

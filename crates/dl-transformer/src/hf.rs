@@ -10,15 +10,17 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, Linear, RmsNorm};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor};
 use serde_json::{Map, Value};
 
-use crate::attention::Attention;
+use crate::attention::{Attention, KvCache};
 use crate::ffn::{Activation, FeedForward};
+use crate::generate::CausalLm;
 use crate::layer::EncoderLayer;
 use crate::models::bert::{Bert, BertConfig};
 use crate::models::gpt::{Gpt, GptConfig};
 use crate::models::llama::{Llama, LlamaConfig};
+use crate::position::Llama3RopeScaling;
 use dl_core::weights::{StateDict, TensorSource, expect, load_linear};
 use dl_core::{Error, ModelConfig, Result};
 
@@ -37,6 +39,10 @@ fn usize_of(cfg: &Map<String, Value>, model: &'static str, key: &str) -> Result<
 
 fn usize_or(cfg: &Map<String, Value>, model: &'static str, key: &str, default: usize) -> Result<usize> {
     if cfg.get(key).is_none_or(Value::is_null) { Ok(default) } else { usize_of(cfg, model, key) }
+}
+
+fn f64_of(cfg: &Map<String, Value>, model: &'static str, key: &str) -> Result<f64> {
+    field(cfg, model, key)?.as_f64().ok_or_else(|| Error::config(model, key, "not a number"))
 }
 
 fn f64_or(cfg: &Map<String, Value>, model: &'static str, key: &str, default: f64) -> Result<f64> {
@@ -118,20 +124,7 @@ pub fn llama_config(cfg: &Map<String, Value>) -> Result<LlamaConfig> {
     if bool_or(cfg, M, "attention_bias", false)? || bool_or(cfg, M, "mlp_bias", false)? {
         return Err(Error::config(M, "attention_bias", "biases are not supported"));
     }
-    let rope = cfg.get("rope_parameters").or_else(|| cfg.get("rope_scaling")).and_then(Value::as_object);
-    let theta = match rope {
-        Some(r) => {
-            let kind = r.get("rope_type").or_else(|| r.get("type")).and_then(Value::as_str).unwrap_or("default");
-            if kind != "default" {
-                return Err(Error::config(M, "rope_parameters", format!("rope_type {kind:?} is not supported")));
-            }
-            match r.get("rope_theta").and_then(Value::as_f64) {
-                Some(t) => t,
-                None => f64_or(cfg, M, "rope_theta", 10_000.0)?,
-            }
-        }
-        None => f64_or(cfg, M, "rope_theta", 10_000.0)?,
-    };
+    let (theta, scaling) = rope_parameters(cfg)?;
     let heads = usize_of(cfg, M, "num_attention_heads")?;
     let c = LlamaConfig::new(
         usize_of(cfg, M, "vocab_size")?,
@@ -147,10 +140,51 @@ pub fn llama_config(cfg: &Map<String, Value>) -> Result<LlamaConfig> {
     })
     .with_rms_norm_eps(f64_or(cfg, M, "rms_norm_eps", 1e-6)?)
     .with_rope_theta(theta)
+    .with_rope_scaling(scaling)
     .with_max_position_embeddings(usize_or(cfg, M, "max_position_embeddings", 2048)?)
     .with_tie_word_embeddings(bool_or(cfg, M, "tie_word_embeddings", false)?);
     c.validate()?;
     Ok(c)
+}
+
+/// The RoPE base and Llama 3 rescaling of a `LlamaConfig` dict: `rope_theta`
+/// at the top level and `rope_scaling` (transformers 4), or both in
+/// `rope_parameters` (transformers 5). Other rope types are an error.
+fn rope_parameters(cfg: &Map<String, Value>) -> Result<(f64, Option<Llama3RopeScaling>)> {
+    const M: &str = "LlamaConfig";
+    let (key, rope) = match (cfg.get("rope_parameters"), cfg.get("rope_scaling")) {
+        (Some(Value::Object(r)), _) => ("rope_parameters", Some(r)),
+        (_, Some(Value::Object(r))) => ("rope_scaling", Some(r)),
+        _ => ("rope_scaling", None),
+    };
+    let theta = match rope.filter(|r| r.contains_key("rope_theta")) {
+        Some(r) => f64_of(r, M, "rope_theta")?,
+        None => f64_or(cfg, M, "rope_theta", 10_000.0)?,
+    };
+    let Some(r) = rope else { return Ok((theta, None)) };
+    let kind = match r.get("rope_type").or_else(|| r.get("type")) {
+        None => "default",
+        Some(v) => v.as_str().ok_or_else(|| Error::config(M, key, format!("rope_type {v} is not a string")))?,
+    };
+    match kind {
+        "default" => Ok((theta, None)),
+        "llama3" => {
+            if let Some(a) = r.get("attention_factor").filter(|v| !v.is_null())
+                && a.as_f64() != Some(1.0)
+            {
+                return Err(Error::config(M, key, format!("llama3 attention_factor {a} is not supported (only 1)")));
+            }
+            let scaling = Llama3RopeScaling::new(
+                f64_of(r, M, "factor")?,
+                f64_of(r, M, "low_freq_factor")?,
+                f64_of(r, M, "high_freq_factor")?,
+                usize_of(r, M, "original_max_position_embeddings")?,
+            );
+            scaling.validate()?;
+            Ok((theta, Some(scaling)))
+        }
+        other => Err(Error::config(M, key, format!("rope_type {other:?} is not supported (default, llama3)"))),
+    }
 }
 
 /// Reads `dir/config.json` as a JSON object.
@@ -189,20 +223,28 @@ fn pt_linear<S: TensorSource>(l: Linear, src: &S, prefix: &str, device: &Device)
 
 /// GPT-2's `Conv1D`: weight stored `[in, out]` (burn's own layout), bias `[out]`;
 /// `cols` selects the output columns that go into `l`.
-fn conv1d_cols<S: TensorSource>(
-    mut l: Linear,
+/// GPT-2 `Conv1D` weights of `prefix` (`[in, out]`, burn's layout), read
+/// once and split by output columns among `layers` in order (the fused
+/// `c_attn` holds the query, key and value projections).
+fn conv1d_split<S: TensorSource, const N: usize>(
+    layers: [Linear; N],
     src: &S,
     prefix: &str,
-    cols: std::ops::Range<usize>,
-    total: usize,
     device: &Device,
-) -> Result<Linear> {
-    let [d_in, _] = l.weight.lazy_shape().dims::<2>();
+) -> Result<[Linear; N]> {
+    let dims: Vec<[usize; 2]> = layers.iter().map(|l| l.weight.lazy_shape().dims::<2>()).collect();
+    let d_in = dims[0][0];
+    let total = dims.iter().map(|d| d[1]).sum();
     let w = expect::<2, S>(src, &format!("{prefix}.weight"), [d_in, total], device)?;
-    l.weight = Param::from_tensor(w.slice([0..d_in, cols.clone()]));
     let b = expect::<1, S>(src, &format!("{prefix}.bias"), [total], device)?;
-    l.bias = Some(Param::from_tensor(b.slice([cols])));
-    Ok(l)
+    let mut start = 0;
+    Ok(layers.map(|mut l| {
+        let cols = start..start + l.weight.lazy_shape().dims::<2>()[1];
+        start = cols.end;
+        l.weight = Param::from_tensor(w.clone().slice([0..d_in, cols.clone()]));
+        l.bias = Some(Param::from_tensor(b.clone().slice([cols])));
+        l
+    }))
 }
 
 /// Loads an encoder layer from Hugging Face BERT names (`{p}.attention.self.query`, ...).
@@ -278,7 +320,6 @@ pub fn load_gpt2<S: TensorSource>(mut gpt: Gpt, src: &S, device: &Device) -> Res
     let p = if src.contains("transformer.wte.weight") { "transformer." } else { "" };
     gpt.wte = load_embedding(gpt.wte, src, &format!("{p}wte.weight"), device)?;
     gpt.wpe = load_embedding(gpt.wpe, src, &format!("{p}wpe.weight"), device)?;
-    let d = gpt.wte.weight.lazy_shape()[1];
     let blocks = std::mem::take(&mut gpt.blocks);
     gpt.blocks = blocks
         .into_iter()
@@ -288,15 +329,13 @@ pub fn load_gpt2<S: TensorSource>(mut gpt: Gpt, src: &S, device: &Device) -> Res
             b.ln_1 = load_layer_norm(b.ln_1, src, &format!("{h}.ln_1"), device)?;
             b.ln_2 = load_layer_norm(b.ln_2, src, &format!("{h}.ln_2"), device)?;
             let a: &mut Attention = &mut b.attn;
-            let c_attn = format!("{h}.attn.c_attn");
-            a.query = conv1d_cols(a.query.clone(), src, &c_attn, 0..d, 3 * d, device)?;
-            a.key = conv1d_cols(a.key.clone(), src, &c_attn, d..2 * d, 3 * d, device)?;
-            a.value = conv1d_cols(a.value.clone(), src, &c_attn, 2 * d..3 * d, 3 * d, device)?;
-            a.output = conv1d_cols(a.output.clone(), src, &format!("{h}.attn.c_proj"), 0..d, d, device)?;
+            let [q, k, v] = [a.query.clone(), a.key.clone(), a.value.clone()];
+            [a.query, a.key, a.value] = conv1d_split([q, k, v], src, &format!("{h}.attn.c_attn"), device)?;
+            [a.output] = conv1d_split([a.output.clone()], src, &format!("{h}.attn.c_proj"), device)?;
             let inner = b.mlp.inner.take().ok_or_else(|| Error::Invalid("GPT blocks have an MLP".into()))?;
-            let ff = inner.weight.lazy_shape()[1];
-            b.mlp.inner = Some(conv1d_cols(inner, src, &format!("{h}.mlp.c_fc"), 0..ff, ff, device)?);
-            b.mlp.down = conv1d_cols(b.mlp.down.clone(), src, &format!("{h}.mlp.c_proj"), 0..d, d, device)?;
+            let [inner] = conv1d_split([inner], src, &format!("{h}.mlp.c_fc"), device)?;
+            b.mlp.inner = Some(inner);
+            [b.mlp.down] = conv1d_split([b.mlp.down.clone()], src, &format!("{h}.mlp.c_proj"), device)?;
             Ok(b)
         })
         .collect::<Result<_>>()?;
@@ -345,10 +384,22 @@ pub fn load_llama<S: TensorSource>(mut llama: Llama, src: &S, device: &Device) -
     Ok(llama)
 }
 
-/// `dir/model.safetensors` as a state dict.
+/// The weights of a checkpoint folder: `model.safetensors`, or the shards
+/// that `model.safetensors.index.json` lists.
 pub fn read_weights(dir: &Path) -> Result<StateDict> {
-    let path = dir.join("model.safetensors");
-    StateDict::load(&path)
+    let single = dir.join("model.safetensors");
+    let index = dir.join("model.safetensors.index.json");
+    if single.is_file() {
+        StateDict::load(&single)
+    } else if index.is_file() {
+        StateDict::load_sharded(&index)
+    } else {
+        Err(Error::io(
+            "reading the weights (model.safetensors or model.safetensors.index.json) in",
+            dir,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ))
+    }
 }
 
 /// The files a checkpoint folder with its tokenizer holds.
@@ -400,6 +451,92 @@ pub fn llama_from_dir(dir: &Path, device: &Device) -> Result<(LlamaConfig, Llama
     // The rotary frequencies older exports store; they follow from the config.
     weights.check_all_used(&[".rotary_emb.inv_freq"])?;
     Ok((config, llama))
+}
+
+/// A Hugging Face causal language model, by its `config.json`'s `model_type`.
+#[derive(Debug)]
+pub enum PretrainedLm {
+    /// `"gpt2"`.
+    Gpt2 {
+        /// Its configuration.
+        config: GptConfig,
+        /// The model.
+        model: Gpt,
+    },
+    /// `"llama"` (LLaMA 1-3 and models of the same layout).
+    Llama {
+        /// Its configuration.
+        config: LlamaConfig,
+        /// The model.
+        model: Llama,
+    },
+}
+
+impl PretrainedLm {
+    /// `"gpt2"` or `"llama"`.
+    pub fn model_type(&self) -> &'static str {
+        match self {
+            PretrainedLm::Gpt2 { .. } => "gpt2",
+            PretrainedLm::Llama { .. } => "llama",
+        }
+    }
+}
+
+impl CausalLm for PretrainedLm {
+    fn vocab_size(&self) -> usize {
+        match self {
+            PretrainedLm::Gpt2 { model, .. } => model.vocab_size(),
+            PretrainedLm::Llama { model, .. } => model.vocab_size(),
+        }
+    }
+    fn max_len(&self) -> Option<usize> {
+        match self {
+            PretrainedLm::Gpt2 { model, .. } => model.max_len(),
+            PretrainedLm::Llama { model, .. } => model.max_len(),
+        }
+    }
+    fn new_cache(&self) -> KvCache {
+        match self {
+            PretrainedLm::Gpt2 { model, .. } => model.new_cache(),
+            PretrainedLm::Llama { model, .. } => model.new_cache(),
+        }
+    }
+    fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
+        match self {
+            PretrainedLm::Gpt2 { model, .. } => model.forward_cached(ids, cache),
+            PretrainedLm::Llama { model, .. } => model.forward_cached(ids, cache),
+        }
+    }
+}
+
+/// The causal language model of a checkpoint folder (`config.json`,
+/// `model.safetensors` or its shards): GPT-2 or LLaMA by `model_type`.
+pub fn causal_lm_from_dir(dir: &Path, device: &Device) -> Result<PretrainedLm> {
+    let cfg = read_config(dir)?;
+    let kind = str_or(&cfg, "config.json", "model_type", "")?;
+    match kind {
+        "gpt2" => gpt2_from_dir(dir, device).map(|(config, model)| PretrainedLm::Gpt2 { config, model }),
+        "llama" => llama_from_dir(dir, device).map(|(config, model)| PretrainedLm::Llama { config, model }),
+        other => Err(Error::Unknown {
+            kind: "model_type",
+            value: format!("{other:?}"),
+            context: format!("{} (supported: \"gpt2\", \"llama\")", dir.join("config.json").display()),
+        }),
+    }
+}
+
+/// The `eos_token_id` of a checkpoint folder's `config.json` (the first, when it lists several), if any.
+pub fn eos_token_id(dir: &Path) -> Result<Option<usize>> {
+    let cfg = read_config(dir)?;
+    let value = match cfg.get("eos_token_id") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(ids)) => ids.first().cloned().unwrap_or(Value::Null),
+        Some(v) => v.clone(),
+    };
+    value
+        .as_u64()
+        .map(|v| Some(v as usize))
+        .ok_or_else(|| Error::config("config.json", "eos_token_id", "not a token id"))
 }
 
 /// Cosine similarity of two vectors (for comparing embeddings).

@@ -1,9 +1,8 @@
 //! Positional information: sinusoidal tables, learned tables (a burn
 //! `Embedding`, used directly by the models) and rotary embeddings.
 
+use burn::config::Config;
 use burn::tensor::{Device, Tensor, TensorData};
-
-use dl_core::{Error, Result};
 
 /// The sinusoidal table of Vaswani et al.: `[len, d]`, even features
 /// `sin(pos / 10000^(2i/d))`, odd features `cos(..)` of the same angle.
@@ -34,24 +33,110 @@ pub struct Rope {
     pub theta: f64,
     /// Width of one head (even).
     pub head_dim: usize,
+    /// Llama 3's long-context rescaling of the frequencies, if any.
+    pub scaling: Option<Llama3RopeScaling>,
+}
+
+/// Llama 3's `rope_scaling` (`rope_type: "llama3"`): frequencies whose
+/// wavelength exceeds `original_max_position_embeddings / low_freq_factor`
+/// are divided by `factor`, those below `.. / high_freq_factor` are kept, and
+/// those between are interpolated smoothly, as in Hugging Face's
+/// `_compute_llama3_parameters`.
+#[derive(Config, Debug, Copy, PartialEq)]
+pub struct Llama3RopeScaling {
+    /// Division of the low frequencies (8 in Llama 3.1).
+    pub factor: f64,
+    /// Wavelengths above `original / low_freq_factor` are scaled (1 in Llama 3.1).
+    pub low_freq_factor: f64,
+    /// Wavelengths below `original / high_freq_factor` are kept (4 in Llama 3.1).
+    pub high_freq_factor: f64,
+    /// Context the model was first trained on (8192 in Llama 3.1).
+    pub original_max_position_embeddings: usize,
+}
+
+impl Llama3RopeScaling {
+    /// Checks the factors: finite, `factor >= 1`, `high_freq_factor > low_freq_factor > 0`.
+    pub fn validate(&self) -> dl_core::Result<()> {
+        const M: &str = "rope_scaling (llama3)";
+        if !(self.factor.is_finite() && self.factor >= 1.0) {
+            return Err(dl_core::Error::config(
+                M,
+                "factor",
+                format!("must be a finite number >= 1, got {}", self.factor),
+            ));
+        }
+        if !(self.low_freq_factor.is_finite() && self.low_freq_factor > 0.0) {
+            return Err(dl_core::Error::config(
+                M,
+                "low_freq_factor",
+                format!("must be > 0, got {}", self.low_freq_factor),
+            ));
+        }
+        if !(self.high_freq_factor.is_finite() && self.high_freq_factor > self.low_freq_factor) {
+            return Err(dl_core::Error::config(
+                M,
+                "high_freq_factor",
+                format!("must exceed low_freq_factor {}, got {}", self.low_freq_factor, self.high_freq_factor),
+            ));
+        }
+        if self.original_max_position_embeddings == 0 {
+            return Err(dl_core::Error::config(M, "original_max_position_embeddings", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The rescaled inverse frequency of `inv_freq`.
+    pub fn rescale(&self, inv_freq: f64) -> f64 {
+        let original = self.original_max_position_embeddings as f64;
+        let low_wavelen = original / self.low_freq_factor;
+        let high_wavelen = original / self.high_freq_factor;
+        let wavelen = 2.0 * std::f64::consts::PI / inv_freq;
+        if wavelen > low_wavelen {
+            inv_freq / self.factor
+        } else if wavelen < high_wavelen {
+            inv_freq
+        } else {
+            let smooth = (original / wavelen - self.low_freq_factor) / (self.high_freq_factor - self.low_freq_factor);
+            (1.0 - smooth) * inv_freq / self.factor + smooth * inv_freq
+        }
+    }
 }
 
 impl Rope {
     /// A rotary embedding for heads of width `head_dim`.
-    pub fn new(theta: f64, head_dim: usize) -> Result<Self> {
+    pub fn new(theta: f64, head_dim: usize) -> dl_core::Result<Self> {
         if head_dim == 0 || !head_dim.is_multiple_of(2) {
-            return Err(Error::config("Rope", "head_dim", format!("must be even and positive, got {head_dim}")));
+            return Err(dl_core::Error::config(
+                "Rope",
+                "head_dim",
+                format!("must be even and positive, got {head_dim}"),
+            ));
         }
         if !(theta.is_finite() && theta > 1.0) {
-            return Err(Error::config("Rope", "theta", format!("must be a finite number > 1, got {theta}")));
+            return Err(dl_core::Error::config("Rope", "theta", format!("must be a finite number > 1, got {theta}")));
         }
-        Ok(Self { theta, head_dim })
+        Ok(Self { theta, head_dim, scaling: None })
+    }
+
+    /// The same embedding with Llama 3's frequency rescaling.
+    pub fn with_llama3_scaling(self, scaling: Llama3RopeScaling) -> dl_core::Result<Self> {
+        scaling.validate()?;
+        Ok(Self { scaling: Some(scaling), ..self })
+    }
+
+    /// The inverse frequency of each feature pair, `θ^(-2j/d)`, rescaled when configured.
+    pub fn inverse_frequencies(&self) -> Vec<f64> {
+        (0..self.head_dim / 2)
+            .map(|j| {
+                let f = self.theta.powf(-2.0 * j as f64 / self.head_dim as f64);
+                self.scaling.map_or(f, |s| s.rescale(f))
+            })
+            .collect()
     }
 
     /// `cos` and `sin` tables `[1, 1, len, head_dim]` for positions `start..start + len`.
     fn tables(&self, start: usize, len: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
-        let half = self.head_dim / 2;
-        let inv: Vec<f64> = (0..half).map(|j| self.theta.powf(-2.0 * j as f64 / self.head_dim as f64)).collect();
+        let inv = self.inverse_frequencies();
         let mut cos = Vec::with_capacity(len * self.head_dim);
         let mut sin = Vec::with_capacity(len * self.head_dim);
         for pos in start..start + len {
@@ -69,10 +154,14 @@ impl Rope {
     }
 
     /// Rotates `x` `[B, H, T, head_dim]` whose first step is at position `start`.
-    pub fn apply(&self, x: Tensor<4>, start: usize) -> Result<Tensor<4>> {
+    pub fn apply(&self, x: Tensor<4>, start: usize) -> dl_core::Result<Tensor<4>> {
         let [b, h, t, d] = x.dims();
         if d != self.head_dim {
-            return Err(Error::shape("Rope input", format!("[B, H, T, {}]", self.head_dim), format!("{:?}", x.dims())));
+            return Err(dl_core::Error::shape(
+                "Rope input",
+                format!("[B, H, T, {}]", self.head_dim),
+                format!("{:?}", x.dims()),
+            ));
         }
         let half = d / 2;
         let (cos, sin) = self.tables(start, t, &x.device());

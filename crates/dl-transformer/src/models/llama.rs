@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor};
 use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
 use crate::generate::{CausalLm, check_ids, lm_step, output_logits};
-use crate::position::Rope;
+use crate::position::{Llama3RopeScaling, Rope};
 use dl_core::config::check;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
 use dl_seq::SequenceBatch;
@@ -39,6 +39,9 @@ pub struct LlamaConfig {
     /// RoPE base.
     #[config(default = 10000.0)]
     pub rope_theta: f64,
+    /// Llama 3's rescaling of the rotary frequencies (`rope_type: "llama3"`), if any.
+    #[config(default = "None")]
+    pub rope_scaling: Option<Llama3RopeScaling>,
     /// Longest context generation keeps (rotary positions themselves have no limit).
     #[config(default = 2048)]
     pub max_position_embeddings: usize,
@@ -59,6 +62,14 @@ impl LlamaConfig {
             .with_init_std(Some(self.initializer_range))
     }
 
+    fn rope(&self, head_dim: usize) -> dl_core::Result<Rope> {
+        let rope = Rope::new(self.rope_theta, head_dim)?;
+        match self.rope_scaling {
+            Some(s) => rope.with_llama3_scaling(s),
+            None => Ok(rope),
+        }
+    }
+
     fn norm(&self, device: &Device) -> RmsNorm {
         RmsNormConfig::new(self.hidden_size).with_epsilon(self.rms_norm_eps).init(device)
     }
@@ -76,7 +87,7 @@ impl ModelConfig for LlamaConfig {
         check::positive_f("LlamaConfig", "initializer_range", self.initializer_range)?;
         let attn = self.attention();
         attn.validate()?;
-        Rope::new(self.rope_theta, attn.head_width())?;
+        self.rope(attn.head_width())?;
         let (d, f, l) = (self.hidden_size as f64, self.intermediate_size as f64, self.num_hidden_layers as f64);
         let kv = (attn.head_width() * self.num_key_value_heads.unwrap_or(self.num_attention_heads)) as f64;
         let q = (attn.head_width() * self.num_attention_heads) as f64;
@@ -109,8 +120,8 @@ impl ModelConfig for LlamaConfig {
                 .then(|| normal_linear(self.hidden_size, self.vocab_size, false, Some(self.initializer_range), device)),
             vocab_size: self.vocab_size,
             max_len: self.max_position_embeddings,
-            rope_theta: self.rope_theta,
-            head_dim: attn.head_width(),
+            // `validate` checked these (`Self::rope`).
+            rope: Rope { theta: self.rope_theta, head_dim: attn.head_width(), scaling: self.rope_scaling },
         }
     }
 }
@@ -165,9 +176,7 @@ pub struct Llama {
     #[module(skip)]
     max_len: usize,
     #[module(skip)]
-    rope_theta: f64,
-    #[module(skip)]
-    head_dim: usize,
+    rope: Rope,
 }
 
 impl Llama {
@@ -191,7 +200,7 @@ impl Llama {
         }
         let past = cache.as_ref().map_or(0, |c| c.len());
         let device = ids.device();
-        let rope = Rope::new(self.rope_theta, self.head_dim)?;
+        let rope = self.rope;
         // [1, 1, T, past + T]
         let mask = causal_mask(t, past + t, &device)?;
         // [B, T, d]
