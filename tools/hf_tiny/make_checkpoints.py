@@ -77,7 +77,7 @@ def min_gap(model, prompt_ids):
 @torch.no_grad()
 def reference(folder, prompt_ids):
     model_cls = GPT2LMHeadModel if folder.startswith("gpt2") else LlamaForCausalLM
-    model = model_cls.from_pretrained(os.path.join(OUT, folder), torch_dtype=torch.float32).eval()
+    model = model_cls.from_pretrained(os.path.join(OUT, folder), dtype=torch.float32).eval()
     ids = torch.tensor([prompt_ids])
     out = model(ids, use_cache=True)
     cache, logits = out.cache, out.logits[0, -1]

@@ -330,6 +330,61 @@ impl TensorSource for StateDict {
     }
 }
 
+/// Float tensors by PyTorch state-dict key, written as one `.safetensors`
+/// file (float32, little-endian), which `safetensors.torch.load_file` and
+/// `transformers`' `from_pretrained` read. Keys are unique; values must be finite.
+#[derive(Debug, Default)]
+pub struct StateDictWriter {
+    tensors: BTreeMap<String, (Vec<usize>, Vec<u8>)>,
+}
+
+impl StateDictWriter {
+    /// An empty state dict.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `tensor` under `key`; a second tensor under the same key or a
+    /// non-finite value is an error naming the key.
+    pub fn put<const D: usize>(&mut self, key: impl Into<String>, tensor: Tensor<D>) -> Result<()> {
+        let key = key.into();
+        if self.tensors.contains_key(&key) {
+            return Err(Error::Invalid(format!("state dict: `{key}` is given twice")));
+        }
+        let shape = tensor.dims().to_vec();
+        let values = crate::task::to_f32(tensor)?;
+        if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::Invalid(format!("state dict: `{key}` holds {v} at index {i}")));
+        }
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.tensors.insert(key, (shape, bytes));
+        Ok(())
+    }
+
+    /// Keys added so far, sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        self.tensors.keys().map(String::as_str).collect()
+    }
+
+    /// Writes the file (atomically: a kill leaves the old file or the new one).
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let views = self
+            .tensors
+            .iter()
+            .map(|(k, (shape, bytes))| {
+                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (k.as_str(), v))
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::checkpoint(path, e))?;
+        let bytes = safetensors::serialize(views, None).map_err(|e| Error::checkpoint(path, e))?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        }
+        crate::train::checkpointer::write_atomically(path, &bytes)
+    }
+}
+
 /// A tensor of `src` that must have exactly `shape`.
 pub fn expect<const D: usize, S: TensorSource>(
     src: &S,

@@ -18,6 +18,7 @@
 
 pub mod attention;
 pub mod embed;
+pub mod export;
 pub mod ffn;
 pub mod generate;
 pub mod hf;

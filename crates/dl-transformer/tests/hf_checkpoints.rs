@@ -1,17 +1,20 @@
 //! Hugging Face checkpoint folders written by `transformers` itself
 //! (`tools/hf_tiny/make_checkpoints.py`: random GPT-2 and Llama-3-style
 //! models, float32, bfloat16 and sharded): greedy generation gives
-//! `transformers`' tokens and logits, and broken folders are errors.
+//! `transformers`' tokens and logits, broken folders are errors, and
+//! exported folders hold what `transformers` wrote and load back.
 
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Int, Tensor, TensorData};
 use dl_core::sampling::Sampling;
 use dl_core::testing::{device, rng_lock, temp_dir, workspace_root};
+use dl_transformer::export::{save_gpt2_dir, save_llama_dir};
 use dl_transformer::generate::{CausalLm, GenerateConfig, generate, generate_beam};
 use dl_transformer::hf::{PretrainedLm, causal_lm_from_dir, eos_token_id};
 use dl_transformer::position::Rope;
 use dl_transformer::tokenizer::HfTokenizer;
+use dl_transformer::{GptConfig, LlamaConfig};
 use serde_json::Value;
 
 const FOLDERS: [&str; 6] = ["gpt2-f32", "gpt2-bf16", "gpt2-sharded", "llama-f32", "llama-bf16", "llama-sharded"];
@@ -219,4 +222,97 @@ fn broken_checkpoint_folders_are_errors_naming_what_is_wrong() {
         let e = error_of(&dir);
         assert!(e.contains(needle), "{name}: {e}");
     }
+}
+
+/// Every tensor of two state dicts, by key: equal keys, shapes and bits.
+fn assert_same_tensors(a: &Path, b: &Path) {
+    use dl_core::weights::{StateDict, TensorSource};
+    let (a, b) = (StateDict::load(a).unwrap(), StateDict::load(b).unwrap());
+    assert_eq!(a.keys(), b.keys());
+    let d = device();
+    for key in a.keys() {
+        let shape = a.shape_of(key).unwrap();
+        assert_eq!(shape, b.shape_of(key).unwrap(), "{key}");
+        let flat = |s: &StateDict| -> Vec<u32> {
+            let t: Tensor<1> = match shape.len() {
+                1 => s.tensor::<1>(key, &d).unwrap(),
+                _ => s.tensor::<2>(key, &d).unwrap().flatten(0, 1),
+            };
+            t.into_data().try_to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect()
+        };
+        assert!(flat(&a) == flat(&b), "{key} differs");
+    }
+}
+
+#[test]
+fn exported_folders_hold_the_tensors_transformers_wrote() {
+    let _guard = rng_lock();
+    let d = device();
+    for folder in ["gpt2-f32", "llama-f32"] {
+        let out = temp_dir("dl-transformer", &format!("export_{folder}"));
+        match causal_lm_from_dir(&root().join(folder), &d).unwrap() {
+            PretrainedLm::Gpt2 { config, model } => save_gpt2_dir(&config, &model, &out).unwrap(),
+            PretrainedLm::Llama { config, model } => save_llama_dir(&config, &model, &out).unwrap(),
+        }
+        // Key for key and bit for bit the file `save_pretrained` wrote.
+        assert_same_tensors(&out.join("model.safetensors"), &root().join(folder).join("model.safetensors"));
+        // And it loads back as the same model.
+        let back = causal_lm_from_dir(&out, &d).unwrap();
+        let prompt = ids_of(&expected()["cases"][folder]["prompt_ids"]);
+        let cfg = GenerateConfig { max_new_tokens: 20, ..GenerateConfig::default() };
+        let want = ids_of(&expected()["cases"][folder]["new_ids"]);
+        assert_eq!(generate(&back, &prompt, &cfg, &d).unwrap(), want[..20], "{folder}");
+    }
+}
+
+/// Logits of `model` for ids 0..t, as a flat vector.
+fn logits_of(model: &impl CausalLm, t: usize) -> Vec<f32> {
+    let d = device();
+    let ids = Tensor::<2, Int>::from_data(TensorData::new((0..t as i64).collect::<Vec<_>>(), [1, t]), &d);
+    model.forward_cached(ids, None).unwrap().into_data().try_to_vec::<f32>().unwrap()
+}
+
+/// Writes `ids 0..t` and the logits into `dir/reference.json` for
+/// `tools/hf_tiny/check_export.py`, which runs `transformers` on the folder.
+fn write_reference(dir: &Path, t: usize, logits: &[f32]) {
+    let v = serde_json::json!({ "ids": (0..t).collect::<Vec<_>>(), "logits": logits });
+    std::fs::write(dir.join("reference.json"), v.to_string()).unwrap();
+}
+
+#[test]
+fn models_trained_here_export_to_folders_that_load_back_with_the_same_logits() {
+    use dl_core::ModelConfig;
+    use dl_transformer::position::Llama3RopeScaling;
+    let _guard = rng_lock();
+    let d = device();
+    d.seed(7);
+    // nanoGPT's choices (no biases, exact GELU, untied head): GPT-2 holds zero biases.
+    let gpt_config = GptConfig::new(50, 24, 16, 2, 4)
+        .with_bias(false)
+        .with_activation(dl_transformer::ffn::Activation::Gelu)
+        .with_tie_word_embeddings(false)
+        .with_initializer_range(0.3);
+    let gpt = gpt_config.init(&d).unwrap();
+    let dir = temp_dir("dl-transformer", "export_gpt_nobias");
+    save_gpt2_dir(&gpt_config, &gpt, &dir).unwrap();
+    let (want, got) = (logits_of(&gpt, 24), logits_of(&causal_lm_from_dir(&dir, &d).unwrap(), 24));
+    assert_eq!(want, got, "GPT without biases");
+    write_reference(&dir, 24, &want);
+
+    let llama_config = LlamaConfig::new(50, 16, 40, 2, 4)
+        .with_num_key_value_heads(Some(1))
+        .with_rope_theta(500_000.0)
+        .with_rope_scaling(Some(Llama3RopeScaling::new(4.0, 1.0, 4.0, 64)))
+        .with_initializer_range(0.3);
+    let llama = llama_config.init(&d).unwrap();
+    let dir = temp_dir("dl-transformer", "export_llama_gqa");
+    save_llama_dir(&llama_config, &llama, &dir).unwrap();
+    let (want, got) = (logits_of(&llama, 24), logits_of(&causal_lm_from_dir(&dir, &d).unwrap(), 24));
+    assert_eq!(want, got, "LLaMA with one key/value head and llama3 rope scaling");
+    write_reference(&dir, 24, &want);
+
+    // A config that is not the model's is refused.
+    let other = GptConfig::new(50, 24, 16, 3, 4);
+    let e = save_gpt2_dir(&other, &gpt, temp_dir("dl-transformer", "export_wrong_config")).unwrap_err();
+    assert!(e.to_string().contains("n_layer"), "{e}");
 }
