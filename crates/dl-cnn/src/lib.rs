@@ -28,6 +28,7 @@ pub mod models;
 #[cfg(feature = "parity")]
 pub mod parity;
 pub mod pool;
+pub mod pytorch;
 pub mod recipes;
 pub mod retrieval;
 pub mod saliency;

@@ -27,6 +27,47 @@ use serde_json::Value;
 
 use crate::{Error, Result};
 
+/// Writes a fixture of this format from the Rust side, so that PyTorch can
+/// check a model exported from here (`tools/parity/check_exported.py` builds
+/// the PyTorch module from `config`, loads the `param.*` tensors and compares
+/// its outputs). `tensors` holds every input and output under its name and
+/// the parameters under `param.<state_dict key>`, nothing else.
+#[allow(clippy::too_many_arguments)]
+pub fn write_fixture(
+    dir: &Path,
+    name: &str,
+    module: &str,
+    config: Value,
+    inputs: &[&str],
+    outputs: &[&str],
+    tolerance: f64,
+    notes: &str,
+    tensors: &crate::weights::StateDictWriter,
+) -> Result<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::Invalid(format!("fixture name {name:?}: only [A-Za-z0-9_]")));
+    }
+    let keys = tensors.keys();
+    for n in inputs.iter().chain(outputs) {
+        if !keys.contains(n) {
+            return Err(Error::Invalid(format!("fixture {name}: no tensor `{n}`")));
+        }
+    }
+    if let Some(k) = keys.iter().find(|k| !k.starts_with("param.") && !inputs.contains(k) && !outputs.contains(k)) {
+        return Err(Error::Invalid(format!("fixture {name}: `{k}` is neither an input, an output nor a param.*")));
+    }
+    tensors.write(dir.join(format!("{name}.safetensors")))?;
+    let json = serde_json::json!({
+        "module": module,
+        "config": config,
+        "inputs": inputs,
+        "outputs": outputs,
+        "tolerance": tolerance,
+        "notes": notes,
+    });
+    crate::config::save_json(&json, dir.join(format!("{name}.json")))
+}
+
 /// Raw tensor data as stored in a fixture.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawData {

@@ -335,7 +335,7 @@ impl TensorSource for StateDict {
 /// `transformers`' `from_pretrained` read. Keys are unique; values must be finite.
 #[derive(Debug, Default)]
 pub struct StateDictWriter {
-    tensors: BTreeMap<String, (Vec<usize>, Vec<u8>)>,
+    tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
 }
 
 impl StateDictWriter {
@@ -357,8 +357,61 @@ impl StateDictWriter {
             return Err(Error::Invalid(format!("state dict: `{key}` holds {v} at index {i}")));
         }
         let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.tensors.insert(key, (shape, bytes));
+        self.tensors.insert(key, (Dtype::F32, shape, bytes));
         Ok(())
+    }
+
+    /// Adds an integer tensor (`I64`, as PyTorch stores counters such as
+    /// BatchNorm's `num_batches_tracked`, a 0-d tensor: `shape` `[]`).
+    pub fn put_i64(&mut self, key: impl Into<String>, shape: &[usize], values: &[i64]) -> Result<()> {
+        let key = key.into();
+        if self.tensors.contains_key(&key) {
+            return Err(Error::Invalid(format!("state dict: `{key}` is given twice")));
+        }
+        if shape.iter().product::<usize>() != values.len() {
+            return Err(Error::shape(format!("state dict: `{key}`"), format!("{shape:?}"), values.len()));
+        }
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.tensors.insert(key, (Dtype::I64, shape.to_vec(), bytes));
+        Ok(())
+    }
+
+    /// A burn `BatchNorm` as `nn.BatchNorm2d` stores it: `{prefix}weight`,
+    /// `bias`, `running_mean`, `running_var` and `num_batches_tracked` (0: it
+    /// only matters with `momentum=None`, which this crate's models do not use).
+    pub fn put_batch_norm(&mut self, prefix: &str, bn: &burn::nn::BatchNorm) -> Result<()> {
+        self.put(format!("{prefix}weight"), bn.gamma.val())?;
+        self.put(format!("{prefix}bias"), bn.beta.val())?;
+        self.put(format!("{prefix}running_mean"), bn.running_mean.value())?;
+        self.put(format!("{prefix}running_var"), bn.running_var.value())?;
+        self.put_i64(format!("{prefix}num_batches_tracked"), &[], &[0])
+    }
+
+    /// A burn `Linear` as `nn.Linear` stores it: `weight_key` `[out, in]`
+    /// (burn keeps `[in, out]`), `bias_key` `[out]` when the layer has a bias.
+    pub fn put_linear(&mut self, weight_key: &str, bias_key: &str, l: &Linear) -> Result<()> {
+        self.put(weight_key, l.weight.val().transpose())?;
+        match &l.bias {
+            Some(b) => self.put(bias_key, b.val()),
+            None => Ok(()),
+        }
+    }
+
+    /// A burn `Conv2d` as `nn.Conv2d` stores it (`{prefix}weight` `[out, in / groups, kh, kw]`,
+    /// the same layout, and `{prefix}bias`).
+    pub fn put_conv2d(&mut self, prefix: &str, c: &burn::nn::conv::Conv2d) -> Result<()> {
+        self.put(format!("{prefix}weight"), c.weight.val())?;
+        match &c.bias {
+            Some(b) => self.put(format!("{prefix}bias"), b.val()),
+            None => Ok(()),
+        }
+    }
+
+    /// One recurrent layer's projections as PyTorch's `nn.RNN` / `nn.GRU` /
+    /// `nn.LSTM` store them (the inverse of [`load_recurrent_pair`]).
+    pub fn put_recurrent_pair(&mut self, prefix: &str, sfx: &str, input: &Linear, hidden: &Linear) -> Result<()> {
+        self.put_linear(&format!("{prefix}weight_ih{sfx}"), &format!("{prefix}bias_ih{sfx}"), input)?;
+        self.put_linear(&format!("{prefix}weight_hh{sfx}"), &format!("{prefix}bias_hh{sfx}"), hidden)
     }
 
     /// Keys added so far, sorted.
@@ -372,12 +425,14 @@ impl StateDictWriter {
         let views = self
             .tensors
             .iter()
-            .map(|(k, (shape, bytes))| {
-                safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes).map(|v| (k.as_str(), v))
+            .map(|(k, (dtype, shape, bytes))| {
+                safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes).map(|v| (k.as_str(), v))
             })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| Error::checkpoint(path, e))?;
-        let bytes = safetensors::serialize(views, None).map_err(|e| Error::checkpoint(path, e))?;
+        // The metadata `safetensors.torch.save_file` writes (transformers checks it).
+        let metadata = std::collections::HashMap::from([("format".to_string(), "pt".to_string())]);
+        let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::checkpoint(path, e))?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
         }

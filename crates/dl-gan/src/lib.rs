@@ -16,6 +16,7 @@ pub mod latent;
 pub mod loss;
 pub mod metrics;
 pub mod models;
+pub mod pytorch;
 pub mod recipes;
 pub mod sampling;
 pub mod spectral;

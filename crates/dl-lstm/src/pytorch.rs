@@ -1,4 +1,4 @@
-//! Loading PyTorch `nn.LSTM` weights.
+//! PyTorch `nn.LSTM` weights in and out.
 //!
 //! PyTorch concatenates the four gate blocks in the order i, f, g, o:
 //! `weight_ih_l{k}{sfx}` `[4H, in]`, `weight_hh_l{k}{sfx}` `[4H, P]`, biases
@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use crate::Lstm;
 use crate::cell::LstmCell;
 use dl_core::Error;
-use dl_core::weights::{TensorSource, expect, load_recurrent_pair};
+use dl_core::weights::{StateDictWriter, TensorSource, expect, load_recurrent_pair};
 
 /// Loads an `nn.LSTM`'s weights (keys under `prefix`) into `lstm`, which must have the
 /// same sizes. Errors name the missing or mis-shaped key.
@@ -37,4 +37,30 @@ pub fn load_lstm<S: TensorSource>(lstm: Lstm, src: &S, prefix: &str, device: &De
         }
         Ok(cell)
     })
+}
+
+/// Writes `lstm`'s weights under `nn.LSTM`'s `state_dict()` names, each key
+/// after `prefix` (`weight_ih_l0`, `weight_hh_l0_reverse`, `weight_hr_l1`, ...):
+/// the inverse of [`load_lstm`]. Peepholes have no PyTorch form and are an error.
+pub fn put_lstm(lstm: &Lstm, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
+    lstm.clone().map_pytorch_cells(|cell: LstmCell, sfx| {
+        if cell.peephole.is_some() {
+            return Err(Error::Invalid("PyTorch's nn.LSTM has no peepholes: this LSTM cannot be exported".into()));
+        }
+        w.put_recurrent_pair(prefix, sfx, &cell.input, &cell.hidden)?;
+        if let Some(p) = &cell.projection {
+            // [H, P] here, [P, H] in PyTorch.
+            w.put(format!("{prefix}weight_hr{sfx}"), p.weight.val().transpose())?;
+        }
+        Ok(cell)
+    })?;
+    Ok(())
+}
+
+/// Saves `lstm` as the `.safetensors` state dict of the matching `nn.LSTM`
+/// (`lstm.load_state_dict(safetensors.torch.load_file(path))` in PyTorch).
+pub fn save_lstm(lstm: &Lstm, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
+    let mut w = StateDictWriter::new();
+    put_lstm(lstm, &mut w, "")?;
+    w.write(path)
 }

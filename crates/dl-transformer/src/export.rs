@@ -18,11 +18,7 @@ use dl_core::{Error, ModelConfig, Result};
 
 /// `{prefix}.weight` as `nn.Linear` stores it (`[out, in]`) and `{prefix}.bias` when present.
 fn linear(w: &mut StateDictWriter, prefix: &str, l: &Linear) -> Result<()> {
-    w.put(format!("{prefix}.weight"), l.weight.val().transpose())?;
-    if let Some(b) = &l.bias {
-        w.put(format!("{prefix}.bias"), b.val())?;
-    }
-    Ok(())
+    w.put_linear(&format!("{prefix}.weight"), &format!("{prefix}.bias"), l)
 }
 
 /// GPT-2's `Conv1D` of the `layers` side by side: weight `[in, Σ out]` (burn's

@@ -1,0 +1,114 @@
+//! Models exported with PyTorch's parameter names (LeNet-5, a stacked
+//! bidirectional LSTM with projections, a conditional DCGAN generator),
+//! written as parity fixtures (shared/parity/FORMAT.md) holding the Rust
+//! model's inputs and outputs. The Rust parity checker reads the LeNet-5 and
+//! LSTM fixtures back through the PyTorch-name loaders and must reproduce the
+//! outputs; `python tools/parity/check_exported.py <folder>` has PyTorch do
+//! the same for all three (docs/architecture.md, "PyTorch in and out").
+
+use burn::module::RunningState;
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
+use dl_cnn::models::ImageClassifier;
+use dl_cnn::models::lenet::LeNet5Config;
+use dl_core::ModelConfig;
+use dl_core::parity::{Registry, Verdict, check_one, write_fixture};
+use dl_core::testing::{device, rng_lock, temp_dir};
+use dl_core::weights::StateDictWriter;
+use dl_gan::Generator;
+use dl_gan::models::dcgan::DcganConfig;
+use dl_lstm::LstmConfig;
+use serde_json::json;
+
+const NOTES: &str = "exported from a Rust model by tests/pytorch_export.rs";
+
+#[test]
+fn models_export_with_pytorch_names_as_fixtures() {
+    let _guard = rng_lock();
+    let d = device();
+    d.seed(11);
+    let dir = temp_dir("dl-families", "pytorch_export");
+    let normal = Distribution::Normal(0.0, 1.0);
+
+    // LeNet-5 (max pooling, as PyTorch's reference model).
+    let lenet = LeNet5Config::new().init(&d).unwrap();
+    let x = Tensor::<4>::random([2, 1, 28, 28], normal, &d);
+    let mut w = StateDictWriter::new();
+    dl_cnn::pytorch::put_lenet5(&lenet, &mut w, "param.").unwrap();
+    w.put("input", x.clone()).unwrap();
+    w.put("output", lenet.forward(x)).unwrap();
+    write_fixture(&dir, "x_lenet5", "lenet5", json!({}), &["input"], &["output"], 1e-4, NOTES, &w).unwrap();
+
+    // Two bidirectional layers with projections.
+    let config = json!({"input_size": 4, "hidden_size": 5, "num_layers": 2, "bidirectional": true,
+                        "proj_size": 3, "batch_first": true, "dropout": 0.0});
+    let lstm = LstmConfig::new(4, 5).with_num_layers(2).with_bidirectional(true).with_proj_size(3).init(&d).unwrap();
+    let x = Tensor::<3>::random([2, 6, 4], normal, &d);
+    let out = lstm.forward(x.clone(), None, None).unwrap();
+    let mut w = StateDictWriter::new();
+    dl_lstm::pytorch::put_lstm(&lstm, &mut w, "param.").unwrap();
+    w.put("input", x).unwrap();
+    w.put("output", out.output).unwrap();
+    w.put("h_n", out.state.h).unwrap();
+    w.put("c_n", out.state.c.unwrap()).unwrap();
+    write_fixture(&dir, "x_lstm", "lstm", config, &["input"], &["output", "h_n", "c_n"], 1e-5, NOTES, &w).unwrap();
+
+    // A conditional DCGAN generator with batch-norm statistics that are not the defaults.
+    let config = json!({"latent_dim": 10, "channels": 1, "image_size": 16, "base_channels": 8, "num_classes": 3});
+    let mut g = DcganConfig::new()
+        .with_latent_dim(10)
+        .with_image_size(16)
+        .with_base_channels(8)
+        .with_num_classes(Some(3))
+        .init(&d)
+        .unwrap()
+        .generator;
+    for bn in [&mut g.bn0, &mut g.bn1] {
+        let c = bn.gamma.dims()[0];
+        bn.running_mean = RunningState::new(Tensor::random([c], Distribution::Uniform(-0.5, 0.5), &d));
+        bn.running_var = RunningState::new(Tensor::random([c], Distribution::Uniform(0.5, 1.5), &d));
+    }
+    let z = Tensor::<2>::random([4, 10], normal, &d);
+    let labels = [0i64, 2, 1, 2];
+    let y = g.forward(z.clone(), Some(Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [4]), &d)));
+    let mut w = StateDictWriter::new();
+    dl_gan::pytorch::put_dcgan_generator(&g, &mut w, "param.").unwrap();
+    let want = [
+        "bn0.bias",
+        "bn0.num_batches_tracked",
+        "bn0.running_mean",
+        "bn0.running_var",
+        "bn0.weight",
+        "bn1.bias",
+        "bn1.num_batches_tracked",
+        "bn1.running_mean",
+        "bn1.running_var",
+        "bn1.weight",
+        "embed.weight",
+        "fc.bias",
+        "fc.weight",
+        "up1.bias",
+        "up1.weight",
+        "up2.bias",
+        "up2.weight",
+    ];
+    assert_eq!(w.keys(), want.iter().map(|k| format!("param.{k}")).collect::<Vec<_>>());
+    w.put("z", z).unwrap();
+    w.put_i64("labels", &[4], &labels).unwrap();
+    w.put("output", y).unwrap();
+    write_fixture(&dir, "x_dcgan_generator", "dcgan_generator", config, &["z", "labels"], &["output"], 1e-5, NOTES, &w)
+        .unwrap();
+
+    // Read back through the loaders by PyTorch names: the same outputs.
+    let mut registry = Registry::new();
+    dl_cnn::parity::register(&mut registry);
+    dl_lstm::parity::register(&mut registry);
+    for name in ["x_lenet5", "x_lstm"] {
+        match check_one(&registry, &dir.join(format!("{name}.json")), &d) {
+            Verdict::Pass(diff) => assert!(diff <= 1e-6, "{name}: {diff}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // A fixture naming a tensor it does not hold is refused.
+    let e = write_fixture(&dir, "x_bad", "lstm", json!({}), &["input", "h0"], &["output"], 1e-5, NOTES, &w);
+    assert!(e.is_err());
+}
