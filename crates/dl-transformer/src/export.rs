@@ -1,7 +1,7 @@
-//! Hugging Face checkpoint folders from the crate's GPT-2 and LLaMA models:
-//! `config.json` and `model.safetensors` with `transformers`' parameter
-//! names, which `GPT2LMHeadModel` / `LlamaForCausalLM.from_pretrained` load
-//! (and which [`crate::hf::causal_lm_from_dir`] reads back). A tokenizer is
+//! Hugging Face checkpoint folders from the crate's BERT, GPT-2 and LLaMA
+//! models: `config.json` and `model.safetensors` with `transformers`'
+//! parameter names, which `BertModel` / `GPT2LMHeadModel` /
+//! `LlamaForCausalLM.from_pretrained` load (and which [`crate::hf`] reads back). A tokenizer is
 //! not written: copy the `tokenizer.json` the model was trained with.
 
 use std::path::Path;
@@ -11,6 +11,8 @@ use burn::tensor::Tensor;
 use serde_json::{Value, json};
 
 use crate::ffn::Activation;
+use crate::layer::EncoderLayer;
+use crate::models::bert::{Bert, BertConfig};
 use crate::models::gpt::{Gpt, GptConfig};
 use crate::models::llama::{Llama, LlamaConfig};
 use dl_core::weights::StateDictWriter;
@@ -61,6 +63,67 @@ fn write_folder(dir: &Path, config: &Value, weights: &StateDictWriter) -> Result
     dl_core::config::save_json(config, dir.join("config.json"))
 }
 
+/// `transformers`' name of an MLP non-linearity (SwiGLU has none in BERT or GPT-2).
+fn activation_name(model: &'static str, a: Activation) -> Result<&'static str> {
+    match a {
+        Activation::GeluTanh => Ok("gelu_new"),
+        Activation::Gelu => Ok("gelu"),
+        Activation::Relu => Ok("relu"),
+        Activation::SwiGlu => Err(Error::config(model, "activation", "SwiGLU has no form in this architecture")),
+    }
+}
+
+fn bert_layer(w: &mut StateDictWriter, p: &str, l: &EncoderLayer) -> Result<()> {
+    let a = &l.self_attn;
+    linear(w, &format!("{p}.attention.self.query"), &a.query)?;
+    linear(w, &format!("{p}.attention.self.key"), &a.key)?;
+    linear(w, &format!("{p}.attention.self.value"), &a.value)?;
+    linear(w, &format!("{p}.attention.output.dense"), &a.output)?;
+    layer_norm(w, &format!("{p}.attention.output.LayerNorm"), &l.norm1)?;
+    let inner = l.ffn.inner.as_ref().ok_or_else(|| Error::Invalid("BERT layers have an MLP".into()))?;
+    linear(w, &format!("{p}.intermediate.dense"), inner)?;
+    linear(w, &format!("{p}.output.dense"), &l.ffn.down)?;
+    layer_norm(w, &format!("{p}.output.LayerNorm"), &l.norm2)
+}
+
+/// Writes `model` (built from `config`) as a `BertModel` folder.
+pub fn save_bert_dir(config: &BertConfig, model: &Bert, dir: impl AsRef<Path>) -> Result<()> {
+    config.validate()?;
+    let [vocab, d] = model.word_embeddings.weight.lazy_shape().dims::<2>();
+    check_size("BERT", "vocab_size", config.vocab_size, vocab)?;
+    check_size("BERT", "hidden_size", config.hidden_size, d)?;
+    check_size("BERT", "num_hidden_layers", config.num_hidden_layers, model.layers.len())?;
+    let activation = activation_name("BertConfig", config.hidden_act)?;
+    let mut w = StateDictWriter::new();
+    w.put("embeddings.word_embeddings.weight", model.word_embeddings.weight.val())?;
+    w.put("embeddings.position_embeddings.weight", model.position_embeddings.weight.val())?;
+    w.put("embeddings.token_type_embeddings.weight", model.token_type_embeddings.weight.val())?;
+    layer_norm(&mut w, "embeddings.LayerNorm", &model.embeddings_norm)?;
+    for (i, l) in model.layers.iter().enumerate() {
+        bert_layer(&mut w, &format!("encoder.layer.{i}"), l)?;
+    }
+    linear(&mut w, "pooler.dense", &model.pooler)?;
+    let cfg = json!({
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": config.vocab_size,
+        "hidden_size": config.hidden_size,
+        "num_hidden_layers": config.num_hidden_layers,
+        "num_attention_heads": config.num_attention_heads,
+        "intermediate_size": config.intermediate_size,
+        "hidden_act": activation,
+        "layer_norm_eps": config.layer_norm_eps,
+        "max_position_embeddings": config.max_position_embeddings,
+        "type_vocab_size": config.type_vocab_size,
+        "pad_token_id": config.pad_token_id,
+        "position_embedding_type": "absolute",
+        "hidden_dropout_prob": config.dropout,
+        "attention_probs_dropout_prob": config.dropout,
+        "dtype": "float32",
+    });
+    write_folder(dir.as_ref(), &cfg, &w)
+}
+
 /// Writes `model` (built from `config`) as a `GPT2LMHeadModel` folder. A
 /// model without biases gets zero biases (the same function); a SwiGLU
 /// feed-forward or an untied head with a bias have no GPT-2 form and are errors.
@@ -70,14 +133,7 @@ pub fn save_gpt2_dir(config: &GptConfig, model: &Gpt, dir: impl AsRef<Path>) -> 
     check_size("GPT-2", "vocab_size", config.vocab_size, vocab)?;
     check_size("GPT-2", "n_embd", config.n_embd, d)?;
     check_size("GPT-2", "n_layer", config.n_layer, model.blocks.len())?;
-    let activation = match config.activation {
-        Activation::GeluTanh => "gelu_new",
-        Activation::Gelu => "gelu",
-        Activation::Relu => "relu",
-        Activation::SwiGlu => {
-            return Err(Error::config("GptConfig", "activation", "GPT-2 has no SwiGLU feed-forward to export to"));
-        }
-    };
+    let activation = activation_name("GptConfig", config.activation)?;
     let mut w = StateDictWriter::new();
     w.put("transformer.wte.weight", model.wte.weight.val())?;
     w.put("transformer.wpe.weight", model.wpe.weight.val())?;

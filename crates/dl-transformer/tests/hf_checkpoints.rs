@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Int, Tensor, TensorData};
 use dl_core::sampling::Sampling;
 use dl_core::testing::{device, rng_lock, temp_dir, workspace_root};
-use dl_transformer::export::{save_gpt2_dir, save_llama_dir};
+use dl_transformer::export::{save_bert_dir, save_gpt2_dir, save_llama_dir};
 use dl_transformer::generate::{CausalLm, GenerateConfig, generate, generate_beam};
 use dl_transformer::hf::{PretrainedLm, causal_lm_from_dir, eos_token_id};
 use dl_transformer::position::Rope;
@@ -315,4 +315,32 @@ fn models_trained_here_export_to_folders_that_load_back_with_the_same_logits() {
     let other = GptConfig::new(50, 24, 16, 3, 4);
     let e = save_gpt2_dir(&other, &gpt, temp_dir("dl-transformer", "export_wrong_config")).unwrap_err();
     assert!(e.to_string().contains("n_layer"), "{e}");
+}
+
+#[test]
+fn bert_exports_as_the_file_transformers_wrote_and_embeds_the_same() {
+    let _guard = rng_lock();
+    let d = device();
+    let dir = workspace_root().join("../shared/models/all-MiniLM-L6-v2");
+    if !dir.join("model.safetensors").is_file() {
+        eprintln!("skipped: ../shared/models/all-MiniLM-L6-v2 is not present");
+        return;
+    }
+    let (config, bert) = dl_transformer::hf::bert_from_dir(&dir, &d).unwrap();
+    let out = temp_dir("dl-transformer", "export_minilm");
+    save_bert_dir(&config, &bert, &out).unwrap();
+    // The real checkpoint's float tensors, key for key and bit for bit.
+    assert_same_tensors(&out.join("model.safetensors"), &dir.join("model.safetensors"));
+    // With the tokenizer and sentence-transformers' files beside it, the
+    // export embeds the reference sentences as sentence-transformers does.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_owned();
+        if p.is_file() && name != "model.safetensors" && name != "config.json" {
+            std::fs::copy(&p, out.join(name)).unwrap();
+        }
+    }
+    let encoder = dl_transformer::embed::SentenceEncoder::from_dir(&out, &d).unwrap();
+    let r = encoder.check_reference(&dir.join("reference.json"), 0.9999, &d).unwrap();
+    assert!(r.sentences == 8 && r.min_cosine > 0.9999, "{r:?}");
 }
