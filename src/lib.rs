@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-families
 //!
 //! The umbrella crate: re-exports every family crate, holds the recipes

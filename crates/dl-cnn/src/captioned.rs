@@ -230,8 +230,8 @@ impl GridSceneConfig {
     }
 
     /// The caption of `scene`: the first item relative to the second
-    /// ("a X <where> a Y"), then each later item relative to the one before
-    /// it (", a Z <where> the Y").
+    /// ("a X &lt;where&gt; a Y"), then each later item relative to the one before
+    /// it (", a Z &lt;where&gt; the Y").
     pub fn caption(&self, scene: &GridScene) -> Vec<&'static str> {
         let mut words = Vec::new();
         let name = |i: &Item| ITEM_NAMES[i.class];

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-cnn: convolutional networks
 //!
 //! A convolution slides small learned filters over an image, so the same
@@ -18,6 +19,11 @@
 //! as log-mel spectrograms ([`audio`]), and back from magnitudes to audio
 //! by Griffin-Lim ([`vocoder`]) and the 8x8 digits compiled into the
 //! crate ([`embedded`]).
+
+/// The shared core (errors, configs, training loop), so one dependency is enough.
+pub use dl_core;
+/// burn, as this crate uses it.
+pub use dl_core::burn;
 
 pub mod audio;
 pub mod captioned;

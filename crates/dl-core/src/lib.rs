@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-core
 //!
 //! What every dl-families crate shares, so that a CNN, an RNN, an LSTM, a GAN

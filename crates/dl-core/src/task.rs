@@ -3,7 +3,7 @@
 //! A model implements [`Supervised`] for the batch type it learns from: one
 //! forward pass that returns the loss together with the outputs the metrics
 //! need. A [`Batcher`] turns dataset items into that batch on a device. With
-//! those two, [`crate::train::fit`] trains any model of any family,
+//! those two, [`crate::train::fit()`] trains any model of any family,
 //! [`evaluate`] scores it and [`predict_classes`] uses it, so a CNN, an LSTM
 //! and a Transformer are fitted, evaluated and saved by the same code.
 
@@ -51,7 +51,7 @@ pub trait Supervised<B>: Module {
     /// (wrong width, bad lengths) is an error, never a panic.
     fn step(&self, batch: &B) -> Result<StepOutput>;
 
-    /// Applied to the model after every optimizer step of [`crate::train::fit`]:
+    /// Applied to the model after every optimizer step of [`crate::train::fit()`]:
     /// the place for a weight constraint (e.g. TextCNN's max-norm), which
     /// burn's optimizers do not have. The default changes nothing.
     fn after_step(self) -> Self

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-gan
 //!
 //! Generative adversarial networks: the MLP GAN, DCGAN, class-conditional
@@ -9,6 +10,11 @@
 //! ([`latent`]), style transfer through continuous codes ([`style`]) and
 //! sample sets ([`data`]). docs/gan.md explains the choices
 //! (why hinge + spectral norm rather than WGAN-GP) and the measured results.
+
+/// The shared core (errors, configs, training loop), so one dependency is enough.
+pub use dl_core;
+/// burn, as this crate uses it.
+pub use dl_core::burn;
 
 pub mod data;
 pub mod ema;

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-kernels
 //!
 //! Fused operations for the CPU backends, through burn's backend-extension

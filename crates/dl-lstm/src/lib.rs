@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-lstm
 //!
 //! Long short-term memory (Hochreiter & Schmidhuber 1997). An LSTM keeps a
@@ -16,6 +17,11 @@
 //! - [`gates`]: a forward pass that also returns every step's input, forget
 //!   and output gate and cell state, to see what the network remembers.
 //! - [`pytorch`]: loads `nn.LSTM` state dicts (bidirectional, `proj_size`).
+
+/// The shared core (errors, configs, training loop), so one dependency is enough.
+pub use dl_core;
+/// burn, as this crate uses it.
+pub use dl_core::burn;
 
 pub mod cell;
 pub mod config;

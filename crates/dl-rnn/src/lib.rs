@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-rnn
 //!
 //! Recurrent neural networks: a network that feeds its previous state back in
@@ -15,6 +16,11 @@
 //! with every sequence head ([`HeadConfig`]) and the attention
 //! encoder-decoder ([`Seq2Seq`]) of dl-seq, re-exported here.
 //! [`pytorch`] loads `nn.RNN` / `nn.GRU` state dicts.
+
+/// The shared core (errors, configs, training loop), so one dependency is enough.
+pub use dl_core;
+/// burn, as this crate uses it.
+pub use dl_core::burn;
 
 pub mod cell;
 pub mod config;

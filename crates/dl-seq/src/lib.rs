@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-seq
 //!
 //! What the sequence families share: the recurrent machinery of the RNN, GRU
@@ -26,6 +27,11 @@
 //! read-out; the cells of this project keep all gates of a layer in one
 //! `Linear` pair (PyTorch's layout, one matrix product per step instead of
 //! one per gate) and add what burn lacks.
+
+/// The shared core (errors, configs, training loop), so one dependency is enough.
+pub use dl_core;
+/// burn, as this crate uses it.
+pub use dl_core::burn;
 
 pub mod beam;
 pub mod ctc;

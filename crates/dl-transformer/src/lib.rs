@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! # dl-transformer
 //!
 //! Attention lets every position read every other position in one step:
@@ -11,10 +12,15 @@
 //!   (pre-/post-norm encoder and decoder layers);
 //! - models: [`models::seq2seq`] (encoder-decoder), [`models::bert`],
 //!   [`models::gpt`], [`models::llama`], [`models::vit`];
-//! - [`generate`]: greedy / temperature / top-k / top-p decoding with a KV cache;
+//! - [`generate`](mod@generate): greedy / temperature / top-k / top-p decoding with a KV cache;
 //! - [`hf`] and [`tokenizer`]: Hugging Face checkpoints and `tokenizer.json`;
 //!   [`embed`]: sentence embeddings; [`pytorch`]: `nn.Transformer*` weights;
 //! - [`parity`]: the PyTorch-parity kinds of the crate.
+
+/// The shared core (errors, configs, training loop), so one dependency is enough.
+pub use dl_core;
+/// burn, as this crate uses it.
+pub use dl_core::burn;
 
 pub mod attention;
 pub mod embed;

@@ -191,7 +191,7 @@ pub struct EarlyStopping {
     pub min_delta: f64,
 }
 
-/// Everything [`crate::train::fit`] needs besides the model and data.
+/// Everything [`crate::train::fit()`] needs besides the model and data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Passes over the training set.

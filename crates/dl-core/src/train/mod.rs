@@ -6,7 +6,7 @@
 //! (a GAN alternates two optimizers). So the pieces are separate and public:
 //! [`OptimizerKind`] (burn-optim optimizers, with gradient clipping),
 //! [`LrSchedule`], [`progress::bar`], [`History`] (CSV + PNG curves),
-//! [`Checkpointer`] (an atomic per-epoch checkpoint), and [`fit`] composes them for the supervised case
+//! [`Checkpointer`] (an atomic per-epoch checkpoint), and [`fit()`] composes them for the supervised case
 //! with early stopping, per-epoch checkpoints and exact resume.
 
 pub mod adadelta;

@@ -258,7 +258,7 @@ pub struct LstmRun {
 /// Runs an LSTM layer given the input projections `gx` `[B, T, 4H]` of all
 /// steps (`x W_ih + b_ih + b_hh`), the recurrent weight `w` `[H, 4H]`, the
 /// initial states and the padding mask `[B, T]` (1 at real steps). Only on a
-/// device where [`fused_on`] holds.
+/// device where [`fused_on`](crate::fused_on) holds.
 pub fn lstm_layer(
     gx: Tensor<3>,
     w: Tensor<2>,
@@ -287,7 +287,7 @@ pub fn lstm_layer(
 /// Runs an Elman layer (`tanh`, or ReLU with `relu`) given the input
 /// projections `gx` `[B, T, H]`, the recurrent weight `w` `[H, H]`, the
 /// initial state and the padding mask `[B, T]`; returns every step's output
-/// `[B, T, H]` and the final state `[B, H]`. Only where [`fused_on`] holds.
+/// `[B, T, H]` and the final state `[B, H]`. Only where [`fused_on`](crate::fused_on) holds.
 pub fn elman_layer(
     gx: Tensor<3>,
     w: Tensor<2>,
