@@ -31,7 +31,10 @@ pub enum Error {
         message: String,
     },
     /// A dataset that an example needs was not found in any data directory.
-    #[error("dataset `{name}` not found; looked in: {searched}. Pass --data DIR or set DL_DATA_DIR")]
+    #[error(
+        "dataset `{name}` not found; looked in: {searched}. Pass --data DIR, set DL_DATA_DIR, or fetch it: \
+         cargo run -p dl-core --release --features fetch --bin dl-data -- fetch {name}"
+    )]
     DatasetNotFound {
         /// The dataset's folder name (`mnist`, `sms-spam`, ...).
         name: String,

@@ -25,6 +25,22 @@ pub const DATA_DIR_ENV: &str = "DL_DATA_DIR";
 /// Folders tried after `--data` / `$DL_DATA_DIR`, relative to the working directory.
 const FALLBACKS: [&str; 3] = ["../shared/data", "../../shared/data", "../../../shared/data"];
 
+/// The platform's cache folder for datasets, where `dl-data fetch` puts
+/// them by default: `$XDG_CACHE_HOME/dl-families/data`, else
+/// `~/.cache/dl-families/data` (`~/Library/Caches/...` on macOS,
+/// `%LOCALAPPDATA%\dl-families\data` on Windows); `None` without a home folder.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let base = if cfg!(windows) {
+        var("LOCALAPPDATA")
+    } else if cfg!(target_os = "macos") {
+        var("HOME").map(|h| h.join("Library/Caches"))
+    } else {
+        var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache")))
+    };
+    base.map(|b| b.join("dl-families").join("data"))
+}
+
 /// Every dataset folder found by [`DataDirs::find_opt`] in this process.
 static FOUND: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
@@ -55,7 +71,7 @@ impl DataDirs {
         };
         match named {
             Some(d) => DataDirs { dirs: vec![d] },
-            None => DataDirs { dirs: FALLBACKS.iter().map(PathBuf::from).collect() },
+            None => DataDirs { dirs: FALLBACKS.iter().map(PathBuf::from).chain(cache_dir()).collect() },
         }
     }
 
@@ -131,7 +147,7 @@ mod tests {
 
     #[test]
     fn search_order() {
-        let fallbacks: Vec<PathBuf> = FALLBACKS.iter().map(PathBuf::from).collect();
+        let fallbacks: Vec<PathBuf> = FALLBACKS.iter().map(PathBuf::from).chain(cache_dir()).collect();
         let cli = Path::new("/from/cli");
         let env = Some(OsString::from("/from/env"));
         // --data wins over the environment, and a named folder is the only
@@ -164,6 +180,8 @@ mod tests {
 
         let e = dirs.find("nope", &["x"]).unwrap_err();
         assert!(matches!(&e, Error::DatasetNotFound { name, .. } if name == "nope"), "{e:?}");
+        // The message ends with the command that fetches it.
+        assert!(e.to_string().ends_with("--bin dl-data -- fetch nope"), "{e}");
         let msg = e.to_string();
         assert!(msg.contains(&a.display().to_string()) && msg.contains("DL_DATA_DIR"), "{msg}");
         let msg = dirs.find("ds", &["x", "z"]).unwrap_err().to_string();

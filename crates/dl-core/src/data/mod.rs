@@ -22,6 +22,8 @@
 //! Every reader detects gzip by its magic bytes (`1f 8b`) rather than by the
 //! file name, so a file that was gunzipped (or gzipped) by hand still reads.
 
+#[cfg(feature = "fetch")]
+pub mod fetch;
 pub mod idx;
 pub mod image;
 pub mod locate;
