@@ -407,6 +407,16 @@ impl StateDictWriter {
         }
     }
 
+    /// A burn `ConvTranspose2d` as `nn.ConvTranspose2d` stores it
+    /// (`{prefix}weight` `[in, out / groups, kh, kw]`, the same layout, and `{prefix}bias`).
+    pub fn put_conv_transpose2d(&mut self, prefix: &str, c: &burn::nn::conv::ConvTranspose2d) -> Result<()> {
+        self.put(format!("{prefix}weight"), c.weight.val())?;
+        match &c.bias {
+            Some(b) => self.put(format!("{prefix}bias"), b.val()),
+            None => Ok(()),
+        }
+    }
+
     /// One recurrent layer's projections as PyTorch's `nn.RNN` / `nn.GRU` /
     /// `nn.LSTM` store them (the inverse of [`load_recurrent_pair`]).
     pub fn put_recurrent_pair(&mut self, prefix: &str, sfx: &str, input: &Linear, hidden: &Linear) -> Result<()> {

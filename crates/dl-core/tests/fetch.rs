@@ -19,6 +19,8 @@ struct Behaviour {
     corrupt: Vec<String>,
     /// Close the connection after this many body bytes, once, for this path.
     cut: Option<(String, usize)>,
+    /// Answer a range request with the whole file as a 206 from byte 0.
+    wrong_range: bool,
     /// Paths and Range headers requested.
     log: Vec<(String, Option<String>)>,
 }
@@ -52,7 +54,7 @@ fn respond(mut stream: TcpStream, root: &Path, behaviour: &Mutex<Behaviour>) -> 
         }
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
-    let (corrupt, cut) = {
+    let (corrupt, cut, wrong_range) = {
         let mut b = behaviour.lock().unwrap();
         b.log.push((path.clone(), range.clone()));
         let cut = match &b.cut {
@@ -62,7 +64,7 @@ fn respond(mut stream: TcpStream, root: &Path, behaviour: &Mutex<Behaviour>) -> 
         if cut.is_some() {
             b.cut = None;
         }
-        (b.corrupt.contains(&path), cut)
+        (b.corrupt.contains(&path), cut, b.wrong_range)
     };
     let Ok(mut body) = std::fs::read(root.join(&path)) else {
         return stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -71,8 +73,7 @@ fn respond(mut stream: TcpStream, root: &Path, behaviour: &Mutex<Behaviour>) -> 
         let mid = body.len() / 2;
         body[mid] ^= 0xff;
     }
-    let start: usize = range
-        .as_deref()
+    let start: usize = if wrong_range { Some("bytes=0-") } else { range.as_deref() }
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.trim_end_matches('-').parse().ok())
         .unwrap_or(0);
@@ -168,4 +169,26 @@ fn missing_files_and_unknown_datasets_are_errors() {
     // Converted files have no canonical address: without a mirror, say so.
     let e = fetch("sms-spam", &FetchOptions { dir, mirror: None, progress: false }).unwrap_err().to_string();
     assert!(e.contains("mirror"), "{e}");
+}
+
+#[test]
+fn a_range_answer_from_the_wrong_byte_is_refused() {
+    let Some(root) = shared_data() else { return };
+    let cut = Some(("sms-spam/train.tsv".to_string(), 100_000));
+    let behaviour = Arc::new(Mutex::new(Behaviour { cut, ..Default::default() }));
+    let base = serve(root.clone(), behaviour.clone());
+    let dir = temp_dir("dl-core", "fetch_wrong_range");
+    let part = dir.join("sms-spam/train.tsv.part");
+    assert!(fetch("sms-spam", &options(&dir, &base)).is_err());
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), 100_000);
+    // The server answers the range request from byte 0: appending would corrupt the file.
+    behaviour.lock().unwrap().wrong_range = true;
+    let e = fetch("sms-spam", &options(&dir, &base)).unwrap_err().to_string();
+    assert!(e.contains("byte 100000"), "{e}");
+    assert!(!part.exists() && !dir.join("sms-spam/train.tsv").exists());
+    // A fresh download then completes.
+    behaviour.lock().unwrap().wrong_range = false;
+    fetch("sms-spam", &options(&dir, &base)).unwrap();
+    let train = std::fs::read(dir.join("sms-spam/train.tsv")).unwrap();
+    assert!(train == std::fs::read(root.join("sms-spam/train.tsv")).unwrap());
 }

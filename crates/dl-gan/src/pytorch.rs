@@ -9,29 +9,18 @@
 
 use std::path::Path;
 
-use burn::nn::conv::ConvTranspose2d;
-
 use crate::models::dcgan::DcGenerator;
 use dl_core::Result;
 use dl_core::weights::StateDictWriter;
-
-fn put_conv_transpose2d(w: &mut StateDictWriter, prefix: &str, c: &ConvTranspose2d) -> Result<()> {
-    // [in, out / groups, kh, kw] in both.
-    w.put(format!("{prefix}weight"), c.weight.val())?;
-    match &c.bias {
-        Some(b) => w.put(format!("{prefix}bias"), b.val()),
-        None => Ok(()),
-    }
-}
 
 /// Writes `g`'s weights and batch-norm statistics under the PyTorch
 /// module's `state_dict()` names, each key after `prefix`.
 pub fn put_dcgan_generator(g: &DcGenerator, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
     w.put_linear(&format!("{prefix}fc.weight"), &format!("{prefix}fc.bias"), &g.fc)?;
     w.put_batch_norm(&format!("{prefix}bn0."), &g.bn0)?;
-    put_conv_transpose2d(w, &format!("{prefix}up1."), &g.up1)?;
+    w.put_conv_transpose2d(&format!("{prefix}up1."), &g.up1)?;
     w.put_batch_norm(&format!("{prefix}bn1."), &g.bn1)?;
-    put_conv_transpose2d(w, &format!("{prefix}up2."), &g.up2)?;
+    w.put_conv_transpose2d(&format!("{prefix}up2."), &g.up2)?;
     if let Some(e) = &g.embed {
         w.put(format!("{prefix}embed.weight"), e.weight.val())?;
     }

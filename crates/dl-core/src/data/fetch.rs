@@ -335,9 +335,23 @@ fn download(agent: &ureq::Agent, url: &str, dest: &Path, file: &DataFile, progre
     }
     let response = request.call().map_err(|e| Error::io("downloading", url, std::io::Error::other(e)))?;
     let status = response.status().as_u16();
+    // A 206 must continue exactly where the part file ends.
+    let resumes_here = response
+        .headers()
+        .get("content-range")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.strip_prefix("bytes ").and_then(|r| r.split('-').next()) == Some(&have.to_string()));
     let append = match status {
         200 => false,
-        206 => true,
+        206 if resumes_here => true,
+        206 => {
+            let _ = std::fs::remove_file(&part);
+            return Err(Error::data(
+                url,
+                "HTTP 206",
+                format!("the range does not start at byte {have}; the part file was removed, fetch again"),
+            ));
+        }
         // The part file already holds everything the server has.
         416 if have > 0 => return finish(&part, dest, file, url),
         _ => return Err(Error::data(url, format!("HTTP {status}"), format!("fetching `{}` failed", file.path))),
