@@ -1,10 +1,11 @@
 //! Models exported with PyTorch's parameter names (LeNet-5, a stacked
-//! bidirectional LSTM with projections, a conditional DCGAN generator),
-//! written as parity fixtures (shared/parity/FORMAT.md) holding the Rust
-//! model's inputs and outputs. The Rust parity checker reads the LeNet-5 and
-//! LSTM fixtures back through the PyTorch-name loaders and must reproduce the
-//! outputs; `python tools/parity/check_exported.py <folder>` has PyTorch do
-//! the same for all three (docs/architecture.md, "PyTorch in and out").
+//! bidirectional LSTM with projections, an Elman RNN and a GRU, a
+//! conditional DCGAN generator), written as parity fixtures
+//! (shared/parity/FORMAT.md) holding the Rust model's inputs and outputs.
+//! The Rust parity checker reads the LeNet-5, LSTM, RNN and GRU fixtures back
+//! through the PyTorch-name loaders and must reproduce the outputs;
+//! `python tools/parity/check_exported.py <folder>` has PyTorch do the same
+//! for all five (docs/architecture.md, "PyTorch in and out").
 
 use burn::module::RunningState;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
@@ -17,6 +18,7 @@ use dl_core::weights::StateDictWriter;
 use dl_gan::Generator;
 use dl_gan::models::dcgan::DcganConfig;
 use dl_lstm::LstmConfig;
+use dl_rnn::{GruConfig, Nonlinearity, RnnConfig};
 use serde_json::json;
 
 const NOTES: &str = "exported from a Rust model by tests/pytorch_export.rs";
@@ -51,6 +53,33 @@ fn models_export_with_pytorch_names_as_fixtures() {
     w.put("h_n", out.state.h).unwrap();
     w.put("c_n", out.state.c.unwrap()).unwrap();
     write_fixture(&dir, "x_lstm", "lstm", config, &["input"], &["output", "h_n", "c_n"], 1e-5, NOTES, &w).unwrap();
+
+    // An Elman RNN (ReLU, two bidirectional layers) and a GRU (two layers).
+    let rnn_config = json!({"input_size": 4, "hidden_size": 6, "num_layers": 2, "nonlinearity": "relu",
+                            "bidirectional": true, "batch_first": true, "dropout": 0.0});
+    let rnn = RnnConfig::new(4, 6)
+        .with_num_layers(2)
+        .with_nonlinearity(Nonlinearity::Relu)
+        .with_bidirectional(true)
+        .init(&d)
+        .unwrap();
+    let gru_config = json!({"input_size": 4, "hidden_size": 5, "num_layers": 2, "batch_first": true, "dropout": 0.0});
+    let gru = GruConfig::new(4, 5).with_num_layers(2).init(&d).unwrap();
+    let x = Tensor::<3>::random([3, 7, 4], normal, &d);
+    for (name, kind, config) in [("x_rnn", "rnn", rnn_config), ("x_gru", "gru", gru_config)] {
+        let mut w = StateDictWriter::new();
+        let out = if kind == "rnn" {
+            dl_rnn::pytorch::put_rnn(&rnn, &mut w, "param.").unwrap();
+            rnn.forward(x.clone(), None, None).unwrap()
+        } else {
+            dl_rnn::pytorch::put_gru(&gru, &mut w, "param.").unwrap();
+            gru.forward(x.clone(), None, None).unwrap()
+        };
+        w.put("input", x.clone()).unwrap();
+        w.put("output", out.output).unwrap();
+        w.put("h_n", out.state.h).unwrap();
+        write_fixture(&dir, name, kind, config, &["input"], &["output", "h_n"], 1e-5, NOTES, &w).unwrap();
+    }
 
     // A conditional DCGAN generator with batch-norm statistics that are not the defaults.
     let config = json!({"latent_dim": 10, "channels": 1, "image_size": 16, "base_channels": 8, "num_classes": 3});
@@ -102,7 +131,8 @@ fn models_export_with_pytorch_names_as_fixtures() {
     let mut registry = Registry::new();
     dl_cnn::parity::register(&mut registry);
     dl_lstm::parity::register(&mut registry);
-    for name in ["x_lenet5", "x_lstm"] {
+    dl_rnn::parity::register(&mut registry);
+    for name in ["x_lenet5", "x_lstm", "x_rnn", "x_gru"] {
         match check_one(&registry, &dir.join(format!("{name}.json")), &d) {
             Verdict::Pass(diff) => assert!(diff <= 1e-6, "{name}: {diff}"),
             other => panic!("{name}: {other:?}"),

@@ -1,16 +1,16 @@
-//! Loading PyTorch `nn.RNN` and `nn.GRU` weights.
+//! PyTorch `nn.RNN` and `nn.GRU` weights in and out.
 //!
 //! PyTorch stores, per layer `k` and direction suffix `""` / `"_reverse"`,
 //! `weight_ih_l{k}` `[G*H, in]`, `weight_hh_l{k}` `[G*H, H]` and the biases
 //! `[G*H]`, with `G` = 1 (RNN) or 3 gate blocks in the order reset, update,
 //! new (GRU). The cells here keep the same blocks in the same order,
-//! transposed, so loading is a transpose per matrix.
+//! transposed, so loading (and writing back) is a transpose per matrix.
 
 use burn::tensor::Device;
 
 use crate::cell::{GruCell, RnnCell};
 use crate::{Gru, Rnn};
-use dl_core::weights::{TensorSource, load_recurrent_pair};
+use dl_core::weights::{StateDictWriter, TensorSource, load_recurrent_pair};
 
 /// Loads the weights of an `nn.RNN` whose state-dict keys start with `prefix`
 /// (`""` for the module itself, `"encoder."` inside a larger model) into `rnn`,
@@ -28,4 +28,36 @@ pub fn load_gru<S: TensorSource>(gru: Gru, src: &S, prefix: &str, device: &Devic
         (cell.input, cell.hidden) = load_recurrent_pair(cell.input, cell.hidden, src, prefix, sfx, device)?;
         Ok(cell)
     })
+}
+
+/// Writes `rnn`'s weights under `nn.RNN`'s `state_dict()` names, each key after `prefix`.
+pub fn put_rnn(rnn: &Rnn, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
+    rnn.clone().map_pytorch_cells(|cell: RnnCell, sfx| {
+        w.put_recurrent_pair(prefix, sfx, &cell.input, &cell.hidden)?;
+        Ok(cell)
+    })?;
+    Ok(())
+}
+
+/// Writes `gru`'s weights under `nn.GRU`'s `state_dict()` names, each key after `prefix`.
+pub fn put_gru(gru: &Gru, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
+    gru.clone().map_pytorch_cells(|cell: GruCell, sfx| {
+        w.put_recurrent_pair(prefix, sfx, &cell.input, &cell.hidden)?;
+        Ok(cell)
+    })?;
+    Ok(())
+}
+
+/// Saves `rnn` as the `.safetensors` state dict of the matching `nn.RNN`.
+pub fn save_rnn(rnn: &Rnn, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
+    let mut w = StateDictWriter::new();
+    put_rnn(rnn, &mut w, "")?;
+    w.write(path)
+}
+
+/// Saves `gru` as the `.safetensors` state dict of the matching `nn.GRU`.
+pub fn save_gru(gru: &Gru, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
+    let mut w = StateDictWriter::new();
+    put_gru(gru, &mut w, "")?;
+    w.write(path)
 }
