@@ -14,7 +14,7 @@ use dl_cnn::models::lenet::LeNet5Config;
 use dl_core::ModelConfig;
 use dl_core::parity::{Registry, Verdict, check_one, write_fixture};
 use dl_core::testing::{device, rng_lock, temp_dir};
-use dl_core::weights::StateDictWriter;
+use dl_core::weights::{StateDict, StateDictWriter};
 use dl_gan::Generator;
 use dl_gan::models::dcgan::DcganConfig;
 use dl_lstm::LstmConfig;
@@ -48,6 +48,11 @@ fn models_export_with_pytorch_names_as_fixtures() {
     let out = lstm.forward(x.clone(), None, None).unwrap();
     let mut w = StateDictWriter::new();
     dl_lstm::pytorch::put_lstm(&lstm, &mut w, "param.").unwrap();
+    // save_lstm writes the same tensors without the fixture's `param.` prefix.
+    let saved = temp_dir("dl-families", "pytorch_export_save").join("lstm.safetensors");
+    dl_lstm::pytorch::save_lstm(&lstm, &saved).unwrap();
+    let keys: Vec<String> = StateDict::load(&saved).unwrap().keys().iter().map(|k| format!("param.{k}")).collect();
+    assert_eq!(keys, w.keys());
     w.put("input", x).unwrap();
     w.put("output", out.output).unwrap();
     w.put("h_n", out.state.h).unwrap();

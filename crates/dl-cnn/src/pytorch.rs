@@ -21,7 +21,5 @@ pub fn put_lenet5(m: &LeNet5, w: &mut StateDictWriter, prefix: &str) -> Result<(
 /// Saves `m` as a `.safetensors` state dict that PyTorch's LeNet-5 loads
 /// (`model.load_state_dict(safetensors.torch.load_file(path))`).
 pub fn save_lenet5(m: &LeNet5, path: impl AsRef<Path>) -> Result<()> {
-    let mut w = StateDictWriter::new();
-    put_lenet5(m, &mut w, "")?;
-    w.write(path)
+    StateDictWriter::save_to(path, |w| put_lenet5(m, w, ""))
 }

@@ -429,6 +429,14 @@ impl StateDictWriter {
         self.tensors.keys().map(String::as_str).collect()
     }
 
+    /// A state dict filled by `fill`, written to `path` (the `save_*` functions
+    /// of the family crates: `fill` is their `put_*` with an empty prefix).
+    pub fn save_to(path: impl AsRef<Path>, fill: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        let mut w = Self::new();
+        fill(&mut w)?;
+        w.write(path)
+    }
+
     /// Writes the file (atomically: a kill leaves the old file or the new one).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();

@@ -29,7 +29,5 @@ pub fn put_dcgan_generator(g: &DcGenerator, w: &mut StateDictWriter, prefix: &st
 
 /// Saves `g` as a `.safetensors` state dict that the PyTorch module above loads.
 pub fn save_dcgan_generator(g: &DcGenerator, path: impl AsRef<Path>) -> Result<()> {
-    let mut w = StateDictWriter::new();
-    put_dcgan_generator(g, &mut w, "")?;
-    w.write(path)
+    StateDictWriter::save_to(path, |w| put_dcgan_generator(g, w, ""))
 }

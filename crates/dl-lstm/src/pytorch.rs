@@ -60,7 +60,5 @@ pub fn put_lstm(lstm: &Lstm, w: &mut StateDictWriter, prefix: &str) -> dl_core::
 /// Saves `lstm` as the `.safetensors` state dict of the matching `nn.LSTM`
 /// (`lstm.load_state_dict(safetensors.torch.load_file(path))` in PyTorch).
 pub fn save_lstm(lstm: &Lstm, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
-    let mut w = StateDictWriter::new();
-    put_lstm(lstm, &mut w, "")?;
-    w.write(path)
+    StateDictWriter::save_to(path, |w| put_lstm(lstm, w, ""))
 }

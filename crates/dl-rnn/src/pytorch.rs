@@ -6,10 +6,11 @@
 //! new (GRU). The cells here keep the same blocks in the same order,
 //! transposed, so loading (and writing back) is a transpose per matrix.
 
+use burn::nn::Linear;
 use burn::tensor::Device;
 
 use crate::cell::{GruCell, RnnCell};
-use crate::{Gru, Rnn};
+use crate::{Gru, RecurrentCell, RecurrentStack, Rnn};
 use dl_core::weights::{StateDictWriter, TensorSource, load_recurrent_pair};
 
 /// Loads the weights of an `nn.RNN` whose state-dict keys start with `prefix`
@@ -30,34 +31,38 @@ pub fn load_gru<S: TensorSource>(gru: Gru, src: &S, prefix: &str, device: &Devic
     })
 }
 
-/// Writes `rnn`'s weights under `nn.RNN`'s `state_dict()` names, each key after `prefix`.
-pub fn put_rnn(rnn: &Rnn, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
-    rnn.clone().map_pytorch_cells(|cell: RnnCell, sfx| {
-        w.put_recurrent_pair(prefix, sfx, &cell.input, &cell.hidden)?;
+/// Writes each cell's input and hidden projections (`pair`) under PyTorch's
+/// recurrent names, each key after `prefix`.
+fn put_cells<C: RecurrentCell>(
+    stack: &RecurrentStack<C>,
+    w: &mut StateDictWriter,
+    prefix: &str,
+    pair: impl Fn(&C) -> (&Linear, &Linear),
+) -> dl_core::Result<()> {
+    stack.clone().map_pytorch_cells(|cell, sfx| {
+        let (input, hidden) = pair(&cell);
+        w.put_recurrent_pair(prefix, sfx, input, hidden)?;
         Ok(cell)
     })?;
     Ok(())
+}
+
+/// Writes `rnn`'s weights under `nn.RNN`'s `state_dict()` names, each key after `prefix`.
+pub fn put_rnn(rnn: &Rnn, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
+    put_cells(rnn, w, prefix, |c: &RnnCell| (&c.input, &c.hidden))
 }
 
 /// Writes `gru`'s weights under `nn.GRU`'s `state_dict()` names, each key after `prefix`.
 pub fn put_gru(gru: &Gru, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
-    gru.clone().map_pytorch_cells(|cell: GruCell, sfx| {
-        w.put_recurrent_pair(prefix, sfx, &cell.input, &cell.hidden)?;
-        Ok(cell)
-    })?;
-    Ok(())
+    put_cells(gru, w, prefix, |c: &GruCell| (&c.input, &c.hidden))
 }
 
 /// Saves `rnn` as the `.safetensors` state dict of the matching `nn.RNN`.
 pub fn save_rnn(rnn: &Rnn, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
-    let mut w = StateDictWriter::new();
-    put_rnn(rnn, &mut w, "")?;
-    w.write(path)
+    StateDictWriter::save_to(path, |w| put_rnn(rnn, w, ""))
 }
 
 /// Saves `gru` as the `.safetensors` state dict of the matching `nn.GRU`.
 pub fn save_gru(gru: &Gru, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
-    let mut w = StateDictWriter::new();
-    put_gru(gru, &mut w, "")?;
-    w.write(path)
+    StateDictWriter::save_to(path, |w| put_gru(gru, w, ""))
 }

@@ -50,11 +50,12 @@ fn rms_norm(w: &mut StateDictWriter, key: &str, n: &RmsNorm) -> Result<()> {
     w.put(key, n.gamma.val())
 }
 
-fn check_size(model: &str, what: &str, config: usize, actual: usize) -> Result<()> {
-    if config == actual {
-        Ok(())
-    } else {
-        Err(Error::shape(format!("{model} export: {what}"), format!("{config} (the config)"), actual))
+/// `config.validate()`, then each `(what, in the config, in the model)` size must agree.
+fn check_model<C: ModelConfig>(config: &C, model: &str, sizes: [(&str, usize, usize); 3]) -> Result<()> {
+    config.validate()?;
+    match sizes.iter().find(|(_, c, m)| c != m) {
+        None => Ok(()),
+        Some((what, c, m)) => Err(Error::shape(format!("{model} export: {what}"), format!("{c} (the config)"), m)),
     }
 }
 
@@ -88,11 +89,17 @@ fn bert_layer(w: &mut StateDictWriter, p: &str, l: &EncoderLayer) -> Result<()> 
 
 /// Writes `model` (built from `config`) as a `BertModel` folder.
 pub fn save_bert_dir(config: &BertConfig, model: &Bert, dir: impl AsRef<Path>) -> Result<()> {
-    config.validate()?;
     let [vocab, d] = model.word_embeddings.weight.lazy_shape().dims::<2>();
-    check_size("BERT", "vocab_size", config.vocab_size, vocab)?;
-    check_size("BERT", "hidden_size", config.hidden_size, d)?;
-    check_size("BERT", "num_hidden_layers", config.num_hidden_layers, model.layers.len())?;
+    let layers = model.layers.len();
+    check_model(
+        config,
+        "BERT",
+        [
+            ("vocab_size", config.vocab_size, vocab),
+            ("hidden_size", config.hidden_size, d),
+            ("num_hidden_layers", config.num_hidden_layers, layers),
+        ],
+    )?;
     let activation = activation_name("BertConfig", config.hidden_act)?;
     let mut w = StateDictWriter::new();
     w.put("embeddings.word_embeddings.weight", model.word_embeddings.weight.val())?;
@@ -128,11 +135,13 @@ pub fn save_bert_dir(config: &BertConfig, model: &Bert, dir: impl AsRef<Path>) -
 /// model without biases gets zero biases (the same function); a SwiGLU
 /// feed-forward or an untied head with a bias have no GPT-2 form and are errors.
 pub fn save_gpt2_dir(config: &GptConfig, model: &Gpt, dir: impl AsRef<Path>) -> Result<()> {
-    config.validate()?;
     let [vocab, d] = model.wte.weight.lazy_shape().dims::<2>();
-    check_size("GPT-2", "vocab_size", config.vocab_size, vocab)?;
-    check_size("GPT-2", "n_embd", config.n_embd, d)?;
-    check_size("GPT-2", "n_layer", config.n_layer, model.blocks.len())?;
+    let layers = model.blocks.len();
+    check_model(
+        config,
+        "GPT-2",
+        [("vocab_size", config.vocab_size, vocab), ("n_embd", config.n_embd, d), ("n_layer", config.n_layer, layers)],
+    )?;
     let activation = activation_name("GptConfig", config.activation)?;
     let mut w = StateDictWriter::new();
     w.put("transformer.wte.weight", model.wte.weight.val())?;
@@ -183,11 +192,17 @@ pub fn save_gpt2_dir(config: &GptConfig, model: &Gpt, dir: impl AsRef<Path>) -> 
 /// (`rope_theta` and `rope_scaling` as transformers 4 writes them, which
 /// transformers 5 also reads).
 pub fn save_llama_dir(config: &LlamaConfig, model: &Llama, dir: impl AsRef<Path>) -> Result<()> {
-    config.validate()?;
     let [vocab, d] = model.embed_tokens.weight.lazy_shape().dims::<2>();
-    check_size("LLaMA", "vocab_size", config.vocab_size, vocab)?;
-    check_size("LLaMA", "hidden_size", config.hidden_size, d)?;
-    check_size("LLaMA", "num_hidden_layers", config.num_hidden_layers, model.layers.len())?;
+    let layers = model.layers.len();
+    check_model(
+        config,
+        "LLaMA",
+        [
+            ("vocab_size", config.vocab_size, vocab),
+            ("hidden_size", config.hidden_size, d),
+            ("num_hidden_layers", config.num_hidden_layers, layers),
+        ],
+    )?;
     let mut w = StateDictWriter::new();
     w.put("model.embed_tokens.weight", model.embed_tokens.weight.val())?;
     for (i, b) in model.layers.iter().enumerate() {
