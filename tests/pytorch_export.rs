@@ -1,11 +1,11 @@
-//! Models exported with PyTorch's parameter names (LeNet-5, a stacked
-//! bidirectional LSTM with projections, an Elman RNN and a GRU, a
-//! conditional DCGAN generator), written as parity fixtures
+//! Models exported with PyTorch's parameter names (LeNet-5, ResNet, VGG,
+//! TextCNN, a stacked bidirectional LSTM with projections, an Elman RNN and
+//! a GRU, a conditional DCGAN generator), written as parity fixtures
 //! (shared/parity/FORMAT.md) holding the Rust model's inputs and outputs.
 //! The Rust parity checker reads the LeNet-5, LSTM, RNN and GRU fixtures back
 //! through the PyTorch-name loaders and must reproduce the outputs;
 //! `python tools/parity/check_exported.py <folder>` has PyTorch do the same
-//! for all five (docs/architecture.md, "PyTorch in and out").
+//! for all eight (docs/architecture.md, "PyTorch in and out").
 
 use burn::module::RunningState;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
@@ -97,9 +97,7 @@ fn models_export_with_pytorch_names_as_fixtures() {
         .unwrap()
         .generator;
     for bn in [&mut g.bn0, &mut g.bn1] {
-        let c = bn.gamma.dims()[0];
-        bn.running_mean = RunningState::new(Tensor::random([c], Distribution::Uniform(-0.5, 0.5), &d));
-        bn.running_var = RunningState::new(Tensor::random([c], Distribution::Uniform(0.5, 1.5), &d));
+        randomise_statistics(bn, &d);
     }
     let z = Tensor::<2>::random([4, 10], normal, &d);
     let labels = [0i64, 2, 1, 2];
@@ -132,6 +130,66 @@ fn models_export_with_pytorch_names_as_fixtures() {
     write_fixture(&dir, "x_dcgan_generator", "dcgan_generator", config, &["z", "labels"], &["output"], 1e-5, NOTES, &w)
         .unwrap();
 
+    // ResNet (small stem, two stages, a projected skip), VGG (batch norm,
+    // max and average pooling, a hidden layer) and a TextCNN, under the
+    // names of torchvision's modules and of the TextCNN's PyTorch twin.
+    let resnet_config = json!({"in_channels": 2, "num_classes": 3, "layers": [1, 2], "base_width": 4});
+    let mut resnet = dl_cnn::ResNetConfig::new(2, 3)
+        .with_layers(vec![1, 2])
+        .with_base_width(4)
+        .with_stem(dl_cnn::Stem::Small)
+        .with_input_size([10, 10])
+        .init(&d)
+        .unwrap();
+    let mut norms = vec![&mut resnet.stem_bn];
+    for b in &mut resnet.blocks {
+        norms.extend([&mut b.bn1, &mut b.bn2]);
+        norms.extend(b.downsample.as_mut().map(|p| &mut p.bn));
+    }
+    for bn in norms {
+        randomise_statistics(bn, &d);
+    }
+    let x = Tensor::<4>::random([2, 2, 10, 10], normal, &d);
+    let mut w = StateDictWriter::new();
+    dl_cnn::pytorch::put_resnet(&resnet, &[1, 2], &mut w, "param.").unwrap();
+    assert!(dl_cnn::pytorch::put_resnet(&resnet, &[2, 2], &mut StateDictWriter::new(), "").is_err());
+    w.put("input", x.clone()).unwrap();
+    w.put("output", resnet.forward(x)).unwrap();
+    write_fixture(&dir, "x_resnet", "dl_resnet", resnet_config, &["input"], &["output"], 1e-4, NOTES, &w).unwrap();
+
+    let vgg_config = json!({"in_channels": 1, "blocks": [[4, 2, "max"], [6, 1, "avg"]], "hidden": [5],
+                            "num_classes": 3, "flat": 6 * 2 * 2});
+    let blocks = vec![
+        dl_cnn::VggBlock { channels: 4, convs: 2, pool: dl_cnn::PoolKind::MAX2 },
+        dl_cnn::VggBlock { channels: 6, convs: 1, pool: dl_cnn::PoolKind::AVG2 },
+    ];
+    let mut vgg = dl_cnn::VggConfig::new(1, [8, 8], blocks, 3).with_hidden(vec![5]).init(&d).unwrap();
+    for unit in &mut vgg.units {
+        randomise_statistics(unit.bn.as_mut().unwrap(), &d);
+    }
+    let x = Tensor::<4>::random([2, 1, 8, 8], normal, &d);
+    let mut w = StateDictWriter::new();
+    dl_cnn::pytorch::put_vgg(&vgg, &mut w, "param.").unwrap();
+    w.put("input", x.clone()).unwrap();
+    w.put("output", vgg.forward(x)).unwrap();
+    write_fixture(&dir, "x_vgg", "dl_vgg", vgg_config, &["input"], &["output"], 1e-4, NOTES, &w).unwrap();
+
+    let textcnn_config = json!({"vocab_size": 20, "num_classes": 3, "embed_dim": 6, "filter_widths": [2, 3],
+                                "filters": 4});
+    let textcnn = dl_cnn::TextCnnConfig::new(20, 3)
+        .with_embed_dim(6)
+        .with_filter_widths(vec![2, 3])
+        .with_filters(4)
+        .init(&d)
+        .unwrap();
+    let tokens: Vec<i64> = (0..14).map(|i| (i * 7 + 3) % 20).collect();
+    let y = textcnn.forward(Tensor::<2, Int>::from_data(TensorData::new(tokens.clone(), [2, 7]), &d));
+    let mut w = StateDictWriter::new();
+    dl_cnn::pytorch::put_textcnn(&textcnn, &mut w, "param.").unwrap();
+    w.put_i64("tokens", &[2, 7], &tokens).unwrap();
+    w.put("output", y).unwrap();
+    write_fixture(&dir, "x_textcnn", "dl_textcnn", textcnn_config, &["tokens"], &["output"], 1e-5, NOTES, &w).unwrap();
+
     // Read back through the loaders by PyTorch names: the same outputs.
     let mut registry = Registry::new();
     dl_cnn::parity::register(&mut registry);
@@ -146,4 +204,11 @@ fn models_export_with_pytorch_names_as_fixtures() {
     // A fixture naming a tensor it does not hold is refused.
     let e = write_fixture(&dir, "x_bad", "lstm", json!({}), &["input", "h0"], &["output"], 1e-5, NOTES, &w);
     assert!(e.is_err());
+}
+
+/// Batch-norm running statistics that are not the defaults (mean 0, variance 1).
+fn randomise_statistics(bn: &mut burn::nn::BatchNorm, d: &burn::tensor::Device) {
+    let c = bn.gamma.dims()[0];
+    bn.running_mean = RunningState::new(Tensor::random([c], Distribution::Uniform(-0.5, 0.5), d));
+    bn.running_var = RunningState::new(Tensor::random([c], Distribution::Uniform(0.5, 1.5), d));
 }

@@ -4,7 +4,7 @@
 Reads every fixture (`<name>.json` + `<name>.safetensors`, the format of
 shared/parity/FORMAT.md) in the folders given, builds the PyTorch module of
 its `module` kind from `config` (the kinds of make_fixtures.py, plus
-`dcgan_generator`: the module below), loads the `param.*` tensors with
+the modules below: `dcgan_generator`, `dl_resnet`, `dl_vgg`, `dl_textcnn`), loads the `param.*` tensors with
 `load_state_dict(strict=True)` (every key present, none left over), runs the
 inputs through it in eval mode and compares its outputs with the ones the
 Rust model computed. The fixtures come from the test
@@ -51,13 +51,96 @@ class DcGenerator(nn.Module):
         return torch.tanh(self.up2(x)).flatten(1)
 
 
+class BasicBlock(nn.Module):
+    """torchvision's ResNet basic block."""
+
+    def __init__(self, c_in, c_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.downsample = None
+        if stride != 1 or c_in != c_out:
+            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class ResNet(nn.Module):
+    """torchvision's ResNet with dl_cnn's small stem (3x3 conv, no max pool)."""
+
+    def __init__(self, in_channels, num_classes, layers, base_width):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, base_width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(base_width)
+        c_in = base_width
+        for stage, n in enumerate(layers):
+            c_out = base_width << stage
+            blocks = []
+            for b in range(n):
+                blocks.append(BasicBlock(c_in, c_out, 2 if stage > 0 and b == 0 else 1))
+                c_in = c_out
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
+        self.stages = len(layers)
+        self.fc = nn.Linear(c_in, num_classes)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        for s in range(self.stages):
+            x = getattr(self, f"layer{s + 1}")(x)
+        return self.fc(x.mean((2, 3)))
+
+
+class Vgg(nn.Module):
+    """torchvision's VGG layout: `features` and `classifier` as nn.Sequential."""
+
+    def __init__(self, in_channels, blocks, hidden, num_classes, flat):
+        super().__init__()
+        features, c_in = [], in_channels
+        for channels, convs, pool in blocks:
+            for _ in range(convs):
+                features += [nn.Conv2d(c_in, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()]
+                c_in = channels
+            features.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
+        self.features = nn.Sequential(*features)
+        head, d = [], flat
+        for h in hidden:
+            head += [nn.Dropout(), nn.Linear(d, h), nn.ReLU()]
+            d = h
+        self.classifier = nn.Sequential(*head, nn.Dropout(), nn.Linear(d, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x).flatten(1))
+
+
+class TextCnn(nn.Module):
+    """Kim's CNN for text: embedding, one Conv1d per width, max over time, linear."""
+
+    def __init__(self, vocab_size, num_classes, embed_dim, filter_widths, filters):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(embed_dim, filters, k) for k in filter_widths)
+        self.fc = nn.Linear(filters * len(filter_widths), num_classes)
+
+    def forward(self, tokens):
+        x = self.embedding(tokens).transpose(1, 2)
+        return self.fc(torch.cat([F.relu(c(x)).amax(2) for c in self.convs], 1))
+
+
+MODULES = {"dcgan_generator": DcGenerator, "dl_resnet": ResNet, "dl_vgg": Vgg, "dl_textcnn": TextCnn}
+
+
 @torch.no_grad()
 def check(json_path):
     fx = json.load(open(json_path))
     tensors = load_file(json_path[:-len(".json")] + ".safetensors")
     kind, config = fx["module"], fx["config"]
-    if kind == "dcgan_generator":
-        module = DcGenerator(**config)
+    if kind in MODULES:
+        module = MODULES[kind](**config)
     else:
         module = make_fixtures.build(kind, config)
     params = {k[len("param."):]: v for k, v in tensors.items() if k.startswith("param.")}
@@ -66,6 +149,8 @@ def check(json_path):
     x = {name: tensors[name] for name in fx["inputs"]}
     if kind == "dcgan_generator":
         got = {"output": module(x["z"], x.get("labels"))}
+    elif kind in MODULES:
+        got = {"output": module(*x.values())}
     else:
         got = make_fixtures.forward(kind, module, config, x)
     diff = max(float((got[n] - tensors[n]).abs().max()) for n in fx["outputs"])

@@ -407,6 +407,16 @@ impl StateDictWriter {
         }
     }
 
+    /// A burn `Conv1d` as `nn.Conv1d` stores it (`{prefix}weight` `[out, in / groups, k]`,
+    /// the same layout, and `{prefix}bias`).
+    pub fn put_conv1d(&mut self, prefix: &str, c: &burn::nn::conv::Conv1d) -> Result<()> {
+        self.put(format!("{prefix}weight"), c.weight.val())?;
+        match &c.bias {
+            Some(b) => self.put(format!("{prefix}bias"), b.val()),
+            None => Ok(()),
+        }
+    }
+
     /// A burn `ConvTranspose2d` as `nn.ConvTranspose2d` stores it
     /// (`{prefix}weight` `[in, out / groups, kh, kw]`, the same layout, and `{prefix}bias`).
     pub fn put_conv_transpose2d(&mut self, prefix: &str, c: &burn::nn::conv::ConvTranspose2d) -> Result<()> {

@@ -189,6 +189,11 @@ impl ModelConfig for VggConfig {
 }
 
 impl Vgg {
+    /// Whether conv unit `i` (counted over all blocks) ends a block, hence is followed by its pool.
+    pub fn ends_block(&self, i: usize) -> bool {
+        self.pools.iter().any(|(after, _)| *after == i)
+    }
+
     /// The conv/pool stack's output feature maps `[B, C, h, w]` (before the head pool).
     pub fn feature_maps(&self, images: Tensor<4>) -> Tensor<4> {
         let mut x = images;
