@@ -34,6 +34,7 @@ pub mod models;
 #[cfg(feature = "parity")]
 pub mod parity;
 pub mod pool;
+pub mod pretrained;
 pub mod pytorch;
 pub mod recipes;
 pub mod retrieval;

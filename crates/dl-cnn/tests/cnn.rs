@@ -508,3 +508,33 @@ fn backend_conformance() {
         }
     }
 }
+
+// ------------------------------------------------------------------ pretrained
+
+/// The shipped LeNet-5 loads in one line and classifies MNIST's 10,000 test
+/// images exactly as when it was trained (its documented 99.25%); a flipped
+/// bit in its weights is an error naming it.
+#[test]
+fn the_shipped_lenet5_reaches_its_figure_on_mnist() {
+    use dl_cnn::pretrained::{LENET5_MNIST, lenet5_mnist};
+    let d = device();
+    let model = lenet5_mnist(&d).unwrap();
+    let mut bad = LENET5_MNIST.weights.to_vec();
+    let at = bad.len() - 64;
+    bad[at] ^= 0x10;
+    let e = dl_core::checkpoint::load_model_from_bytes::<LeNet5Config>(
+        "pretrained lenet5-mnist",
+        LENET5_MNIST.config,
+        &bad,
+        &d,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("pretrained lenet5-mnist") && e.contains("corrupted"), "{e}");
+    let Some(file) = dl_core::testing::data_file("mnist", "t10k-images-idx3-ubyte.gz") else { return };
+    let root = file.parent().and_then(|p| p.parent()).unwrap().to_path_buf();
+    let data = dl_cnn::recipes::load_mnist(&DataDirs::from_dirs(vec![root]), false, (0, 0)).unwrap();
+    let eval = evaluate(&model, &data.test, &ImageBatcher::new(1, 28, 28), 500, &d).unwrap();
+    let accuracy = eval.accuracy().unwrap();
+    assert_eq!((data.test.len(), (accuracy * 10_000.0).round() as usize), (10_000, 9_925), "accuracy {accuracy}");
+}

@@ -121,6 +121,12 @@ fn read_checked(path: &Path) -> Result<Bytes> {
         return Err(Error::checkpoint(path, "file not found"));
     }
     let raw = std::fs::read(path).map_err(|e| Error::io("reading", path, e))?;
+    check_bytes(raw, path)
+}
+
+/// [`read_checked`]'s checks on a burnpack file already in memory; errors
+/// name `path` (where the bytes came from).
+fn check_bytes(raw: Vec<u8>, path: &Path) -> Result<Bytes> {
     let bytes = Bytes::from_bytes_vec(raw);
     let fail = |e: burn_pack::Error| Error::checkpoint(path, e);
     let reader = burn_pack::Reader::from_bytes(bytes.clone()).map_err(fail)?;
@@ -188,6 +194,26 @@ pub fn load_model<C: ModelConfig>(dir: impl AsRef<Path>, device: &Device) -> Res
     let config: C = load_json(dir.join(CONFIG_FILE))?;
     let model = config.init(device)?;
     let model = load_weights(model, dir.join(WEIGHTS_FILE))?;
+    Ok((config, model))
+}
+
+/// Builds a model from a config (JSON text) and burnpack weights held in
+/// memory, as [`load_model`] does from a folder: for checkpoints shipped
+/// inside a crate (`include_bytes!`). `origin` names them in errors.
+pub fn load_model_from_bytes<C: ModelConfig>(
+    origin: &str,
+    config_json: &str,
+    weights: &[u8],
+    device: &Device,
+) -> Result<(C, C::Model)> {
+    let path = Path::new(origin);
+    let config: C =
+        serde_json::from_str(config_json).map_err(|e| Error::Json { path: path.join(CONFIG_FILE), source: e })?;
+    let model = config.init(device)?;
+    let path = path.join(WEIGHTS_FILE);
+    let record = burn::store::ModuleRecord::from_bytes(check_bytes(weights.to_vec(), &path)?)
+        .map_err(|e| Error::checkpoint(&path, e))?;
+    let model = model.try_load_record(record).map_err(|e| Error::checkpoint(&path, e))?;
     Ok((config, model))
 }
 

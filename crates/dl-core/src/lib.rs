@@ -15,6 +15,7 @@
 //! - [`metrics`]: accuracy, confusion matrix, precision/recall/F1, RMSE/MAE, perplexity.
 //! - [`checkpoint`]: weights (burnpack) + config (JSON) save/load.
 //! - [`weights`]: PyTorch state dicts (safetensors) read by key into models.
+//! - [`pretrained`]: trained checkpoints shipped inside a crate.
 //! - [`parity`]: PyTorch-parity fixtures and their checker (feature `parity`).
 //! - [`sampling`]: greedy / temperature / top-k / top-p choice of the next token.
 //! - [`plot`]: PNG charts and images with no system dependency (feature `plot`).
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod parity;
 #[cfg(feature = "plot")]
 pub mod plot;
+pub mod pretrained;
 pub mod sampling;
 pub mod task;
 #[cfg(any(test, feature = "testing"))]
