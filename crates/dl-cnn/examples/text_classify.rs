@@ -10,7 +10,7 @@
 //! to `<unk>`. 10% of the training
 //! split is held out for early model selection; the test split is scored once
 //! at the end. Writes `out/text_classify-<dataset>/` (checkpoint, vocabulary,
-//! `metrics.csv`, curves, `confusion.png`).
+//! label names, `metrics.csv`, curves, `confusion.png`).
 
 use clap::Parser;
 use dl_cnn::{TextBatcher, TextCnnConfig, TextItem};
@@ -100,6 +100,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
 
     let out = c.out_dir(&format!("text_classify-{dataset}"))?;
     tokenizer.save(out.join("vocab.json"))?;
+    dl_core::config::save_json(&labels, out.join("labels.json"))?;
     let mut cfg = c.train_config(10, Some(out.clone()));
     cfg.batch_size = 50;
     cfg.lr = args.lr;

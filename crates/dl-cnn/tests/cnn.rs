@@ -538,3 +538,33 @@ fn the_shipped_lenet5_reaches_its_figure_on_mnist() {
     let accuracy = eval.accuracy().unwrap();
     assert_eq!((data.test.len(), (accuracy * 10_000.0).round() as usize), (10_000, 9_925), "accuracy {accuracy}");
 }
+
+/// The shipped SMS spam filter classifies the 1,117 test messages as when it
+/// was trained (98.75%); a vocabulary that is not the model's is refused.
+#[test]
+fn the_shipped_textcnn_filters_sms_spam_as_documented() {
+    use dl_cnn::pretrained::{TEXTCNN_SMS_SPAM, TextCnnClassifier, textcnn_sms_spam};
+    use dl_core::data::LabelSet;
+    use dl_core::data::tokenizer::{AnyWordTokenizer, WordSplit};
+    let d = device();
+    let filter = textcnn_sms_spam(&d).unwrap();
+    assert_eq!(filter.labels(), ["ham", "spam"]);
+    assert!(filter.classify(&[], &d).unwrap().is_empty());
+    // docs/cnn.md's example.
+    let got = filter.classify(&["WINNER!! Claim your prize now", "see you at 6"], &d).unwrap();
+    assert_eq!(got, ["spam", "ham"]);
+    let (_, model) = TEXTCNN_SMS_SPAM.load::<TextCnnConfig>(&d).unwrap();
+    let other = AnyWordTokenizer::fit(WordSplit::Words, ["a b c"], 1, 100).unwrap();
+    let e = TextCnnClassifier::new(model, other, LabelSet::from_labels(["ham", "spam"]), 100).unwrap_err();
+    assert!(e.to_string().contains("3858"), "{e}");
+    let Some(file) = dl_core::testing::data_file("sms-spam", "test.tsv") else { return };
+    let rows = dl_core::data::read_labeled_tsv(&file).unwrap();
+    let mut correct = 0;
+    // Batches of 256 in file order, padded as the example's evaluation pads them.
+    for chunk in rows.chunks(256) {
+        let texts: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+        let got = filter.classify(&texts, &d).unwrap();
+        correct += got.iter().zip(chunk).filter(|(g, (want, _))| *g == want).count();
+    }
+    assert_eq!((rows.len(), correct), (1_117, 1_103));
+}

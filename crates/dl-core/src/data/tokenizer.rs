@@ -366,7 +366,12 @@ impl TokenizerFile {
     /// Reads and parses a saved tokenizer; errors name the file.
     fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })
+        Self::parse(&text, path)
+    }
+
+    /// Parses a saved tokenizer's text; errors name `path` (where it came from).
+    fn parse(text: &str, path: &Path) -> Result<Self> {
+        serde_json::from_str(text).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })
     }
 }
 
@@ -605,7 +610,17 @@ impl AnyWordTokenizer {
     /// tokenizer or an unknown kind is an [`Error::Data`] naming the file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = TokenizerFile::read(path)?;
+        Self::from_file(TokenizerFile::read(path)?, path)
+    }
+
+    /// Like [`AnyWordTokenizer::load`], from the file's text already in
+    /// memory; errors name `origin`.
+    pub fn from_json(text: &str, origin: impl AsRef<Path>) -> Result<Self> {
+        let origin = origin.as_ref();
+        Self::from_file(TokenizerFile::parse(text, origin)?, origin)
+    }
+
+    fn from_file(file: TokenizerFile, path: &Path) -> Result<Self> {
         match file.kind.as_str() {
             k if k == Words::NAME => Ok(AnyWordTokenizer::Words(Tokenizer::from_vocab(file.vocab))),
             k if k == KimWords::NAME => Ok(AnyWordTokenizer::Kim(Tokenizer::from_vocab(file.vocab))),
