@@ -34,6 +34,7 @@ pub mod models;
 #[cfg(feature = "parity")]
 pub mod parity;
 pub mod position;
+pub mod pretrained;
 pub mod pytorch;
 pub mod tokenizer;
 

@@ -491,7 +491,7 @@ impl<K: TokenKind> Tokenizer<K> {
         let file = TokenizerFile { kind: K::NAME.to_string(), vocab: self.vocab.clone() };
         let text =
             serde_json::to_string_pretty(&file).map_err(|e| Error::Json { path: path.to_path_buf(), source: e })?;
-        std::fs::write(path, text).map_err(|e| Error::io("writing", path, e))
+        crate::train::checkpointer::write_atomically(path, text.as_bytes())
     }
 
     /// Loads a tokenizer saved by [`Tokenizer::save`].
@@ -502,7 +502,17 @@ impl<K: TokenKind> Tokenizer<K> {
     /// to encode characters would silently map everything to `<unk>`).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let file = TokenizerFile::read(path)?;
+        Self::checked(TokenizerFile::read(path)?, path)
+    }
+
+    /// Like [`Tokenizer::load`], from the file's text already in memory;
+    /// errors name `origin`.
+    pub fn from_json(text: &str, origin: impl AsRef<Path>) -> Result<Self> {
+        let origin = origin.as_ref();
+        Self::checked(TokenizerFile::parse(text, origin)?, origin)
+    }
+
+    fn checked(file: TokenizerFile, path: &Path) -> Result<Self> {
         if file.kind != K::NAME {
             return Err(Error::data(
                 path,
