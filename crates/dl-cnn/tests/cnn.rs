@@ -1,6 +1,7 @@
 //! dl-cnn tests: parity with PyTorch, shapes, config validation, training
 //! behaviour (loss decreases, a batch is overfitted, runs are deterministic
-//! and resumable), save/load, retrieval and saliency, and backend conformance.
+//! and resumable), save/load, retrieval and saliency, the shipped models
+//! (backend conformance: tests/conformance.rs at the workspace root).
 
 use std::path::PathBuf;
 
@@ -16,7 +17,7 @@ use dl_core::task::{evaluate, to_f32};
 use dl_core::testing::{device, rng_lock, temp_dir, workspace_root};
 use dl_core::train::checkpointer::interrupt_next_save;
 use dl_core::train::{Checkpointer, TrainConfig, fit};
-use dl_core::{Backend, Batcher, Error, ModelConfig};
+use dl_core::{Batcher, Error, ModelConfig};
 
 fn registry() -> Registry {
     let mut r = Registry::with_layers();
@@ -471,42 +472,6 @@ fn features_and_saliency_of_a_trained_model() {
     assert_eq!(s.len(), 64);
     assert!(s.iter().all(|v| v.is_finite() && *v >= 0.0));
     assert!(s.iter().any(|v| *v > 0.0));
-}
-
-// ------------------------------------------------------------------ backend conformance
-
-/// The same model and weights give the same logits and can train on every compiled backend.
-#[test]
-fn backend_conformance() {
-    let _rng = rng_lock();
-    let flex = device();
-    flex.seed(2);
-    let model = lenet8(&flex);
-    let (train, _) = digits();
-    let refs: Vec<&ImageItem> = train[..16].iter().collect();
-    let batcher = ImageBatcher::new(1, 8, 8);
-    let reference = to_f32(model.forward(batcher.batch(&refs, &flex).unwrap().images)).unwrap();
-    for backend in Backend::compiled() {
-        let d = backend.device().unwrap();
-        let m = model.clone().to_device(&d);
-        let got = to_f32(m.forward(batcher.batch(&refs, &d).unwrap().images)).unwrap();
-        let diff = reference.iter().zip(&got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        assert!(diff < 1e-4, "{backend}: max diff {diff}");
-        // One epoch of training on this backend lowers the loss.
-        let ad = d.clone().autodiff();
-        let m = lenet8(&ad);
-        let cfg = TrainConfig { epochs: 2, ..quick_cfg(2, None) };
-        let r = fit(m, &train, None, &batcher, &cfg, &ad).unwrap();
-        assert!(r.history.epochs[1].train_loss < r.history.epochs[0].train_loss, "{backend}");
-        // Layer parity fixtures pass on this backend too.
-        for entry in std::fs::read_dir(workspace_root().join("fixtures/parity")).unwrap().flatten() {
-            let p = entry.path();
-            if p.extension().is_some_and(|x| x == "json") {
-                let v = check_one(&registry(), &p, &d);
-                assert!(!matches!(v, Verdict::Fail(..)), "{backend} {}: {v:?}", p.display());
-            }
-        }
-    }
 }
 
 // ------------------------------------------------------------------ pretrained

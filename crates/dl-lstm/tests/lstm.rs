@@ -1,15 +1,14 @@
 //! dl-lstm tests: parity with PyTorch (`lstm`, with h0/c0, layers, directions,
 //! proj_size), variable-length batches, bidirectionality, state handling, gate
 //! introspection, peepholes, forget-bias initialisation, errors, training,
-//! save/load, backend conformance, and the fused layer against the
+//! save/load, and the fused layer against the
 //! composition.
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use dl_core::parity::{Registry, Verdict, check_one};
 use dl_core::testing::{device, max_diff, random, rng_lock, values, workspace_root};
 use dl_core::train::{TrainConfig, fit};
-use dl_core::{Backend, Error, ModelConfig};
+use dl_core::{Error, ModelConfig};
 use dl_lstm::gates::forward_with_gates;
 use dl_lstm::*;
 use dl_lstm::{EncoderState, RecurrentCell};
@@ -228,32 +227,6 @@ fn save_load_is_bit_exact_and_rejects_other_configs() {
     let other = SequenceModelConfig { encoder: LstmConfig::new(3, 6), head: config.head.clone() }.init(&d).unwrap();
     let err = dl_core::checkpoint::load_weights(other, dir.join("model.bpk")).unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
-}
-
-#[test]
-fn backend_conformance() {
-    let _rng = rng_lock();
-    let flex = device();
-    flex.seed(7);
-    let lstm = LstmConfig::new(3, 5).with_proj_size(2).with_bidirectional(true).init(&flex).unwrap();
-    let x = random([2, 4, 3], &flex);
-    let reference = values(lstm.forward(x.clone(), Some(&[4, 2]), None).unwrap().output);
-    for backend in Backend::compiled() {
-        let d = backend.device().unwrap();
-        let got =
-            values(lstm.clone().to_device(&d).forward(x.clone().to_device(&d), Some(&[4, 2]), None).unwrap().output);
-        assert!(max_diff(&reference, &got) < 1e-5, "{backend}");
-        assert!(check_lstm_fixtures(&d) >= 2, "{backend}");
-        let ad = d.clone().autodiff();
-        let train = dl_core::data::synthetic::adding_problem(128, 6, 2);
-        let cfg = SequenceModelConfig {
-            encoder: LstmConfig::new(2, 8),
-            head: HeadConfig::new(SequenceTask::Regress { outputs: 1 }),
-        };
-        let tc = TrainConfig { epochs: 3, batch_size: 32, lr: 1e-2, progress: false, ..TrainConfig::default() };
-        let r = fit(cfg.init(&ad).unwrap(), &train, None, &SeriesBatcher, &tc, &ad).unwrap();
-        assert!(r.history.epochs[2].train_loss < r.history.epochs[0].train_loss, "{backend}");
-    }
 }
 
 // ------------------------------------------------------------------ fused layer

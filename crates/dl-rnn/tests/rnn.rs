@@ -1,17 +1,16 @@
 //! dl-rnn tests: parity with PyTorch (`rnn`, `gru`), variable-length batches
 //! against running each sequence alone, bidirectionality, state handling,
-//! config and input errors, save/load and backend conformance. The sequence
+//! config and input errors, save/load (backend conformance: tests/conformance.rs
+//! at the workspace root). The sequence
 //! heads and the encoder-decoder are tested in dl-seq.
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use dl_core::parity::{Registry, Verdict, check_one};
-use dl_core::testing::{device, error_text, max_diff, random, rng_lock, token_task, values, workspace_root};
-use dl_core::train::{TrainConfig, fit};
-use dl_core::{Backend, Error, ModelConfig};
+use dl_core::testing::{device, error_text, max_diff, random, rng_lock, values, workspace_root};
+use dl_core::{Error, ModelConfig};
 use dl_rnn::*;
 use dl_rnn::{EncoderState, SequenceEncoder};
-use dl_rnn::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask, TokenSequenceBatcher};
+use dl_rnn::{HeadConfig, SequenceInput, SequenceModelConfig, SequenceTask};
 
 fn registry() -> Registry {
     let mut r = Registry::new();
@@ -182,7 +181,7 @@ fn invalid_configs_and_inputs_are_errors() {
     assert!(error_text(rnn.forward(x, None, Some(with_c))).contains("c0"));
 }
 
-// ------------------------------------------------------------------ save / load, backends
+// ------------------------------------------------------------------ save / load
 
 #[test]
 fn save_load_is_bit_exact_and_rejects_other_configs() {
@@ -205,42 +204,6 @@ fn save_load_is_bit_exact_and_rejects_other_configs() {
     let other = SequenceModelConfig { encoder: GruConfig::new(3, 6), head: config.head.clone() }.init(&d).unwrap();
     let err = dl_core::checkpoint::load_weights(other, dir.join("model.bpk")).unwrap_err();
     assert!(matches!(err, Error::Checkpoint { .. }), "{err}");
-}
-
-#[test]
-fn backend_conformance() {
-    let _rng = rng_lock();
-    let flex = device();
-    flex.seed(10);
-    let gru = GruConfig::new(3, 4).with_num_layers(2).with_bidirectional(true).init(&flex).unwrap();
-    let x = random([2, 5, 3], &flex);
-    let lengths = [5, 3];
-    let reference = values(gru.forward(x.clone(), Some(&lengths), None).unwrap().output);
-    for backend in Backend::compiled() {
-        let d = backend.device().unwrap();
-        let g = gru.clone().to_device(&d);
-        let got = values(g.forward(x.clone().to_device(&d), Some(&lengths), None).unwrap().output);
-        assert!(max_diff(&reference, &got) < 1e-5, "{backend}");
-        assert!(check_kind_fixtures(&["rnn", "gru"], &d) >= 4, "{backend}");
-        // Training on this backend lowers the loss.
-        let ad = d.clone().autodiff();
-        let items = token_task(64, 11);
-        let cfg = SequenceModelConfig {
-            encoder: RnnConfig::new(8, 12),
-            head: HeadConfig::new(SequenceTask::Classify { classes: 2 }).with_vocab_size(Some(8)),
-        };
-        let batcher = TokenSequenceBatcher { pad_id: 0, max_len: 16 };
-        let r = fit(
-            cfg.init(&ad).unwrap(),
-            &items,
-            None,
-            &batcher,
-            &TrainConfig { epochs: 3, batch_size: 16, lr: 1e-2, progress: false, ..TrainConfig::default() },
-            &ad,
-        )
-        .unwrap();
-        assert!(r.history.epochs[2].train_loss < r.history.epochs[0].train_loss, "{backend}");
-    }
 }
 
 // ------------------------------------------------------------------ fused layer
