@@ -209,12 +209,17 @@ pub fn load_model_from_bytes<C: ModelConfig>(
     let path = Path::new(origin);
     let config: C =
         serde_json::from_str(config_json).map_err(|e| Error::Json { path: path.join(CONFIG_FILE), source: e })?;
-    let model = config.init(device)?;
-    let path = path.join(WEIGHTS_FILE);
+    let model = load_weights_from_bytes(config.init(device)?, origin, weights)?;
+    Ok((config, model))
+}
+
+/// [`load_weights`] from burnpack bytes held in memory; errors name
+/// `origin`'s weights file.
+pub fn load_weights_from_bytes<M: Module>(model: M, origin: &str, weights: &[u8]) -> Result<M> {
+    let path = Path::new(origin).join(WEIGHTS_FILE);
     let record = burn::store::ModuleRecord::from_bytes(check_bytes(weights.to_vec(), &path)?)
         .map_err(|e| Error::checkpoint(&path, e))?;
-    let model = model.try_load_record(record).map_err(|e| Error::checkpoint(&path, e))?;
-    Ok((config, model))
+    model.try_load_record(record).map_err(|e| Error::checkpoint(&path, e))
 }
 
 #[cfg(test)]

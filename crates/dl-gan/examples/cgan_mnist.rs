@@ -8,7 +8,8 @@
 //! scoring LeNet-5 agrees with the class asked for (per class and overall),
 //! the confident fraction and the Fréchet distance to the real test digits.
 //! Writes `out/cgan_mnist/`: checkpoint, `metrics.csv`, `losses.png`,
-//! `samples/epoch_NNN.png`, `grid.png` (10x10, row k = digit k) and `model/`.
+//! `samples/epoch_NNN.png`, `grid.png` (10x10, row k = digit k) and `model/`
+//! (both networks, and `generator.bpk`: the sampler alone).
 
 mod common;
 

@@ -22,6 +22,7 @@ pub mod latent;
 pub mod loss;
 pub mod metrics;
 pub mod models;
+pub mod pretrained;
 pub mod pytorch;
 pub mod recipes;
 pub mod sampling;

@@ -269,5 +269,7 @@ pub fn train_dcgan_on(
     let generator = dl_gan::ema::recalibrate_batch_norm(&averaged, RECALIBRATION_BATCHES, 256, c.seed + 7, device)?;
     let both = dl_gan::Dcgan { generator: generator.clone(), discriminator: report.discriminator.valid() };
     save_model(config, &both, model_dir)?;
+    // The sampler alone, for those who only generate (dl_gan::pretrained ships one).
+    dl_core::checkpoint::save_weights(&generator, model_dir.join("generator.bpk"))?;
     Ok(TrainedDcgan { report, generator, averaged, seconds })
 }

@@ -23,6 +23,7 @@ use dl_gan::*;
 
 mod latent;
 mod models;
+mod pretrained;
 mod trainer;
 
 fn mlp(spectral: bool, classes: Option<usize>, device: &Device) -> MlpGan {
