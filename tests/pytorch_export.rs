@@ -1,13 +1,14 @@
 //! Models exported with PyTorch's parameter names (LeNet-5, ResNet, VGG,
 //! TextCNN, a stacked bidirectional LSTM with projections, an Elman RNN and
-//! a GRU, a conditional DCGAN generator), written as parity fixtures
+//! a GRU, the DCGAN, MLP-GAN and SpecGAN generators, a ViT, two
+//! encoder-decoder Transformers), written as parity fixtures
 //! (shared/parity/FORMAT.md) holding the Rust model's inputs and outputs.
 //! The Rust parity checker reads the LeNet-5, LSTM, RNN and GRU fixtures back
 //! through the PyTorch-name loaders and must reproduce the outputs;
 //! `python tools/parity/check_exported.py <folder>` has PyTorch do the same
-//! for all eight (docs/architecture.md, "PyTorch in and out").
+//! for all of them (docs/architecture.md, "PyTorch in and out").
 
-use burn::module::RunningState;
+use burn::module::{Module, ModuleMapper, Param, RunningState};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use dl_cnn::models::ImageClassifier;
 use dl_cnn::models::lenet::LeNet5Config;
@@ -17,8 +18,12 @@ use dl_core::testing::{device, rng_lock, temp_dir};
 use dl_core::weights::{StateDict, StateDictWriter};
 use dl_gan::Generator;
 use dl_gan::models::dcgan::DcganConfig;
+use dl_gan::models::mlp::MlpGanConfig;
+use dl_gan::models::specgan::SpecGanConfig;
 use dl_lstm::LstmConfig;
 use dl_rnn::{GruConfig, Nonlinearity, RnnConfig};
+use dl_transformer::ffn::Activation;
+use dl_transformer::{TransformerSeq2SeqConfig, VitConfig};
 use serde_json::json;
 
 const NOTES: &str = "exported from a Rust model by tests/pytorch_export.rs";
@@ -190,6 +195,121 @@ fn models_export_with_pytorch_names_as_fixtures() {
     w.put("output", y).unwrap();
     write_fixture(&dir, "x_textcnn", "dl_textcnn", textcnn_config, &["tokens"], &["output"], 1e-5, NOTES, &w).unwrap();
 
+    // The MLP-GAN generator (conditional, tanh output) and a SpecGAN generator
+    // (two up-sampling steps on a 16 x 8 spectrogram, random statistics).
+    let config = json!({"latent_dim": 5, "hidden": 7, "layers": 2, "data_dim": 3, "num_classes": 4, "tanh": true});
+    let mlp = MlpGanConfig::new()
+        .with_latent_dim(5)
+        .with_hidden(7)
+        .with_layers(2)
+        .with_data_dim(3)
+        .with_num_classes(Some(4))
+        .with_tanh_output(true)
+        .init(&d)
+        .unwrap()
+        .generator;
+    let z = Tensor::<2>::random([4, 5], normal, &d);
+    let labels = [3i64, 0, 1, 3];
+    let y = mlp.forward(z.clone(), Some(Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [4]), &d)));
+    let mut w = StateDictWriter::new();
+    dl_gan::pytorch::put_mlp_generator(&mlp, &mut w, "param.").unwrap();
+    w.put("z", z).unwrap();
+    w.put_i64("labels", &[4], &labels).unwrap();
+    w.put("output", y).unwrap();
+    write_fixture(&dir, "x_mlp_generator", "dl_mlp_generator", config, &["z", "labels"], &["output"], 1e-5, NOTES, &w)
+        .unwrap();
+
+    let config = json!({"latent_dim": 6, "bins": 16, "frames": 8, "channels": [8, 4], "num_classes": 3});
+    let mut spec = SpecGanConfig::new()
+        .with_latent_dim(6)
+        .with_bins(16)
+        .with_frames(8)
+        .with_channels(vec![8, 4])
+        .with_num_classes(Some(3))
+        .init(&d)
+        .unwrap()
+        .generator;
+    for bn in &mut spec.norms {
+        randomise_statistics(bn, &d);
+    }
+    let z = Tensor::<2>::random([3, 6], normal, &d);
+    let labels = [2i64, 0, 1];
+    let y = spec.forward(z.clone(), Some(Tensor::<1, Int>::from_data(TensorData::new(labels.to_vec(), [3]), &d)));
+    let mut w = StateDictWriter::new();
+    dl_gan::pytorch::put_spec_generator(&spec, &mut w, "param.").unwrap();
+    w.put("z", z).unwrap();
+    w.put_i64("labels", &[3], &labels).unwrap();
+    w.put("output", y).unwrap();
+    write_fixture(
+        &dir,
+        "x_spec_generator",
+        "dl_spec_generator",
+        config,
+        &["z", "labels"],
+        &["output"],
+        1e-5,
+        NOTES,
+        &w,
+    )
+    .unwrap();
+
+    // A ViT and two encoder-decoder Transformers (pre-norm ReLU, post-norm
+    // GELU; padded sources), every parameter moved off its initial value so
+    // that a swapped norm or projection shows.
+    let config = json!({"channels": 2, "image_size": 8, "patch_size": 4, "num_classes": 3, "d_model": 12,
+                        "layers": 2, "heads": 3, "d_ff": 20});
+    let vit = VitConfig::new(2, 8, 4, 3)
+        .with_d_model(12)
+        .with_layers(2)
+        .with_heads(3)
+        .with_d_ff(20)
+        .init(&d)
+        .unwrap()
+        .map(&mut Jitter);
+    let x = Tensor::<4>::random([2, 2, 8, 8], normal, &d);
+    let mut w = StateDictWriter::new();
+    dl_transformer::pytorch::put_vit(&vit, &mut w, "param.").unwrap();
+    w.put("input", x.clone()).unwrap();
+    w.put("output", vit.forward(x).unwrap()).unwrap();
+    write_fixture(&dir, "x_vit", "dl_vit", config, &["input"], &["output"], 1e-5, NOTES, &w).unwrap();
+
+    for (name, norm_first, activation) in
+        [("x_seq2seq_pre", true, Activation::Relu), ("x_seq2seq_post", false, Activation::Gelu)]
+    {
+        let config = json!({"src_vocab": 11, "tgt_vocab": 9, "d_model": 8, "n_heads": 2, "d_ff": 16,
+                            "encoder_layers": 2, "decoder_layers": 2, "norm_first": norm_first,
+                            "activation": if norm_first { "relu" } else { "gelu" }});
+        let m = TransformerSeq2SeqConfig::new(11, 9)
+            .with_d_model(8)
+            .with_n_heads(2)
+            .with_d_ff(16)
+            .with_encoder_layers(2)
+            .with_decoder_layers(2)
+            .with_dropout(0.0)
+            .with_norm_first(norm_first)
+            .with_activation(activation)
+            .init(&d)
+            .unwrap()
+            .map(&mut Jitter);
+        let (src, lengths, tgt) = ([1i64, 4, 7, 10, 2, 5, 3, 8, 6, 9, 0, 0], [6i64, 4], [2i64, 5, 1, 8, 0, 7, 3, 4]);
+        let memory = m.encode(Tensor::<2, Int>::from_data(TensorData::new(src.to_vec(), [2, 6]), &d), &[6, 4]).unwrap();
+        let (logits, _) =
+            m.decode(Tensor::<2, Int>::from_data(TensorData::new(tgt.to_vec(), [2, 4]), &d), &memory, None).unwrap();
+        let mut w = StateDictWriter::new();
+        dl_transformer::pytorch::put_seq2seq(&m, &mut w, "param.").unwrap();
+        assert_eq!(w.keys().iter().any(|k| k.ends_with("encoder.norm.weight")), norm_first);
+        w.put_i64("src", &[2, 6], &src).unwrap();
+        w.put_i64("src_lengths", &[2], &lengths).unwrap();
+        w.put_i64("tgt", &[2, 4], &tgt).unwrap();
+        w.put("output", logits).unwrap();
+        write_fixture(&dir, name, "dl_seq2seq", config, &["src", "src_lengths", "tgt"], &["output"], 1e-5, NOTES, &w)
+            .unwrap();
+    }
+    // Grouped-query attention and a SwiGLU feed-forward have no PyTorch layer to go to.
+    let gqa = dl_transformer::AttentionConfig::new(8, 4).with_n_kv_heads(Some(2)).init(&d).unwrap();
+    let e = dl_transformer::pytorch::put_mha(&gqa, &mut StateDictWriter::new(), "attn.").unwrap_err();
+    assert!(e.to_string().contains("attn."), "{e}");
+
     // Read back through the loaders by PyTorch names: the same outputs.
     let mut registry = Registry::new();
     dl_cnn::parity::register(&mut registry);
@@ -204,6 +324,15 @@ fn models_export_with_pytorch_names_as_fixtures() {
     // A fixture naming a tensor it does not hold is refused.
     let e = write_fixture(&dir, "x_bad", "lstm", json!({}), &["input", "h0"], &["output"], 1e-5, NOTES, &w);
     assert!(e.is_err());
+}
+
+/// Adds uniform noise in [-0.3, 0.3] to every parameter (LayerNorm's ones and zeros included).
+struct Jitter;
+
+impl ModuleMapper for Jitter {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.clone() + t.random_like(Distribution::Uniform(-0.3, 0.3)))
+    }
 }
 
 /// Batch-norm running statistics that are not the defaults (mean 0, variance 1).

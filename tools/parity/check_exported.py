@@ -4,7 +4,8 @@
 Reads every fixture (`<name>.json` + `<name>.safetensors`, the format of
 shared/parity/FORMAT.md) in the folders given, builds the PyTorch module of
 its `module` kind from `config` (the kinds of make_fixtures.py, plus
-the modules below: `dcgan_generator`, `dl_resnet`, `dl_vgg`, `dl_textcnn`), loads the `param.*` tensors with
+the modules below: `dcgan_generator`, `dl_resnet`, `dl_vgg`, `dl_textcnn`,
+`dl_mlp_generator`, `dl_spec_generator`, `dl_vit`, `dl_seq2seq`), loads the `param.*` tensors with
 `load_state_dict(strict=True)` (every key present, none left over), runs the
 inputs through it in eval mode and compares its outputs with the ones the
 Rust model computed. The fixtures come from the test
@@ -131,7 +132,112 @@ class TextCnn(nn.Module):
         return self.fc(torch.cat([F.relu(c(x)).amax(2) for c in self.convs], 1))
 
 
-MODULES = {"dcgan_generator": DcGenerator, "dl_resnet": ResNet, "dl_vgg": Vgg, "dl_textcnn": TextCnn}
+class MlpGenerator(nn.Module):
+    """dl_gan's MLP generator: [z, embed(y)] -> (Linear, ReLU) x layers -> Linear (-> tanh)."""
+
+    def __init__(self, latent_dim, hidden, layers, data_dim, num_classes=None, tanh=False):
+        super().__init__()
+        n = num_classes or 0
+        self.hidden = nn.ModuleList(nn.Linear(latent_dim + n if i == 0 else hidden, hidden) for i in range(layers))
+        self.out = nn.Linear(hidden, data_dim)
+        self.embed = nn.Embedding(n, n) if num_classes else None
+        self.tanh = tanh
+
+    def forward(self, z, labels=None):
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], 1)
+        for layer in self.hidden:
+            z = F.relu(layer(z))
+        z = self.out(z)
+        return torch.tanh(z) if self.tanh else z
+
+
+class SpecGenerator(nn.Module):
+    """dl_gan's SpecGAN generator: Linear to the smallest maps, then 4x4 stride-2 up-sampling steps."""
+
+    def __init__(self, latent_dim, bins, frames, channels, num_classes=None):
+        super().__init__()
+        n = num_classes or 0
+        f = 2 ** len(channels)
+        self.shape = (channels[0], bins // f, frames // f)
+        self.fc = nn.Linear(latent_dim + n, channels[0] * (bins // f) * (frames // f))
+        self.norms = nn.ModuleList(nn.BatchNorm2d(c) for c in channels)
+        outs = channels[1:] + [1]
+        self.ups = nn.ModuleList(nn.ConvTranspose2d(i, o, 4, 2, 1) for i, o in zip(channels, outs))
+        self.embed = nn.Embedding(n, n) if num_classes else None
+
+    def forward(self, z, labels=None):
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], 1)
+        x = F.relu(self.norms[0](self.fc(z).view(z.shape[0], *self.shape)))
+        for i, up in enumerate(self.ups):
+            x = up(x)
+            if i + 1 < len(self.ups):
+                x = F.relu(self.norms[i + 1](x))
+        return torch.tanh(x).flatten(1)
+
+
+class Vit(nn.Module):
+    """dl_transformer's ViT: patch convolution, [CLS] + learned positions, pre-norm GELU encoder."""
+
+    def __init__(self, channels, image_size, patch_size, num_classes, d_model, layers, heads, d_ff):
+        super().__init__()
+        patches = (image_size // patch_size) ** 2
+        self.patch = nn.Conv2d(channels, d_model, patch_size, patch_size)
+        self.cls = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.positions = nn.Parameter(torch.zeros(1, patches + 1, d_model))
+        layer = nn.TransformerEncoderLayer(d_model, heads, d_ff, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, num_classes)
+
+    def forward(self, images):
+        x = self.patch(images).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], 1) + self.positions
+        return self.head(self.norm(self.encoder(x))[:, 0])
+
+
+def sinusoidal(length, d):
+    """Vaswani et al.'s table with sin on even and cos on odd features (dl_transformer::position)."""
+    pos = torch.arange(length, dtype=torch.float64)[:, None]
+    i = (torch.arange(d) // 2).to(torch.float64)
+    angle = pos / 10000 ** (2 * i / d)
+    return torch.where(torch.arange(d) % 2 == 0, angle.sin(), angle.cos()).float()
+
+
+class Seq2Seq(nn.Module):
+    """dl_transformer's encoder-decoder: embeddings x sqrt(d) + sinusoidal positions, nn.Transformer's
+    stacks (final norms in pre-norm stacks only), a linear output."""
+
+    def __init__(self, src_vocab, tgt_vocab, d_model, n_heads, d_ff, encoder_layers, decoder_layers, norm_first,
+                 activation):
+        super().__init__()
+        self.d = d_model
+        self.src_embed = nn.Embedding(src_vocab, d_model)
+        self.tgt_embed = nn.Embedding(tgt_vocab, d_model)
+        kw = dict(dropout=0.0, activation=activation, batch_first=True, norm_first=norm_first)
+        self.encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model, n_heads, d_ff, **kw), encoder_layers,
+                                             norm=nn.LayerNorm(d_model) if norm_first else None,
+                                             enable_nested_tensor=False)
+        self.decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(d_model, n_heads, d_ff, **kw), decoder_layers,
+                                             norm=nn.LayerNorm(d_model) if norm_first else None)
+        self.output = nn.Linear(d_model, tgt_vocab)
+
+    def embed(self, table, ids):
+        return table(ids) * self.d ** 0.5 + sinusoidal(ids.shape[1], self.d)
+
+    def forward(self, src, src_lengths, tgt):
+        pad = torch.arange(src.shape[1])[None, :] >= src_lengths[:, None]
+        memory = self.encoder(self.embed(self.src_embed, src), src_key_padding_mask=pad)
+        causal = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
+        x = self.decoder(self.embed(self.tgt_embed, tgt), memory, tgt_mask=causal, memory_key_padding_mask=pad)
+        return self.output(x)
+
+
+MODULES = {"dcgan_generator": DcGenerator, "dl_resnet": ResNet, "dl_vgg": Vgg, "dl_textcnn": TextCnn,
+           "dl_mlp_generator": MlpGenerator, "dl_spec_generator": SpecGenerator, "dl_vit": Vit, "dl_seq2seq": Seq2Seq}
+GENERATORS = ("dcgan_generator", "dl_mlp_generator", "dl_spec_generator")
 
 
 @torch.no_grad()
@@ -147,7 +253,7 @@ def check(json_path):
     module.load_state_dict(params, strict=True)
     module.eval()
     x = {name: tensors[name] for name in fx["inputs"]}
-    if kind == "dcgan_generator":
+    if kind in GENERATORS:
         got = {"output": module(x["z"], x.get("labels"))}
     elif kind in MODULES:
         got = {"output": module(*x.values())}

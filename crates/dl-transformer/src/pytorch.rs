@@ -1,13 +1,21 @@
 //! PyTorch's `nn.MultiheadAttention`, `nn.TransformerEncoderLayer` and
-//! `nn.TransformerDecoderLayer` state dicts into this crate's layers.
+//! `nn.TransformerDecoderLayer` state dicts into this crate's layers, and
+//! the way out: these layers, the ViT and the encoder-decoder Transformer
+//! written under the names of their PyTorch modules (`VitModule` and
+//! `Seq2SeqModule` in `tools/parity/check_exported.py`).
+
+use std::path::Path;
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 use crate::attention::Attention;
+use crate::ffn::{Activation, FeedForward};
 use crate::layer::{DecoderLayer, EncoderLayer};
-use dl_core::weights::{TensorSource, expect, load_linear};
+use crate::models::seq2seq::TransformerSeq2Seq;
+use crate::models::vit::Vit;
+use dl_core::weights::{StateDictWriter, TensorSource, expect, load_linear};
 use dl_core::{Error, Result};
 
 /// Rows `rows` of PyTorch's packed `in_proj_weight` `[3E, E]` (and `in_proj_bias`) into `l`.
@@ -100,4 +108,110 @@ pub fn load_decoder_layer<S: TensorSource>(
     l.norm2 = load_norm(l.norm2, src, &format!("{p}norm2"), device)?;
     l.norm3 = load_norm(l.norm3, src, &format!("{p}norm3"), device)?;
     Ok(l)
+}
+
+/// Writes `a` as `nn.MultiheadAttention` under `prefix`: `in_proj_weight`
+/// `[3E, E]` (rows `[W_q; W_k; W_v]`), `in_proj_bias` when the projections
+/// have biases, `out_proj.*`.
+pub fn put_mha(a: &Attention, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
+    if a.n_kv_heads() != a.n_heads() {
+        return Err(Error::Invalid(format!(
+            "{prefix}: nn.MultiheadAttention has one key/value head per query head, this layer {} for {}",
+            a.n_kv_heads(),
+            a.n_heads()
+        )));
+    }
+    let [q, k, v] = [&a.query, &a.key, &a.value];
+    // burn stores `[in, out]`, PyTorch `[out, in]`: each block transposed, then stacked by rows.
+    let weights: Vec<Tensor<2>> = [q, k, v].iter().map(|l| l.weight.val().transpose()).collect();
+    w.put(format!("{prefix}in_proj_weight"), Tensor::cat(weights, 0))?;
+    match [q, k, v].map(|l| l.bias.as_ref().map(|b| b.val())) {
+        [Some(bq), Some(bk), Some(bv)] => w.put(format!("{prefix}in_proj_bias"), Tensor::cat(vec![bq, bk, bv], 0))?,
+        [None, None, None] => {}
+        _ => return Err(Error::Invalid(format!("{prefix}: the query, key and value projections differ in bias"))),
+    }
+    w.put_linear(&format!("{prefix}out_proj.weight"), &format!("{prefix}out_proj.bias"), &a.output)
+}
+
+fn put_norm(ln: &LayerNorm, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
+    w.put(format!("{prefix}.weight"), ln.gamma.val())?;
+    match &ln.beta {
+        Some(b) => w.put(format!("{prefix}.bias"), b.val()),
+        None => Ok(()),
+    }
+}
+
+fn put_ffn(f: &FeedForward, w: &mut StateDictWriter, p: &str) -> Result<()> {
+    let (Some(inner), Activation::Relu | Activation::Gelu) = (&f.inner, f.activation()) else {
+        return Err(Error::Invalid(format!(
+            "{p}: PyTorch's Transformer layers have a ReLU or exact-GELU MLP, this one is {:?}",
+            f.activation()
+        )));
+    };
+    w.put_linear(&format!("{p}linear1.weight"), &format!("{p}linear1.bias"), inner)?;
+    w.put_linear(&format!("{p}linear2.weight"), &format!("{p}linear2.bias"), &f.down)
+}
+
+/// Writes `l` as `nn.TransformerEncoderLayer` under `prefix`.
+pub fn put_encoder_layer(l: &EncoderLayer, w: &mut StateDictWriter, p: &str) -> Result<()> {
+    put_mha(&l.self_attn, w, &format!("{p}self_attn."))?;
+    put_ffn(&l.ffn, w, p)?;
+    put_norm(&l.norm1, w, &format!("{p}norm1"))?;
+    put_norm(&l.norm2, w, &format!("{p}norm2"))
+}
+
+/// Writes `l` as `nn.TransformerDecoderLayer` under `prefix`.
+pub fn put_decoder_layer(l: &DecoderLayer, w: &mut StateDictWriter, p: &str) -> Result<()> {
+    put_mha(&l.self_attn, w, &format!("{p}self_attn."))?;
+    put_mha(&l.cross_attn, w, &format!("{p}multihead_attn."))?;
+    put_ffn(&l.ffn, w, p)?;
+    put_norm(&l.norm1, w, &format!("{p}norm1"))?;
+    put_norm(&l.norm2, w, &format!("{p}norm2"))?;
+    put_norm(&l.norm3, w, &format!("{p}norm3"))
+}
+
+/// Writes a ViT: `patch` (`nn.Conv2d`), `cls` `[1, 1, d]`, `positions`
+/// `[1, N + 1, d]`, `encoder.layers.{i}` (`nn.TransformerEncoder` of
+/// pre-norm GELU layers), `norm`, `head`.
+pub fn put_vit(m: &Vit, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
+    w.put_conv2d(&format!("{prefix}patch."), &m.patch)?;
+    w.put(format!("{prefix}cls"), m.cls.val())?;
+    w.put(format!("{prefix}positions"), m.positions.val())?;
+    for (i, l) in m.layers.iter().enumerate() {
+        put_encoder_layer(l, w, &format!("{prefix}encoder.layers.{i}."))?;
+    }
+    put_norm(&m.norm, w, &format!("{prefix}norm"))?;
+    w.put_linear(&format!("{prefix}head.weight"), &format!("{prefix}head.bias"), &m.head)
+}
+
+/// Saves a ViT as a `.safetensors` state dict (names of [`put_vit`]).
+pub fn save_vit(m: &Vit, path: impl AsRef<Path>) -> Result<()> {
+    StateDictWriter::save_to(path, |w| put_vit(m, w, ""))
+}
+
+/// Writes the encoder-decoder Transformer: `src_embed`, `tgt_embed`
+/// (`nn.Embedding`), `encoder.layers.{i}` and `decoder.layers.{i}` (as in
+/// `nn.Transformer`), `encoder.norm` and `decoder.norm` (pre-norm stacks
+/// only), `output`.
+pub fn put_seq2seq(m: &TransformerSeq2Seq, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
+    w.put(format!("{prefix}src_embed.weight"), m.src_embed.weight.val())?;
+    w.put(format!("{prefix}tgt_embed.weight"), m.tgt_embed.weight.val())?;
+    for (i, l) in m.encoder.iter().enumerate() {
+        put_encoder_layer(l, w, &format!("{prefix}encoder.layers.{i}."))?;
+    }
+    for (i, l) in m.decoder.iter().enumerate() {
+        put_decoder_layer(l, w, &format!("{prefix}decoder.layers.{i}."))?;
+    }
+    if let Some(n) = &m.encoder_norm {
+        put_norm(n, w, &format!("{prefix}encoder.norm"))?;
+    }
+    if let Some(n) = &m.decoder_norm {
+        put_norm(n, w, &format!("{prefix}decoder.norm"))?;
+    }
+    w.put_linear(&format!("{prefix}output.weight"), &format!("{prefix}output.bias"), &m.output)
+}
+
+/// Saves the encoder-decoder Transformer as a `.safetensors` state dict (names of [`put_seq2seq`]).
+pub fn save_seq2seq(m: &TransformerSeq2Seq, path: impl AsRef<Path>) -> Result<()> {
+    StateDictWriter::save_to(path, |w| put_seq2seq(m, w, ""))
 }
