@@ -21,7 +21,7 @@ use crate::models::bert::{Bert, BertConfig};
 use crate::models::gpt::{Gpt, GptConfig};
 use crate::models::llama::{Llama, LlamaConfig};
 use crate::position::Llama3RopeScaling;
-use dl_core::weights::{KeyMap, SafetensorsFiles, StateDict, TensorSource, expect, load_linear};
+use dl_core::weights::{StateDict, TensorSource, expect, load_linear};
 use dl_core::{Error, ModelConfig, Result};
 
 // ----- config.json -----
@@ -424,29 +424,12 @@ pub fn checkpoint_dir(explicit: Option<&Path>, data: &dl_core::data::DataDirs, n
     })
 }
 
-/// `transformers`' BERT names as [`Bert`]'s module paths.
-pub fn bert_key_map() -> KeyMap {
-    KeyMap::pytorch(&[
-        (r"^bert\.", ""),
-        (r"^embeddings\.LayerNorm\.", "embeddings_norm."),
-        (r"^embeddings\.(word|position|token_type)_embeddings\.", "${1}_embeddings."),
-        (r"^encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", "layers.$1.self_attn.$2."),
-        (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", "layers.$1.self_attn.output."),
-        (r"^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", "layers.$1.norm1."),
-        (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", "layers.$1.ffn.inner."),
-        (r"^encoder\.layer\.(\d+)\.output\.dense\.", "layers.$1.ffn.down."),
-        (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", "layers.$1.norm2."),
-        (r"^pooler\.dense\.", "pooler."),
-    ])
-    .ignoring(&["embeddings.position_ids"])
-}
-
-/// A BERT checkpoint folder (`config.json`, `model.safetensors`), through burn-store.
+/// A BERT checkpoint folder (`config.json`, `model.safetensors`).
 pub fn bert_from_dir(dir: &Path, device: &Device) -> Result<(BertConfig, Bert)> {
     let config = bert_config(&read_config(dir)?)?;
-    let map = bert_key_map();
-    let mut files = SafetensorsFiles::open(&[dir.join("model.safetensors")], &map)?;
-    let bert = files.load_into(config.init(device)?, &map, &[])?;
+    let weights = read_weights(dir)?;
+    let bert = load_bert(config.init(device)?, &weights, device)?;
+    weights.check_all_used(&[])?;
     Ok((config, bert))
 }
 

@@ -18,9 +18,6 @@ use safetensors::Dtype;
 
 use crate::{Error, Result};
 
-mod store;
-pub use store::{KeyMap, SafetensorsFiles};
-
 /// Tensors by PyTorch state-dict key.
 pub trait TensorSource {
     /// Whether `key` is present.
@@ -150,29 +147,6 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// The shards of a sharded checkpoint's index (`model.safetensors.index.json`):
-/// its `weight_map`, as the keys each shard file must hold. Shard names
-/// must be plain file names (beside the index).
-pub(crate) fn shard_map(index: &Path) -> Result<BTreeMap<String, BTreeSet<String>>> {
-    let json: serde_json::Value = crate::config::load_json(index)?;
-    let map = json
-        .get("weight_map")
-        .and_then(serde_json::Value::as_object)
-        .ok_or_else(|| Error::data(index, "weight_map", "missing or not an object"))?;
-    let mut by_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (key, file) in map {
-        let file = file
-            .as_str()
-            .filter(|f| !f.is_empty() && Path::new(f).file_name() == Some(std::ffi::OsStr::new(f)) && *f != "..")
-            .ok_or_else(|| Error::data(index, format!("weight_map[{key:?}]"), format!("{file} is not a file name")))?;
-        by_file.entry(file.to_string()).or_default().insert(key.clone());
-    }
-    if by_file.is_empty() {
-        return Err(Error::data(index, "weight_map", "names no tensor"));
-    }
-    Ok(by_file)
-}
-
 impl StateDict {
     /// Reads every floating-point tensor of `path`; other float widths than
     /// F32/F16/BF16 are an error naming the key.
@@ -238,7 +212,24 @@ impl StateDict {
     /// file names beside the index.
     pub fn load_sharded(index: impl AsRef<Path>) -> Result<Self> {
         let index = index.as_ref();
-        let by_file = shard_map(index)?;
+        let json: serde_json::Value = crate::config::load_json(index)?;
+        let map = json
+            .get("weight_map")
+            .and_then(serde_json::Value::as_object)
+            .ok_or_else(|| Error::data(index, "weight_map", "missing or not an object"))?;
+        let mut by_file: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (key, file) in map {
+            let file = file
+                .as_str()
+                .filter(|f| !f.is_empty() && Path::new(f).file_name() == Some(std::ffi::OsStr::new(f)) && *f != "..")
+                .ok_or_else(|| {
+                    Error::data(index, format!("weight_map[{key:?}]"), format!("{file} is not a file name"))
+                })?;
+            by_file.entry(file).or_default().insert(key);
+        }
+        if by_file.is_empty() {
+            return Err(Error::data(index, "weight_map", "names no tensor"));
+        }
         let dir = index.parent().unwrap_or(Path::new("."));
         let mut merged = Self {
             path: index.to_path_buf(),
@@ -247,8 +238,7 @@ impl StateDict {
             buffers: Vec::new(),
             used: RefCell::default(),
         };
-        for (file, keys) in &by_file {
-            let keys: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+        for (file, keys) in by_file {
             let shard = Self::load(dir.join(file))?;
             let held: BTreeSet<&str> = shard.shapes.keys().chain(&shard.buffers).map(String::as_str).collect();
             if let Some(k) = keys.difference(&held).next() {
