@@ -1,7 +1,7 @@
 //! Models exported with PyTorch's parameter names (LeNet-5, ResNet, VGG,
 //! TextCNN, a stacked bidirectional LSTM with projections, an Elman RNN and
 //! a GRU, the DCGAN, MLP-GAN and SpecGAN generators, a ViT, two
-//! encoder-decoder Transformers), written as parity fixtures
+//! encoder-decoder Transformers, the LSTM attention encoder-decoder), written as parity fixtures
 //! (shared/parity/FORMAT.md) holding the Rust model's inputs and outputs.
 //! The Rust parity checker reads the LeNet-5, LSTM, RNN and GRU fixtures back
 //! through the PyTorch-name loaders and must reproduce the outputs;
@@ -305,6 +305,52 @@ fn models_export_with_pytorch_names_as_fixtures() {
         write_fixture(&dir, name, "dl_seq2seq", config, &["src", "src_lengths", "tgt"], &["output"], 1e-5, NOTES, &w)
             .unwrap();
     }
+    // The LSTM attention encoder-decoder (a 2-layer bidirectional encoder, a
+    // 2-layer decoder), additive and multiplicative, on padded sources.
+    for (name, additive) in [("x_lstm_seq2seq_additive", true), ("x_lstm_seq2seq_mult", false)] {
+        let attention =
+            if additive { dl_lstm::AttentionKind::Additive } else { dl_lstm::AttentionKind::Multiplicative };
+        let config = json!({"src_vocab": 11, "tgt_vocab": 9, "embed": 4, "tgt_embed": 3, "enc_hidden": 5,
+                            "enc_layers": 2, "dec_hidden": 6, "dec_layers": 2, "additive": additive,
+                            "attention_dim": 7});
+        let m = dl_lstm::Seq2SeqConfig {
+            encoder: LstmConfig::new(4, 5).with_num_layers(2).with_bidirectional(true),
+            decoder: LstmConfig::new(3 + 6, 6).with_num_layers(2),
+            head: dl_lstm::Seq2SeqHeadConfig::new(11, 9).with_attention(attention).with_attention_dim(7),
+        }
+        .init(&d)
+        .unwrap();
+        let (src, lengths, tgt) = ([1i64, 4, 7, 10, 2, 5, 3, 8, 6, 9, 0, 0], [6i64, 4], [2i64, 5, 1, 8, 0, 7, 3, 4]);
+        let (enc, mut state) =
+            m.encode(Tensor::<2, Int>::from_data(TensorData::new(src.to_vec(), [2, 6]), &d), &[6, 4]).unwrap();
+        let mut steps = Vec::new();
+        for t in 0..4 {
+            let prev = Tensor::<1, Int>::from_data(TensorData::new(vec![tgt[t], tgt[4 + t]], [2]), &d);
+            let (logits, _, next) = m.decode_step(prev, state, &enc);
+            state = next;
+            steps.push(logits);
+        }
+        let mut w = StateDictWriter::new();
+        dl_lstm::pytorch::put_seq2seq(&m, &mut w, "param.").unwrap();
+        assert_eq!(w.keys().iter().any(|k| k.contains("attn_v")), additive);
+        w.put_i64("src", &[2, 6], &src).unwrap();
+        w.put_i64("src_lengths", &[2], &lengths).unwrap();
+        w.put_i64("tgt", &[2, 4], &tgt).unwrap();
+        w.put("output", Tensor::stack::<3>(steps, 1)).unwrap();
+        write_fixture(
+            &dir,
+            name,
+            "dl_lstm_seq2seq",
+            config,
+            &["src", "src_lengths", "tgt"],
+            &["output"],
+            1e-5,
+            NOTES,
+            &w,
+        )
+        .unwrap();
+    }
+
     // Grouped-query attention and a SwiGLU feed-forward have no PyTorch layer to go to.
     let gqa = dl_transformer::AttentionConfig::new(8, 4).with_n_kv_heads(Some(2)).init(&d).unwrap();
     let e = dl_transformer::pytorch::put_mha(&gqa, &mut StateDictWriter::new(), "attn.").unwrap_err();

@@ -5,7 +5,7 @@ Reads every fixture (`<name>.json` + `<name>.safetensors`, the format of
 shared/parity/FORMAT.md) in the folders given, builds the PyTorch module of
 its `module` kind from `config` (the kinds of make_fixtures.py, plus
 the modules below: `dcgan_generator`, `dl_resnet`, `dl_vgg`, `dl_textcnn`,
-`dl_mlp_generator`, `dl_spec_generator`, `dl_vit`, `dl_seq2seq`), loads the `param.*` tensors with
+`dl_mlp_generator`, `dl_spec_generator`, `dl_vit`, `dl_seq2seq`, `dl_lstm_seq2seq`), loads the `param.*` tensors with
 `load_state_dict(strict=True)` (every key present, none left over), runs the
 inputs through it in eval mode and compares its outputs with the ones the
 Rust model computed. The fixtures come from the test
@@ -235,8 +235,56 @@ class Seq2Seq(nn.Module):
         return self.output(x)
 
 
+class LstmSeq2Seq(nn.Module):
+    """dl_lstm's attention encoder-decoder: a bidirectional nn.LSTM encoder (packed by length), a tanh
+    bridge from its top layer's final states to every decoder layer, an nn.LSTM decoder stepped one token
+    at a time on [embedding; previous attentional vector], additive or multiplicative attention,
+    tanh(combine([context; state])) as the attentional vector, a linear output."""
+
+    def __init__(self, src_vocab, tgt_vocab, embed, tgt_embed, enc_hidden, enc_layers, dec_hidden, dec_layers,
+                 additive, attention_dim):
+        super().__init__()
+        he, k = 2 * enc_hidden, attention_dim if additive else dec_hidden
+        self.src_embedding = nn.Embedding(src_vocab, embed)
+        self.tgt_embedding = nn.Embedding(tgt_vocab, tgt_embed)
+        self.encoder = nn.LSTM(embed, enc_hidden, enc_layers, batch_first=True, bidirectional=True)
+        self.decoder = nn.LSTM(tgt_embed + dec_hidden, dec_hidden, dec_layers, batch_first=True)
+        self.bridge = nn.Linear(he, dec_hidden)
+        self.attn_key = nn.Linear(he, k, bias=additive)
+        self.attn_query = nn.Linear(dec_hidden, k, bias=False) if additive else None
+        self.attn_v = nn.Linear(k, 1, bias=False) if additive else None
+        self.combine = nn.Linear(he + dec_hidden, dec_hidden)
+        self.output = nn.Linear(dec_hidden, tgt_vocab)
+        self.dec_layers = dec_layers
+
+    def forward(self, src, src_lengths, tgt):
+        packed = nn.utils.rnn.pack_padded_sequence(self.src_embedding(src), src_lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        out, (h_n, _) = self.encoder(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=src.shape[1])
+        keys = self.attn_key(out)
+        mask = (torch.arange(src.shape[1])[None, :] >= src_lengths[:, None]).float() * -1e9
+        h = torch.tanh(self.bridge(torch.cat([h_n[-2], h_n[-1]], 1)))[None].repeat(self.dec_layers, 1, 1)
+        state = (h, torch.zeros_like(h))
+        feed = torch.zeros(src.shape[0], h.shape[2])
+        logits = []
+        for t in range(tgt.shape[1]):
+            x = torch.cat([self.tgt_embedding(tgt[:, t]), feed], 1)[:, None]
+            y, state = self.decoder(x, state)
+            q = y[:, 0]
+            if self.attn_v is not None:
+                scores = self.attn_v(torch.tanh(keys + self.attn_query(q)[:, None])).squeeze(2)
+            else:
+                scores = (keys @ q[:, :, None]).squeeze(2)
+            attn = F.softmax(scores + mask, 1)
+            feed = torch.tanh(self.combine(torch.cat([(attn[:, None] @ out).squeeze(1), q], 1)))
+            logits.append(self.output(feed))
+        return torch.stack(logits, 1)
+
+
 MODULES = {"dcgan_generator": DcGenerator, "dl_resnet": ResNet, "dl_vgg": Vgg, "dl_textcnn": TextCnn,
-           "dl_mlp_generator": MlpGenerator, "dl_spec_generator": SpecGenerator, "dl_vit": Vit, "dl_seq2seq": Seq2Seq}
+           "dl_mlp_generator": MlpGenerator, "dl_spec_generator": SpecGenerator, "dl_vit": Vit, "dl_seq2seq": Seq2Seq,
+           "dl_lstm_seq2seq": LstmSeq2Seq}
 GENERATORS = ("dcgan_generator", "dl_mlp_generator", "dl_spec_generator")
 
 

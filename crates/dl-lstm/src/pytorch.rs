@@ -1,4 +1,6 @@
-//! PyTorch `nn.LSTM` weights in and out.
+//! PyTorch `nn.LSTM` weights in and out, and the LSTM attention
+//! encoder-decoder written under the names of its PyTorch twin
+//! (`LstmSeq2Seq` in `tools/parity/check_exported.py`).
 //!
 //! PyTorch concatenates the four gate blocks in the order i, f, g, o:
 //! `weight_ih_l{k}{sfx}` `[4H, in]`, `weight_hh_l{k}{sfx}` `[4H, P]`, biases
@@ -8,8 +10,8 @@
 
 use burn::tensor::Device;
 
-use crate::Lstm;
 use crate::cell::LstmCell;
+use crate::{Lstm, Seq2Seq};
 use dl_core::Error;
 use dl_core::weights::{StateDictWriter, TensorSource, expect, load_recurrent_pair};
 
@@ -61,4 +63,35 @@ pub fn put_lstm(lstm: &Lstm, w: &mut StateDictWriter, prefix: &str) -> dl_core::
 /// (`lstm.load_state_dict(safetensors.torch.load_file(path))` in PyTorch).
 pub fn save_lstm(lstm: &Lstm, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
     StateDictWriter::save_to(path, |w| put_lstm(lstm, w, ""))
+}
+
+/// Writes the attention encoder-decoder of an LSTM encoder and an LSTM
+/// decoder: `src_embedding`, `tgt_embedding` (`nn.Embedding`), `encoder.*`
+/// and `decoder.*` (`nn.LSTM` names; the decoder is stepped one token at a
+/// time), `bridge`, `attn_key`, `attn_query` and `attn_v` (additive
+/// attention only), `combine`, `output` (`nn.Linear`).
+pub fn put_seq2seq(m: &Seq2Seq<Lstm, LstmCell>, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
+    w.put(format!("{prefix}src_embedding.weight"), m.src_embedding.weight.val())?;
+    w.put(format!("{prefix}tgt_embedding.weight"), m.tgt_embedding.weight.val())?;
+    put_lstm(&m.encoder, w, &format!("{prefix}encoder."))?;
+    put_lstm(&m.decoder, w, &format!("{prefix}decoder."))?;
+    let linears = [
+        ("bridge", Some(&m.bridge)),
+        ("attn_key", Some(&m.attn_key)),
+        ("attn_query", m.attn_query.as_ref()),
+        ("attn_v", m.attn_v.as_ref()),
+        ("combine", Some(&m.combine)),
+        ("output", Some(&m.output)),
+    ];
+    for (name, l) in linears {
+        if let Some(l) = l {
+            w.put_linear(&format!("{prefix}{name}.weight"), &format!("{prefix}{name}.bias"), l)?;
+        }
+    }
+    Ok(())
+}
+
+/// Saves the LSTM encoder-decoder as a `.safetensors` state dict (names of [`put_seq2seq`]).
+pub fn save_seq2seq(m: &Seq2Seq<Lstm, LstmCell>, path: impl AsRef<std::path::Path>) -> dl_core::Result<()> {
+    StateDictWriter::save_to(path, |w| put_seq2seq(m, w, ""))
 }
