@@ -42,8 +42,8 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "50,100,200")]
     lengths: Vec<usize>,
     /// Models, comma-separated (rnn, gru, lstm).
-    #[arg(long, value_delimiter = ',', default_value = "rnn,gru,lstm")]
-    models: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "rnn,gru,lstm")]
+    models: Vec<Family>,
     /// LSTM hidden width; the GRU and RNN widths are chosen to match its parameter count.
     #[arg(long, default_value_t = 32)]
     lstm_hidden: usize,
@@ -105,7 +105,7 @@ fn main() {
         let c = &args.common;
         let out = c.out_dir("adding_problem")?;
         let device = c.device()?;
-        let families = args.models.iter().map(|m| Family::parse(m)).collect::<dl_core::Result<Vec<_>>>()?;
+        let families = &args.models;
         let (train_n, test_n) = if c.quick { (1_000, 200) } else { (args.train_size, args.test_size) };
         // Two marked positions need two steps; validation takes half the test size.
         if let Some(t) = args.lengths.iter().find(|&&t| t < 2) {

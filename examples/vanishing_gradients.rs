@@ -45,8 +45,8 @@ struct Args {
     #[arg(long, default_value_t = 20_000)]
     train_size: usize,
     /// Models, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "rnn,gru,lstm")]
-    models: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "rnn,gru,lstm")]
+    models: Vec<Family>,
 }
 
 /// Mean over the batch of ||dLoss/dx_t|| for every step t.
@@ -143,8 +143,7 @@ fn main() {
         let head = HeadConfig::new(SequenceTask::Regress { outputs: 1 });
         let mut series = Vec::new();
         let mut rows = Vec::new();
-        for m in &args.models {
-            let family = Family::parse(m)?;
+        for &family in &args.models {
             let h = family.hidden_for_budget(2, budget);
             let data = (&train[..], &valid[..], &probe[..]);
             let head = head.clone();

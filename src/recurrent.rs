@@ -17,7 +17,7 @@ use dl_seq::SequenceEncoder;
 use dl_seq::{HeadConfig, Pooling, SequenceModel, SequenceModelConfig, SequenceTask, SeriesBatcher, SeriesSequence};
 
 /// A recurrent family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     /// Elman RNN (tanh).
@@ -38,18 +38,6 @@ impl Family {
             Family::Rnn => "rnn",
             Family::Gru => "gru",
             Family::Lstm => "lstm",
-        }
-    }
-
-    /// Parses `rnn`, `gru` or `lstm`.
-    pub fn parse(s: &str) -> Result<Family> {
-        match s {
-            "rnn" => Ok(Family::Rnn),
-            "gru" => Ok(Family::Gru),
-            "lstm" => Ok(Family::Lstm),
-            other => {
-                Err(Error::Unknown { kind: "recurrent family", value: other.into(), context: "rnn|gru|lstm".into() })
-            }
         }
     }
 
@@ -215,6 +203,5 @@ mod tests {
         }
         assert_eq!(Family::Rnn.hidden_for_budget(2, budget), 66);
         assert_eq!(Family::Gru.hidden_for_budget(2, budget), 37);
-        assert!(Family::parse("transformer").is_err());
     }
 }

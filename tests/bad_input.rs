@@ -185,4 +185,11 @@ fn sequence_examples_refuse_lengths_below_two() {
     assert!(e.contains("--lengths") && e.contains("1: each length must be at least 2"), "{e}");
     let e = fails("vanishing_gradients", &["--length", "1", "--quick"], &out);
     assert!(e.contains("--length") && e.contains("at least 2"), "{e}");
+    // An unknown model is refused by the argument parser (exit status 2), which lists the choices.
+    for name in ["adding_problem", "vanishing_gradients"] {
+        let o = Command::new(example(name)).args(["--models", "rnn,transformer", "--quick"]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(err.contains("'transformer'") && err.contains("possible values: rnn, gru, lstm"), "{name}: {err}");
+    }
 }
