@@ -193,9 +193,17 @@ fn run(args: &Args) -> Result<serde_json::Value> {
             .flat_map(|(z, m)| m.iter().chain(&z[2.min(z.len())..]).copied())
             .collect()
     };
+    // Guided: the measured slant and width alone, the other codes at their mean (0).
+    let anchored_alone: Vec<f32> = {
+        let m = measured_codes(&source_styles);
+        m.chunks(2)
+            .flat_map(|m| m.iter().copied().chain(std::iter::repeat_n(0.0, args.codes.saturating_sub(2))))
+            .collect()
+    };
     let mut ways = vec![("latent_search", &searched), ("q_head", &q_codes), ("random_codes", &random)];
     if args.guide {
         ways.insert(0, ("measured_style", &anchored));
+        ways.insert(1, ("measured_style_rest_at_mean", &anchored_alone));
     }
     let mut measured = serde_json::Map::new();
     let mut outputs = Vec::new();
