@@ -1,8 +1,8 @@
 //! PyTorch's `nn.MultiheadAttention`, `nn.TransformerEncoderLayer` and
 //! `nn.TransformerDecoderLayer` state dicts into this crate's layers, and
 //! the way out: these layers, the ViT and the encoder-decoder Transformer
-//! written under the names of their PyTorch modules (`VitModule` and
-//! `Seq2SeqModule` in `tools/parity/check_exported.py`).
+//! written under the names of their PyTorch modules (`nn.MultiheadAttention`
+//! and the layers; `Vit` and `Seq2Seq` in `tools/parity/check_exported.py`).
 
 use std::path::Path;
 
@@ -116,7 +116,7 @@ pub fn load_decoder_layer<S: TensorSource>(
 pub fn put_mha(a: &Attention, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
     if a.n_kv_heads() != a.n_heads() {
         return Err(Error::Invalid(format!(
-            "{prefix}: nn.MultiheadAttention has one key/value head per query head, this layer {} for {}",
+            "{prefix}: nn.MultiheadAttention has one key/value head per query head, this layer has {} for {}",
             a.n_kv_heads(),
             a.n_heads()
         )));
