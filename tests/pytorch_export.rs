@@ -272,6 +272,18 @@ fn models_export_with_pytorch_names_as_fixtures() {
     w.put("input", x.clone()).unwrap();
     w.put("output", vit.forward(x).unwrap()).unwrap();
     write_fixture(&dir, "x_vit", "dl_vit", config, &["input"], &["output"], 1e-5, NOTES, &w).unwrap();
+    // Saved, then loaded into a fresh ViT by the same names: the same outputs
+    // (to rounding: the loaded weights lie in another layout), every tensor used.
+    let path = dir.join("vit_round_trip.safetensors");
+    dl_transformer::pytorch::save_vit(&vit, &path).unwrap();
+    let sd = StateDict::load(&path).unwrap();
+    let fresh =
+        VitConfig::new(2, 8, 4, 3).with_d_model(12).with_layers(2).with_heads(3).with_d_ff(20).init(&d).unwrap();
+    let back = dl_transformer::pytorch::load_vit(fresh, &sd, "", &d).unwrap();
+    sd.check_all_used(&[]).unwrap();
+    let x = Tensor::<4>::random([2, 2, 8, 8], normal, &d);
+    let diff = (back.forward(x.clone()).unwrap() - vit.forward(x).unwrap()).abs().max().into_scalar::<f32>();
+    assert!(diff < 1e-6, "{diff}");
 
     for (name, norm_first, activation) in
         [("x_seq2seq_pre", true, Activation::Relu), ("x_seq2seq_post", false, Activation::Gelu)]
@@ -298,6 +310,28 @@ fn models_export_with_pytorch_names_as_fixtures() {
         let mut w = StateDictWriter::new();
         dl_transformer::pytorch::put_seq2seq(&m, &mut w, "param.").unwrap();
         assert_eq!(w.keys().iter().any(|k| k.ends_with("encoder.norm.weight")), norm_first);
+        // Saved, then loaded into a fresh model by the same names: the same logits.
+        let path = dir.join(format!("{name}_round_trip.safetensors"));
+        dl_transformer::pytorch::save_seq2seq(&m, &path).unwrap();
+        let sd = StateDict::load(&path).unwrap();
+        let fresh = TransformerSeq2SeqConfig::new(11, 9)
+            .with_d_model(8)
+            .with_n_heads(2)
+            .with_d_ff(16)
+            .with_encoder_layers(2)
+            .with_decoder_layers(2)
+            .with_dropout(0.0)
+            .with_norm_first(norm_first)
+            .with_activation(activation)
+            .init(&d)
+            .unwrap();
+        let back = dl_transformer::pytorch::load_seq2seq(fresh, &sd, "", &d).unwrap();
+        sd.check_all_used(&[]).unwrap();
+        let memory =
+            back.encode(Tensor::<2, Int>::from_data(TensorData::new(src.to_vec(), [2, 6]), &d), &[6, 4]).unwrap();
+        let tgt_ids = Tensor::<2, Int>::from_data(TensorData::new(tgt.to_vec(), [2, 4]), &d);
+        let diff = (back.decode(tgt_ids, &memory, None).unwrap().0 - logits.clone()).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-6, "{name}: {diff}");
         w.put_i64("src", &[2, 6], &src).unwrap();
         w.put_i64("src_lengths", &[2], &lengths).unwrap();
         w.put_i64("tgt", &[2, 4], &tgt).unwrap();

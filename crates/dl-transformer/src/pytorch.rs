@@ -1,7 +1,7 @@
 //! PyTorch's `nn.MultiheadAttention`, `nn.TransformerEncoderLayer` and
-//! `nn.TransformerDecoderLayer` state dicts into this crate's layers, and
-//! the way out: these layers, the ViT and the encoder-decoder Transformer
-//! written under the names of their PyTorch modules (`nn.MultiheadAttention`
+//! `nn.TransformerDecoderLayer` state dicts into this crate's layers, the
+//! ViT and the encoder-decoder Transformer in and out under the names of
+//! their PyTorch modules (`nn.MultiheadAttention`
 //! and the layers; `Vit` and `Seq2Seq` in `tools/parity/check_exported.py`).
 
 use std::path::Path;
@@ -18,19 +18,16 @@ use crate::models::vit::Vit;
 use dl_core::weights::{StateDictWriter, TensorSource, expect, load_linear};
 use dl_core::{Error, Result};
 
-/// Rows `rows` of PyTorch's packed `in_proj_weight` `[3E, E]` (and `in_proj_bias`) into `l`.
-fn in_proj<S: TensorSource>(mut l: Linear, src: &S, p: &str, block: usize, device: &Device) -> Result<Linear> {
-    let [e_in, e_out] = l.weight.lazy_shape().dims::<2>();
-    let rows = block * e_out..(block + 1) * e_out;
+/// PyTorch's packed `in_proj_weight` `[3E, E]` (and `in_proj_bias`) into the
+/// query, key and value projections, each tensor read once (a state-dict file
+/// hands each tensor out once) and split by rows.
+fn in_proj<S: TensorSource>(layers: [Linear; 3], src: &S, p: &str, device: &Device) -> Result<[Linear; 3]> {
+    let [e_in, e_out] = layers[0].weight.lazy_shape().dims::<2>();
     let w = expect::<2, S>(src, &format!("{p}in_proj_weight"), [3 * e_out, e_in], device)?;
-    l.weight = Param::from_tensor(w.slice([rows.clone(), 0..e_in]).transpose());
     let bias_key = format!("{p}in_proj_bias");
-    match (l.bias.is_some(), src.contains(&bias_key)) {
-        (true, true) => {
-            let b = expect::<1, S>(src, &bias_key, [3 * e_out], device)?;
-            l.bias = Some(Param::from_tensor(b.slice([rows])));
-        }
-        (false, false) => {}
+    let b = match (layers[0].bias.is_some(), src.contains(&bias_key)) {
+        (true, true) => Some(expect::<1, S>(src, &bias_key, [3 * e_out], device)?),
+        (false, false) => None,
         (has, _) => {
             return Err(Error::Invalid(format!(
                 "`{bias_key}` {} but the layer {} a bias",
@@ -38,8 +35,15 @@ fn in_proj<S: TensorSource>(mut l: Linear, src: &S, p: &str, block: usize, devic
                 if has { "has" } else { "has no" }
             )));
         }
-    }
-    Ok(l)
+    };
+    let mut block = 0;
+    Ok(layers.map(|mut l| {
+        let rows = block * e_out..(block + 1) * e_out;
+        block += 1;
+        l.weight = Param::from_tensor(w.clone().slice([rows.clone(), 0..e_in]).transpose());
+        l.bias = b.as_ref().map(|b| Param::from_tensor(b.clone().slice([rows])));
+        l
+    }))
 }
 
 /// `nn.MultiheadAttention` (`in_proj_weight` rows `[W_q; W_k; W_v]`, `out_proj`) under `prefix`.
@@ -47,9 +51,8 @@ pub fn load_mha<S: TensorSource>(mut a: Attention, src: &S, prefix: &str, device
     if a.n_kv_heads() != a.n_heads() {
         return Err(Error::Invalid("nn.MultiheadAttention has one key/value head per query head".into()));
     }
-    a.query = in_proj(a.query, src, prefix, 0, device)?;
-    a.key = in_proj(a.key, src, prefix, 1, device)?;
-    a.value = in_proj(a.value, src, prefix, 2, device)?;
+    let [q, k, v] = [a.query.clone(), a.key.clone(), a.value.clone()];
+    [a.query, a.key, a.value] = in_proj([q, k, v], src, prefix, device)?;
     a.output =
         load_linear(a.output, src, &format!("{prefix}out_proj.weight"), &format!("{prefix}out_proj.bias"), device)?;
     Ok(a)
@@ -184,6 +187,31 @@ pub fn put_vit(m: &Vit, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
     w.put_linear(&format!("{prefix}head.weight"), &format!("{prefix}head.bias"), &m.head)
 }
 
+/// Loads a ViT from the names of [`put_vit`] (a file it wrote, or the
+/// `state_dict()` of its PyTorch twin), keys under `prefix`; `m` must have
+/// the checkpoint's sizes.
+pub fn load_vit<S: TensorSource>(mut m: Vit, src: &S, prefix: &str, device: &Device) -> Result<Vit> {
+    let shape = m.patch.weight.lazy_shape().dims::<4>();
+    m.patch.weight = Param::from_tensor(expect::<4, S>(src, &format!("{prefix}patch.weight"), shape, device)?);
+    if m.patch.bias.is_some() {
+        let b = expect::<1, S>(src, &format!("{prefix}patch.bias"), [shape[0]], device)?;
+        m.patch.bias = Some(Param::from_tensor(b));
+    }
+    let cls = m.cls.lazy_shape().dims::<3>();
+    m.cls = Param::from_tensor(expect::<3, S>(src, &format!("{prefix}cls"), cls, device)?);
+    let positions = m.positions.lazy_shape().dims::<3>();
+    m.positions = Param::from_tensor(expect::<3, S>(src, &format!("{prefix}positions"), positions, device)?);
+    let layers = std::mem::take(&mut m.layers);
+    m.layers = layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| load_encoder_layer(l, src, &format!("{prefix}encoder.layers.{i}."), device))
+        .collect::<Result<_>>()?;
+    m.norm = load_norm(m.norm, src, &format!("{prefix}norm"), device)?;
+    m.head = linear(m.head, src, &format!("{prefix}head"), device)?;
+    Ok(m)
+}
+
 /// Saves a ViT as a `.safetensors` state dict (names of [`put_vit`]).
 pub fn save_vit(m: &Vit, path: impl AsRef<Path>) -> Result<()> {
     StateDictWriter::save_to(path, |w| put_vit(m, w, ""))
@@ -209,6 +237,41 @@ pub fn put_seq2seq(m: &TransformerSeq2Seq, w: &mut StateDictWriter, prefix: &str
         put_norm(n, w, &format!("{prefix}decoder.norm"))?;
     }
     w.put_linear(&format!("{prefix}output.weight"), &format!("{prefix}output.bias"), &m.output)
+}
+
+/// Loads the encoder-decoder Transformer from the names of [`put_seq2seq`]
+/// (a file it wrote, or its PyTorch twin's `state_dict()`), keys under
+/// `prefix`; `m` must have the checkpoint's sizes and norm placement.
+pub fn load_seq2seq<S: TensorSource>(
+    mut m: TransformerSeq2Seq,
+    src: &S,
+    prefix: &str,
+    device: &Device,
+) -> Result<TransformerSeq2Seq> {
+    for (e, key) in [(&mut m.src_embed, "src_embed"), (&mut m.tgt_embed, "tgt_embed")] {
+        let shape = e.weight.lazy_shape().dims::<2>();
+        e.weight = Param::from_tensor(expect::<2, S>(src, &format!("{prefix}{key}.weight"), shape, device)?);
+    }
+    let encoder = std::mem::take(&mut m.encoder);
+    m.encoder = encoder
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| load_encoder_layer(l, src, &format!("{prefix}encoder.layers.{i}."), device))
+        .collect::<Result<_>>()?;
+    let decoder = std::mem::take(&mut m.decoder);
+    m.decoder = decoder
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| load_decoder_layer(l, src, &format!("{prefix}decoder.layers.{i}."), device))
+        .collect::<Result<_>>()?;
+    if let Some(n) = m.encoder_norm.take() {
+        m.encoder_norm = Some(load_norm(n, src, &format!("{prefix}encoder.norm"), device)?);
+    }
+    if let Some(n) = m.decoder_norm.take() {
+        m.decoder_norm = Some(load_norm(n, src, &format!("{prefix}decoder.norm"), device)?);
+    }
+    m.output = linear(m.output, src, &format!("{prefix}output"), device)?;
+    Ok(m)
 }
 
 /// Saves the encoder-decoder Transformer as a `.safetensors` state dict (names of [`put_seq2seq`]).
