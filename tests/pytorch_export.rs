@@ -258,14 +258,8 @@ fn models_export_with_pytorch_names_as_fixtures() {
     // that a swapped norm or projection shows.
     let config = json!({"channels": 2, "image_size": 8, "patch_size": 4, "num_classes": 3, "d_model": 12,
                         "layers": 2, "heads": 3, "d_ff": 20});
-    let vit = VitConfig::new(2, 8, 4, 3)
-        .with_d_model(12)
-        .with_layers(2)
-        .with_heads(3)
-        .with_d_ff(20)
-        .init(&d)
-        .unwrap()
-        .map(&mut Jitter);
+    let vit_config = VitConfig::new(2, 8, 4, 3).with_d_model(12).with_layers(2).with_heads(3).with_d_ff(20);
+    let vit = vit_config.init(&d).unwrap().map(&mut Jitter);
     let x = Tensor::<4>::random([2, 2, 8, 8], normal, &d);
     let mut w = StateDictWriter::new();
     dl_transformer::pytorch::put_vit(&vit, &mut w, "param.").unwrap();
@@ -277,8 +271,7 @@ fn models_export_with_pytorch_names_as_fixtures() {
     let path = dir.join("vit_round_trip.safetensors");
     dl_transformer::pytorch::save_vit(&vit, &path).unwrap();
     let sd = StateDict::load(&path).unwrap();
-    let fresh =
-        VitConfig::new(2, 8, 4, 3).with_d_model(12).with_layers(2).with_heads(3).with_d_ff(20).init(&d).unwrap();
+    let fresh = vit_config.init(&d).unwrap();
     let back = dl_transformer::pytorch::load_vit(fresh, &sd, "", &d).unwrap();
     sd.check_all_used(&[]).unwrap();
     let x = Tensor::<4>::random([2, 2, 8, 8], normal, &d);
@@ -291,7 +284,7 @@ fn models_export_with_pytorch_names_as_fixtures() {
         let config = json!({"src_vocab": 11, "tgt_vocab": 9, "d_model": 8, "n_heads": 2, "d_ff": 16,
                             "encoder_layers": 2, "decoder_layers": 2, "norm_first": norm_first,
                             "activation": if norm_first { "relu" } else { "gelu" }});
-        let m = TransformerSeq2SeqConfig::new(11, 9)
+        let built = TransformerSeq2SeqConfig::new(11, 9)
             .with_d_model(8)
             .with_n_heads(2)
             .with_d_ff(16)
@@ -299,10 +292,8 @@ fn models_export_with_pytorch_names_as_fixtures() {
             .with_decoder_layers(2)
             .with_dropout(0.0)
             .with_norm_first(norm_first)
-            .with_activation(activation)
-            .init(&d)
-            .unwrap()
-            .map(&mut Jitter);
+            .with_activation(activation);
+        let m = built.init(&d).unwrap().map(&mut Jitter);
         let (src, lengths, tgt) = ([1i64, 4, 7, 10, 2, 5, 3, 8, 6, 9, 0, 0], [6i64, 4], [2i64, 5, 1, 8, 0, 7, 3, 4]);
         let memory = m.encode(Tensor::<2, Int>::from_data(TensorData::new(src.to_vec(), [2, 6]), &d), &[6, 4]).unwrap();
         let (logits, _) =
@@ -314,18 +305,7 @@ fn models_export_with_pytorch_names_as_fixtures() {
         let path = dir.join(format!("{name}_round_trip.safetensors"));
         dl_transformer::pytorch::save_seq2seq(&m, &path).unwrap();
         let sd = StateDict::load(&path).unwrap();
-        let fresh = TransformerSeq2SeqConfig::new(11, 9)
-            .with_d_model(8)
-            .with_n_heads(2)
-            .with_d_ff(16)
-            .with_encoder_layers(2)
-            .with_decoder_layers(2)
-            .with_dropout(0.0)
-            .with_norm_first(norm_first)
-            .with_activation(activation)
-            .init(&d)
-            .unwrap();
-        let back = dl_transformer::pytorch::load_seq2seq(fresh, &sd, "", &d).unwrap();
+        let back = dl_transformer::pytorch::load_seq2seq(built.init(&d).unwrap(), &sd, "", &d).unwrap();
         sd.check_all_used(&[]).unwrap();
         let memory =
             back.encode(Tensor::<2, Int>::from_data(TensorData::new(src.to_vec(), [2, 6]), &d), &[6, 4]).unwrap();

@@ -15,8 +15,9 @@
 //! `out/style_transfer/`: the trainer's files, `model/`, and `transfer.png`
 //! (each row: a real digit, then its style on 0-9). `--guide` anchors the
 //! first two codes to the measured slant and stroke width of the training
-//! digits (the Q head also regresses them on real digits) and adds a fourth
-//! way to find the codes: measure the source.
+//! digits (the Q head also regresses them on real digits) and adds two ways
+//! to find the codes: measure the source (the other codes from the search,
+//! or at their mean, 0).
 
 mod common;
 

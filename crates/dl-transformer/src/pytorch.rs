@@ -187,6 +187,12 @@ pub fn put_vit(m: &Vit, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
     w.put_linear(&format!("{prefix}head.weight"), &format!("{prefix}head.bias"), &m.head)
 }
 
+/// Each of `layers` through `load`, the `i`-th under the prefix `{prefix}{i}.`
+/// (`nn.ModuleList`'s names).
+fn numbered<L>(layers: Vec<L>, prefix: &str, mut load: impl FnMut(L, &str) -> Result<L>) -> Result<Vec<L>> {
+    layers.into_iter().enumerate().map(|(i, l)| load(l, &format!("{prefix}{i}."))).collect()
+}
+
 /// Loads a ViT from the names of [`put_vit`] (a file it wrote, or the
 /// `state_dict()` of its PyTorch twin), keys under `prefix`; `m` must have
 /// the checkpoint's sizes.
@@ -202,11 +208,7 @@ pub fn load_vit<S: TensorSource>(mut m: Vit, src: &S, prefix: &str, device: &Dev
     let positions = m.positions.lazy_shape().dims::<3>();
     m.positions = Param::from_tensor(expect::<3, S>(src, &format!("{prefix}positions"), positions, device)?);
     let layers = std::mem::take(&mut m.layers);
-    m.layers = layers
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| load_encoder_layer(l, src, &format!("{prefix}encoder.layers.{i}."), device))
-        .collect::<Result<_>>()?;
+    m.layers = numbered(layers, &format!("{prefix}encoder.layers."), |l, p| load_encoder_layer(l, src, p, device))?;
     m.norm = load_norm(m.norm, src, &format!("{prefix}norm"), device)?;
     m.head = linear(m.head, src, &format!("{prefix}head"), device)?;
     Ok(m)
@@ -253,17 +255,9 @@ pub fn load_seq2seq<S: TensorSource>(
         e.weight = Param::from_tensor(expect::<2, S>(src, &format!("{prefix}{key}.weight"), shape, device)?);
     }
     let encoder = std::mem::take(&mut m.encoder);
-    m.encoder = encoder
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| load_encoder_layer(l, src, &format!("{prefix}encoder.layers.{i}."), device))
-        .collect::<Result<_>>()?;
+    m.encoder = numbered(encoder, &format!("{prefix}encoder.layers."), |l, p| load_encoder_layer(l, src, p, device))?;
     let decoder = std::mem::take(&mut m.decoder);
-    m.decoder = decoder
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| load_decoder_layer(l, src, &format!("{prefix}decoder.layers.{i}."), device))
-        .collect::<Result<_>>()?;
+    m.decoder = numbered(decoder, &format!("{prefix}decoder.layers."), |l, p| load_decoder_layer(l, src, p, device))?;
     if let Some(n) = m.encoder_norm.take() {
         m.encoder_norm = Some(load_norm(n, src, &format!("{prefix}encoder.norm"), device)?);
     }
