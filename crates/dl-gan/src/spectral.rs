@@ -45,26 +45,20 @@ impl SpectralNorm {
         SpectralNorm { u: RunningState::new(u), iterations: iterations.max(1) }
     }
 
-    /// `σ(W)` as a `[1]` tensor through which gradients reach `w` (`[rows, cols]`).
-    /// Updates `u` when `w` is on an autodiff device (training).
-    pub fn sigma(&self, w: Tensor<2>) -> Tensor<1> {
+    /// `W / σ(W)` for `w` `[rows, cols]`, gradients reaching `w` through
+    /// `σ` too ([`dl_kernels::spectral_normalize`]). Updates `u` when `w` is
+    /// on an autodiff device (training).
+    pub fn normalize(&self, w: Tensor<2>) -> Tensor<2> {
         let device = w.device();
-        let training = device.is_autodiff();
-        let wd = w.clone().detach();
-        let [rows, cols] = w.dims();
-        let mut u = self.u.value_sync().to_device(&device).detach();
-        let mut v = Tensor::<1>::zeros([cols], &device);
-        for _ in 0..self.iterations {
-            v = normalize(wd.clone().transpose().matmul(u.clone().reshape([rows, 1])).reshape([cols]));
-            u = normalize(wd.clone().matmul(v.clone().reshape([cols, 1])).reshape([rows]));
-        }
-        if training {
-            self.u.update(u.clone());
+        let u = self.u.value_sync().to_device(&device);
+        let out = dl_kernels::spectral_normalize(w, u, self.iterations);
+        if device.is_autodiff() {
+            self.u.update(out.u);
             // Merge the update now: a checkpoint taken after this step must hold it
             // (`RunningState::value` may otherwise lag by one update).
             let _ = self.u.value_sync();
         }
-        u.reshape([1, rows]).matmul(w).matmul(v.reshape([cols, 1])).reshape([1])
+        out.weight
     }
 }
 
@@ -88,14 +82,12 @@ impl SnLinear {
 
     /// The normalised weight `W / σ(W)`.
     pub fn normalized_weight(&self) -> Tensor<2> {
-        let w = self.weight.val();
-        let sigma = self.sn.sigma(w.clone());
-        w / sigma.unsqueeze::<2>()
+        self.sn.normalize(self.weight.val())
     }
 
     /// `[B, d_input] -> [B, d_output]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.normalized_weight()) + self.bias.val().unsqueeze::<2>()
+        dl_kernels::affine(x, self.normalized_weight(), Some(self.bias.val()))
     }
 }
 
@@ -125,8 +117,7 @@ impl SnConv2d {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let w = self.weight.val();
         let dims = w.dims();
-        let sigma = self.sn.sigma(w.clone().reshape([dims[0], dims[1] * dims[2] * dims[3]]));
-        let w = w / sigma.unsqueeze::<4>();
+        let w = self.sn.normalize(w.reshape([dims[0], dims[1] * dims[2] * dims[3]])).reshape(dims);
         let (s, p) = (self.stride, self.padding);
         conv2d(x, w, Some(self.bias.val()), ConvOptions::new([s, s], [p, p], [1, 1], 1))
     }
@@ -233,9 +224,12 @@ mod tests {
         let layer = SnLinear::new(12, 7, &device);
         let w = dl_core::task::to_f32(layer.weight.val()).unwrap();
         let expected = sigma_ref(&w, 12, 7);
+        // Each training call takes one power-iteration step from the stored
+        // estimate: after 30, `σ = W / (W / σ)` is the largest singular value.
         let mut sigma = 0.0;
         for _ in 0..30 {
-            sigma = layer.sn.sigma(layer.weight.val()).into_scalar::<f32>();
+            let wn = dl_core::task::to_f32(layer.sn.normalize(layer.weight.val())).unwrap();
+            sigma = w[0] / wn[0];
         }
         assert!((sigma - expected).abs() < 1e-4 * expected, "{sigma} vs {expected}");
         // After normalisation the largest singular value is 1.

@@ -1,7 +1,8 @@
 //! Fused operations as burn backend extensions, for the CPU backends (flex,
 //! ndarray), each with a hand-written backward pass on `Autodiff`: the
 //! recurrent layers ([`recurrent`]), the convolutions ([`conv`]), max pooling
-//! ([`pool`]), activations ([`activation`]) and layer normalisation ([`norm`]). Other
+//! ([`pool`]), activations ([`activation`]), layer normalisation ([`norm`])
+//! and spectral normalisation ([`spectral`]). Other
 //! devices keep the composition of standard ops.
 
 use std::any::Any;
@@ -22,6 +23,7 @@ pub mod norm;
 pub mod optim;
 pub mod pool;
 pub mod recurrent;
+pub mod spectral;
 
 /// Waits for a future that a CPU backend has already completed.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
