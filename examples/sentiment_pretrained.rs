@@ -110,7 +110,7 @@ fn run(args: &Args, dataset: TextDataset, model: LstmKind) -> Result<Value> {
     let full = bert.word_embeddings.weight.val();
     let [vocab, width] = full.dims();
     if let Some(&p) = pieces.iter().find(|&&p| p >= vocab) {
-        return Err(Error::Invalid(format!("tokenizer piece {p} is outside the checkpoint's {vocab} embeddings")));
+        return Err(Error::out_of_range("tokenizer piece", p, format!("< {vocab} (the checkpoint's embeddings)")));
     }
     let idx: Vec<i64> = pieces.iter().map(|&p| p as i64).collect();
     let table = full.select(0, Tensor::<1, Int>::from_data(TensorData::new(idx, [pieces.len()]), &device));

@@ -724,7 +724,7 @@ pub fn line_chart(
     log_y: bool,
 ) -> Result<()> {
     if series.is_empty() {
-        return Err(Error::Invalid(format!("line chart `{title}`: no series to plot")));
+        return Err(Error::empty(format!("line chart `{title}`: the list of series")));
     }
     // Drawable points in axis space; None marks a skipped point.
     let drawable: Vec<Vec<Option<(f64, f64)>>> = series
@@ -892,10 +892,14 @@ pub fn line_chart(
 /// Checks a width x height image description and returns its pixel count.
 fn check_image(context: &str, width: usize, height: usize, scale: u32) -> Result<usize> {
     if width == 0 || height == 0 {
-        return Err(Error::Invalid(format!("{context}: image size {width}x{height} must be non-zero")));
+        return Err(Error::out_of_range(
+            format!("{context}: image size"),
+            format!("{width}x{height}"),
+            "both sides >= 1",
+        ));
     }
     if scale == 0 {
-        return Err(Error::Invalid(format!("{context}: scale must be at least 1")));
+        return Err(Error::out_of_range(format!("{context}: scale"), scale, ">= 1"));
     }
     width
         .checked_mul(height)
@@ -943,10 +947,10 @@ pub fn gray_image_png(path: &Path, width: usize, height: usize, pixels: &[f32], 
 fn check_grid(ctx: &str, images: &[Vec<f32>], width: usize, height: usize, cols: usize, scale: u32) -> Result<()> {
     let n = check_image(ctx, width, height, scale)?;
     if images.is_empty() {
-        return Err(Error::Invalid(format!("{ctx}: no images to draw")));
+        return Err(Error::empty(format!("{ctx}: the list of images")));
     }
     if cols == 0 {
-        return Err(Error::Invalid(format!("{ctx}: cols must be at least 1")));
+        return Err(Error::out_of_range(format!("{ctx}: cols"), cols, ">= 1"));
     }
     match images.iter().position(|img| img.len() != n) {
         Some(i) => Err(Error::shape(
@@ -1167,10 +1171,10 @@ pub fn heatmap_png(
 ) -> Result<()> {
     let ctx = "heatmap_png";
     if rows == 0 || cols == 0 {
-        return Err(Error::Invalid(format!("{ctx}: matrix size {rows}x{cols} must be non-zero")));
+        return Err(Error::out_of_range(format!("{ctx}: matrix size"), format!("{rows}x{cols}"), "both sides >= 1"));
     }
     if cell == 0 {
-        return Err(Error::Invalid(format!("{ctx}: cell size must be at least 1 pixel")));
+        return Err(Error::out_of_range(format!("{ctx}: cell size"), cell, ">= 1 pixel"));
     }
     let n = rows
         .checked_mul(cols)
@@ -1378,7 +1382,7 @@ mod tests {
     fn line_chart_rejects_empty_input() {
         let path = temp_png("line-empty");
         let err = line_chart(&path, "t", "x", "y", &[], false).unwrap_err();
-        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        assert!(matches!(err, Error::Empty { .. }), "{err}");
         let empty = [Series::new("a", vec![]), Series::new("b", vec![(f64::NAN, 1.0)])];
         let err = line_chart(&path, "t", "x", "y", &empty, false).unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{err}");
@@ -1437,8 +1441,8 @@ mod tests {
         let path = temp_png("gray-bad");
         let err = gray_image_png(&path, 3, 2, &[0.0; 5], 1).unwrap_err();
         assert!(matches!(err, Error::Shape { .. }), "{err}");
-        assert!(matches!(gray_image_png(&path, 0, 2, &[], 1), Err(Error::Invalid(_))));
-        assert!(matches!(gray_image_png(&path, 1, 1, &[0.0], 0), Err(Error::Invalid(_))));
+        assert!(matches!(gray_image_png(&path, 0, 2, &[], 1), Err(Error::OutOfRange { .. })));
+        assert!(matches!(gray_image_png(&path, 1, 1, &[0.0], 0), Err(Error::OutOfRange { .. })));
         assert!(matches!(gray_image_png(&path, 1, 1, &[0.0], u32::MAX), Err(Error::Invalid(_))));
         assert!(!path.exists());
     }
@@ -1476,8 +1480,8 @@ mod tests {
         let caps = vec!["a".to_string()];
         let err = image_grid_png(&path, &ok, 2, 2, 2, 1, Some(&caps)).unwrap_err();
         assert!(matches!(err, Error::Shape { .. }), "{err}");
-        assert!(matches!(image_grid_png(&path, &[], 2, 2, 2, 1, None), Err(Error::Invalid(_))));
-        assert!(matches!(image_grid_png(&path, &ok, 2, 2, 0, 1, None), Err(Error::Invalid(_))));
+        assert!(matches!(image_grid_png(&path, &[], 2, 2, 2, 1, None), Err(Error::Empty { .. })));
+        assert!(matches!(image_grid_png(&path, &ok, 2, 2, 0, 1, None), Err(Error::OutOfRange { .. })));
         assert!(!path.exists());
     }
 
@@ -1508,7 +1512,7 @@ mod tests {
         assert!(matches!(err, Error::Shape { .. }), "{err}");
         let err = saliency_overlay_png(&path, &[0.0; 3], &[0.0; 4], 2, 2, 1).unwrap_err();
         assert!(matches!(err, Error::Shape { .. }), "{err}");
-        assert!(matches!(saliency_overlay_png(&path, &[], &[], 0, 0, 1), Err(Error::Invalid(_))));
+        assert!(matches!(saliency_overlay_png(&path, &[], &[], 0, 0, 1), Err(Error::OutOfRange { .. })));
         assert!(!path.exists());
     }
 
@@ -1556,8 +1560,8 @@ mod tests {
         assert!(matches!(err, Error::Shape { .. }), "{err}");
         let err = heatmap_png(&path, &[0.0; 6], 2, 3, 4, None, Some(&labels)).unwrap_err();
         assert!(matches!(err, Error::Shape { .. }), "{err}");
-        assert!(matches!(heatmap_png(&path, &[], 0, 3, 4, None, None), Err(Error::Invalid(_))));
-        assert!(matches!(heatmap_png(&path, &[0.0; 6], 2, 3, 0, None, None), Err(Error::Invalid(_))));
+        assert!(matches!(heatmap_png(&path, &[], 0, 3, 4, None, None), Err(Error::OutOfRange { .. })));
+        assert!(matches!(heatmap_png(&path, &[0.0; 6], 2, 3, 0, None, None), Err(Error::OutOfRange { .. })));
         assert!(matches!(heatmap_png(&path, &[0.0; 6], 2, 3, u32::MAX, None, None), Err(Error::Invalid(_))));
         assert!(!path.exists());
     }

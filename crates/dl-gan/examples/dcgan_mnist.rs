@@ -71,20 +71,17 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
     // Sampling options are checked before hours of training, not after.
     if !c.quick && args.samples < 100 {
-        return Err(dl_core::Error::Invalid(format!(
-            "--samples must be at least 100 (the grid), got {}",
-            args.samples
-        )));
+        return Err(dl_core::Error::out_of_range("--samples", args.samples, ">= 100 (the grid)"));
     }
     if let Some(t) = args.truncation
         && !(t > 0.0 && t <= 1.0)
     {
-        return Err(dl_core::Error::Invalid(format!("--truncation must be in (0, 1], got {t}")));
+        return Err(dl_core::Error::out_of_range("--truncation", t, "(0, 1]"));
     }
     if let Some(f) = args.keep_best
         && !(f > 0.0 && f < 1.0)
     {
-        return Err(dl_core::Error::Invalid(format!("--keep-best must be in (0, 1), got {f}")));
+        return Err(dl_core::Error::out_of_range("--keep-best", f, "(0, 1)"));
     }
     let data = load_mnist(c)?;
     let device = c.device()?;

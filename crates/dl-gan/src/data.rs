@@ -56,12 +56,11 @@ impl GanData {
             return Err(Error::shape("GanData code targets", format!("{n} samples x {k} codes"), values.len()));
         }
         if let Some(i) = values.iter().position(|v| !(v.is_finite() && (-1.0..=1.0).contains(v))) {
-            return Err(Error::Invalid(format!(
-                "GanData: code target {} of sample {} is {}, outside the codes' range [-1, 1]",
-                i % k,
-                i / k,
-                values[i]
-            )));
+            return Err(Error::out_of_range(
+                format!("GanData: code target {} of sample {}", i % k, i / k),
+                values[i],
+                "[-1, 1] (the codes' range)",
+            ));
         }
         self.code_targets = Some((values, k));
         Ok(self)
@@ -77,9 +76,9 @@ impl GanData {
         let Some((values, k)) = &self.code_targets else { return Ok(None) };
         let mut rows = Vec::with_capacity(indices.len() * k);
         for &i in indices {
-            let row = values
-                .get(i * k..(i + 1) * k)
-                .ok_or_else(|| Error::Invalid(format!("GanData: index {i} past {} samples", self.len())))?;
+            let row = values.get(i * k..(i + 1) * k).ok_or_else(|| {
+                Error::out_of_range("GanData: sample index", i, format!("< {} (the samples held)", self.len()))
+            })?;
             rows.extend_from_slice(row);
         }
         Ok(Some(Tensor::from_data(TensorData::new(rows, [indices.len(), *k]), device)))
@@ -130,9 +129,9 @@ impl GanData {
     pub fn batch(&self, indices: &[usize], device: &Device) -> Result<(Tensor<2>, Option<Tensor<1, Int>>)> {
         let mut values = Vec::with_capacity(indices.len() * self.dim);
         for &i in indices {
-            let s = self
-                .sample(i)
-                .ok_or_else(|| Error::Invalid(format!("GanData: index {i} past {} samples", self.len())))?;
+            let s = self.sample(i).ok_or_else(|| {
+                Error::out_of_range("GanData: sample index", i, format!("< {} (the samples held)", self.len()))
+            })?;
             values.extend_from_slice(s);
         }
         let x = Tensor::from_data(TensorData::new(values, [indices.len(), self.dim]), device);

@@ -68,9 +68,7 @@ pub fn best_rated_samples<G: Generator, D: Discriminator>(
 ) -> Result<(Vec<f32>, Vec<usize>)> {
     let [n, _] = z.dims();
     if keep == 0 || keep > n {
-        return Err(Error::Invalid(format!(
-            "best_rated_samples: keep must be in 1..={n} (the codes drawn), got {keep}"
-        )));
+        return Err(Error::out_of_range("best_rated_samples: keep", keep, format!("1..={n} (the codes drawn)")));
     }
     let width = g.sample_dim();
     let (mut values, mut rating) = (Vec::with_capacity(n * width), Vec::with_capacity(n));

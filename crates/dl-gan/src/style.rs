@@ -43,7 +43,7 @@ pub fn restyle<G: Generator>(g: &G, codes: Tensor<2>, classes: &[usize]) -> Resu
         return Err(Error::shape("restyle classes", "at least one class", "none"));
     }
     if let Some(&bad) = classes.iter().find(|&&c| c >= n) {
-        return Err(Error::Invalid(format!("restyle: class {bad} is past the generator's {n} classes")));
+        return Err(Error::out_of_range("restyle: class", bad, format!("< {n} (the generator's classes)")));
     }
     if k > g.latent_dim() {
         return Err(Error::Invalid(format!("restyle: {k} codes for a latent code of {}", g.latent_dim())));

@@ -106,7 +106,7 @@ fn main() {
         let mut rng = SplitRng::new(c.seed);
         let prompt = tokenizer.encode_strict(&args.prompt)?;
         if prompt.is_empty() {
-            return Err(Error::Invalid("--prompt is empty".into()));
+            return Err(Error::empty("--prompt"));
         }
         let ids = |v: &[usize]| {
             Tensor::<2, Int>::from_data(TensorData::new(v.iter().map(|&i| i as i64).collect(), [1, v.len()]), &device)

@@ -69,7 +69,7 @@ fn main() {
         let corpus: Vec<String> = corpus.into_iter().filter(|s| seen.insert(s.clone())).collect();
         let corpus: Vec<String> = if c.quick { corpus.into_iter().take(100).collect() } else { corpus };
         if corpus.is_empty() {
-            return Err(Error::Invalid("the corpus is empty".into()));
+            return Err(Error::empty("the corpus"));
         }
         let queries = if args.query.is_empty() {
             vec![

@@ -42,7 +42,7 @@ impl SentenceEncoder {
     /// and a NaN are errors naming the file.
     pub fn check_reference(&self, path: &Path, min_cosine: f64, device: &Device) -> Result<ReferenceCheck> {
         if !(0.0..=1.0).contains(&min_cosine) {
-            return Err(Error::Invalid(format!("the least cosine must be in [0, 1], got {min_cosine}")));
+            return Err(Error::out_of_range("the least cosine", min_cosine, "[0, 1]"));
         }
         let r: serde_json::Value = dl_core::config::load_json(path)?;
         let json = |e| Error::Json { path: path.into(), source: e };

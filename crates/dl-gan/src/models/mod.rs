@@ -84,9 +84,11 @@ fn check_labels(
             let max = l.clone().max().into_scalar::<i64>();
             let min = l.clone().min().into_scalar::<i64>();
             if min < 0 || max >= n as i64 {
-                return Err(Error::Invalid(format!(
-                    "{context}: labels must be in 0..{n}, got values in {min}..={max}"
-                )));
+                return Err(Error::out_of_range(
+                    format!("{context}: labels"),
+                    format!("{min}..={max}"),
+                    format!("0..{n}"),
+                ));
             }
             Ok(())
         }
