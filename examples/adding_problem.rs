@@ -22,13 +22,11 @@ use dl_core::ModelConfig;
 use dl_core::checkpoint::load_weights;
 use dl_core::config::load_json;
 use dl_core::data::synthetic::adding_problem;
-use dl_core::plot::heatmap_png;
 use dl_core::plot::{Series, line_chart};
-use dl_core::task::to_f32;
 use dl_examples::cli::{CommonArgs, run_example};
 use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
 use dl_lstm::LstmConfig;
-use dl_lstm::gates::forward_with_gates;
+use dl_lstm::gates::{forward_with_gates, gate_heatmaps};
 use dl_seq::Pooling;
 use dl_seq::{SequenceModelConfig, SeriesSequence};
 use serde_json::json;
@@ -61,42 +59,19 @@ struct Args {
     lr: f64,
 }
 
-/// Reloads the trained LSTM of `run_dir` and writes heatmaps of its input and forget
-/// gates (units x steps) and its cell state on one test sequence; the two marked
-/// steps are labelled `*`. The forget gate stays near 1 in the units that carry the
-/// first marked value, and the input gate opens at the marked steps.
+/// Reloads the trained LSTM of `run_dir` and draws its input and forget gates
+/// and cell state on one test sequence (the marked steps labelled `*`): the
+/// forget gate stays near 1 in the units that carry the first marked value,
+/// and the input gate opens at the marked steps.
 fn gate_maps(run_dir: &Path, item: &SeriesSequence, prefix: &Path, device: &Device) -> dl_core::Result<()> {
     let config: SequenceModelConfig<LstmConfig> = load_json(run_dir.join("config.json"))?;
     let model = load_weights(config.init(device)?, run_dir.join("best").join("model.bpk"))?;
     let t = item.values.len() / 2;
+    // [1, T, (value, marker)]
     let x = Tensor::<3>::from_data(TensorData::new(item.values.clone(), [1, t, 2]), device);
     let (_, gates) = forward_with_gates(&model.encoder, x, None, None)?;
-    let labels: Vec<String> =
-        (0..t).map(|s| if item.values[2 * s + 1] == 1.0 { "*".to_string() } else { String::new() }).collect();
-    for (name, g) in [("input", gates.input), ("forget", gates.forget), ("cell", gates.cell)] {
-        let [_, _, _, h] = g.dims();
-        // [1, 1, T, H] -> units x steps.
-        let v = to_f32(g.reshape([t, h]).transpose())?;
-        let v: Vec<f32> = if name == "cell" {
-            let m = v.iter().fold(1e-6f32, |a, b| a.max(b.abs()));
-            v.iter().map(|x| 0.5 + 0.5 * x / m).collect()
-        } else {
-            v
-        };
-        heatmap_png(
-            &prefix.with_file_name(format!(
-                "{}_{name}.png",
-                prefix.file_name().and_then(|f| f.to_str()).unwrap_or("gates")
-            )),
-            &v,
-            h,
-            t,
-            8,
-            None,
-            Some(&labels),
-        )?;
-    }
-    Ok(())
+    let marked: Vec<bool> = (0..t).map(|s| item.values[2 * s + 1] == 1.0).collect();
+    gate_heatmaps(&gates, &marked, prefix)
 }
 
 fn main() {

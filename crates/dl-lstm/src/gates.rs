@@ -71,3 +71,31 @@ pub fn forward_with_gates(
     let [i, f, o, c] = per_row.map(|v| Tensor::stack::<4>(v, 0));
     Ok((out, GateReadout { input: i, forget: f, output: o, cell: c }))
 }
+
+/// Heatmaps of what the first layer's first direction did on the first
+/// sequence of `readout`: its input gates, forget gates and cell state
+/// (rows = units, columns = steps; the cell state scaled into `[0, 1]` by
+/// its largest magnitude), written as `<prefix>_input.png`,
+/// `<prefix>_forget.png` and `<prefix>_cell.png`. Steps whose flag in
+/// `marked` is set are labelled `*`. (Feature `plot`.)
+#[cfg(feature = "plot")]
+pub fn gate_heatmaps(readout: &GateReadout, marked: &[bool], prefix: &std::path::Path) -> Result<()> {
+    let [_, _, t, h] = readout.input.dims();
+    if marked.len() != t {
+        return Err(Error::shape("gate_heatmaps: step marks", format!("{t} (the steps read out)"), marked.len()));
+    }
+    let labels: Vec<String> = marked.iter().map(|&m| if m { "*".into() } else { String::new() }).collect();
+    let stem = prefix.file_name().and_then(|f| f.to_str()).unwrap_or("gates");
+    for (name, g) in [("input", &readout.input), ("forget", &readout.forget), ("cell", &readout.cell)] {
+        // [L * D, B, T, H] -> [T, H] of row 0, sequence 0 -> units x steps.
+        let first = g.clone().narrow(0, 0, 1).narrow(1, 0, 1).reshape([t, h]);
+        let mut v = dl_core::task::to_f32(first.transpose())?;
+        if name == "cell" {
+            let m = v.iter().fold(1e-6f32, |a, b| a.max(b.abs()));
+            v.iter_mut().for_each(|x| *x = 0.5 + 0.5 * *x / m);
+        }
+        let path = prefix.with_file_name(format!("{stem}_{name}.png"));
+        dl_core::plot::heatmap_png(&path, &v, h, t, 8, None, Some(&labels))?;
+    }
+    Ok(())
+}

@@ -83,6 +83,20 @@ fn gate_readout_is_consistent_with_the_states() {
         let fin = c_n.clone().slice([2..3, i..i + 1, 0..4]).reshape([4]);
         assert!(max_diff(&values(read), &values(fin)) < 1e-6);
     }
+    // The heatmaps of the first layer on the first sequence: three PNGs that
+    // differ; step marks of another length are an error naming both counts.
+    let dir = dl_core::testing::temp_dir("dl-lstm", "gate-heatmaps");
+    let marked = [false, true, false, false, true];
+    dl_lstm::gates::gate_heatmaps(&gates, &marked, &dir.join("gates")).unwrap();
+    let read = |name: &str| std::fs::read(dir.join(format!("gates_{name}.png"))).unwrap();
+    let [input, forget, cell] = ["input", "forget", "cell"].map(read);
+    for png in [&input, &forget, &cell] {
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    }
+    assert!(input != forget && forget != cell);
+    let err = dl_lstm::gates::gate_heatmaps(&gates, &marked[..4], &dir.join("gates")).unwrap_err();
+    assert!(matches!(&err, Error::Shape { expected, got, .. } if expected.starts_with('5') && got == "4"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
