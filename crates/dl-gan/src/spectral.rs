@@ -1,19 +1,9 @@
-//! Spectral normalisation (Miyato et al. 2018) for linear and convolution layers.
-//!
-//! burn 0.22 has no spectral normalisation, so it is written here. A layer's
-//! weight `W` (a convolution kernel is seen as the matrix `[out, in * kh * kw]`)
-//! is divided by an estimate of its largest singular value `σ(W)`, which
-//! bounds the layer's Lipschitz constant by 1. With every discriminator layer
-//! normalised the discriminator cannot become arbitrarily steep, which is
-//! what keeps its gradients useful to the generator (the stabilised GAN of
-//! this crate is hinge loss + spectral normalisation; see `docs/gan.md`).
-//!
-//! `σ` is estimated as in the paper and in PyTorch's `spectral_norm`: one step
-//! of power iteration per training forward pass from a persistent vector `u`
-//! (a [`RunningState`], saved with the weights), on the detached weight, then
-//! `σ = uᵀ W v`, through which the gradient flows to `W`. Outside training
-//! (no autodiff device) `u` is used but not updated, so evaluation is
-//! deterministic.
+//! Spectrally normalised linear and convolution layers (Miyato et al. 2018):
+//! each weight (a kernel seen as `[out, in * kh * kw]`) divided by its
+//! largest singular value, estimated by one power-iteration step per training
+//! forward pass from a persistent vector `u` (a [`RunningState`], saved with
+//! the weights; not updated outside training). The op is
+//! [`dl_kernels::spectral_normalize`]; why it stabilises a GAN: `docs/gan.md`.
 
 use burn::module::{Module, Param, RunningState};
 use burn::nn::LinearConfig;
