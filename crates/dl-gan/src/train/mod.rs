@@ -221,7 +221,11 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         let codes = (game.codes)(b);
         // [b, sample_dim]
         let fake = g.forward(z.clone(), labels.clone().or(codes.clone()));
-        let judged = d.forward_info(fake, labels);
+        // The discriminator's weights get no gradient here (only the
+        // generator's are stepped), so their products are skipped; its running
+        // state (batch-norm statistics, spectral-norm estimates) is shared
+        // with `d` and updates as before.
+        let judged = d.clone().no_grad().forward_info(fake, labels);
         let g_loss = cfg.loss.generator(judged.scores.clone());
         let (g_total, info_loss) = match game.info_loss(&judged, &z, codes) {
             Some(info) => (g_loss.clone() + info.clone().mul_scalar(cfg.info_weight), Some(info)),
