@@ -4,17 +4,6 @@
 
 use rayon::prelude::*;
 
-/// What the forward pass returns and saves.
-#[derive(Debug, Clone)]
-pub struct BatchStats {
-    /// Each channel's mean `[C]`.
-    pub mean: Vec<f32>,
-    /// Each channel's biased variance `[C]`.
-    pub var: Vec<f32>,
-    /// `1 / √(var + eps)` per channel.
-    pub rstd: Vec<f32>,
-}
-
 /// Sums `f(value, channel)` over every value of each channel, channels on
 /// rayon's threads.
 fn per_channel(x: &[f32], c: usize, s: usize, f: impl Fn(f32, usize) -> f32 + Sync + Send) -> Vec<f32> {
@@ -27,28 +16,53 @@ fn per_channel(x: &[f32], c: usize, s: usize, f: impl Fn(f32, usize) -> f32 + Sy
         .collect()
 }
 
-/// Normalises `x` (`[N, C, S]`) in place with its batch statistics, then
-/// scales by `gamma` and shifts by `beta`; returns the statistics and the
-/// normalised values before `gamma` and `beta`.
-pub fn batch_norm(x: &mut [f32], c: usize, s: usize, gamma: &[f32], beta: &[f32], eps: f32) -> (BatchStats, Vec<f32>) {
+/// Each channel's batch mean and biased variance of `x` (`[N, C, S]`).
+pub fn batch_stats(x: &[f32], c: usize, s: usize) -> (Vec<f32>, Vec<f32>) {
     let m = (x.len() / c.max(1)).max(1) as f32;
     let mean: Vec<f32> = per_channel(x, c, s, |v, _| v).into_iter().map(|t| t / m).collect();
     let var: Vec<f32> =
         per_channel(x, c, s, |v, ch| (v - mean[ch]) * (v - mean[ch])).into_iter().map(|t| t / m).collect();
+    (mean, var)
+}
+
+/// What [`batch_norm`] returns: the output, and what the backward pass needs.
+#[derive(Debug, Clone)]
+pub struct Normalised {
+    /// `normalised · gamma + beta`, `[N, C, S]`.
+    pub output: Vec<f32>,
+    /// `(x - mean) / √(var + eps)`, `[N, C, S]`.
+    pub normalised: Vec<f32>,
+    /// `1 / √(var + eps)` per channel.
+    pub rstd: Vec<f32>,
+}
+
+/// Normalises `x` (`[N, C, S]`) with the batch statistics `mean`, `var`
+/// (from [`batch_stats`]), then scales by `gamma` and shifts by `beta`.
+pub fn batch_norm(
+    x: &[f32],
+    c: usize,
+    s: usize,
+    stats: (&[f32], &[f32]),
+    affine: (&[f32], &[f32]),
+    eps: f32,
+) -> Normalised {
+    let ((mean, var), (gamma, beta)) = (stats, affine);
     let rstd: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    let mut normalised = vec![0.0; x.len()];
+    let (mut output, mut normalised) = (vec![0.0; x.len()], vec![0.0; x.len()]);
     if c * s > 0 {
-        x.par_chunks_mut(c * s).zip(normalised.par_chunks_mut(c * s)).for_each(|(x, h)| {
+        let blocks = output.par_chunks_mut(c * s).zip(normalised.par_chunks_mut(c * s)).zip(x.par_chunks(c * s));
+        blocks.for_each(|((y, h), x)| {
             for ch in 0..c {
                 let (mu, r, g, b) = (mean[ch], rstd[ch], gamma[ch], beta[ch]);
-                for (v, h) in x[ch * s..(ch + 1) * s].iter_mut().zip(&mut h[ch * s..(ch + 1) * s]) {
-                    *h = (*v - mu) * r;
-                    *v = *h * g + b;
+                let range = ch * s..(ch + 1) * s;
+                for ((y, h), &v) in y[range.clone()].iter_mut().zip(&mut h[range.clone()]).zip(&x[range]) {
+                    *h = (v - mu) * r;
+                    *y = *h * g + b;
                 }
             }
         });
     }
-    (BatchStats { mean, var, rstd }, normalised)
+    Normalised { output, normalised, rstd }
 }
 
 /// The gradients of [`batch_norm`]: `dy` becomes the input gradient;

@@ -1,6 +1,7 @@
-//! Batch normalisation in training ([`crate::channels`]): one pass for the
-//! statistics, one for the output, the backward from the saved normalised
-//! values; burn's default composes both from transposed copies.
+//! Batch normalisation in training ([`crate::channels`]): one op for the
+//! statistics, one for the output (read from the input where it lies), the
+//! backward from the saved normalised values, written over the output's
+//! gradient; burn's default composes both from transposed copies.
 
 use std::sync::Arc;
 
@@ -13,8 +14,8 @@ use burn::backend::{Autodiff, Backend, TensorMetadata, backend_extension};
 use burn::nn::BatchNorm;
 use burn::tensor::{Shape, Tensor};
 
-use super::{device_shaped, device_values, fused_on, host};
-use crate::channels::{batch_norm, batch_norm_backward};
+use super::{device_shaped, device_values, fused_on, map_in_place, values};
+use crate::channels::{batch_norm, batch_norm_backward, batch_stats};
 
 pub use extension::BatchNormKernels;
 
@@ -33,22 +34,27 @@ mod extension {
     /// Batch normalisation with batch statistics.
     #[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Autodiff)]
     pub trait BatchNormKernels: Backend {
-        /// `x` `[N, C, ..]`, `gamma`, `beta` `[C]`; returns, flat, the output
-        /// (`N·C·..` values) then the batch mean and biased variance (`C` each).
-        fn batch_norm_train_packed(
+        /// The batch mean then the biased variance of each channel of `x`
+        /// `[N, C, ..]` (`[2 C]`, no gradient).
+        fn batch_norm_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+            let (shape, device) = (x.shape(), x.device());
+            let (c, s) = ncs(&shape);
+            let (mut mean, var) = batch_stats(&values::<Self>(&x), c, s);
+            mean.extend_from_slice(&var);
+            device_values::<Self, 1>(mean, [2 * c], &device)
+        }
+
+        /// `x` `[N, C, ..]` normalised with `stats` (from
+        /// [`batch_norm_stats`](Self::batch_norm_stats)), scaled by `gamma`
+        /// and shifted by `beta` (`[C]` each).
+        fn batch_norm_apply(
             x: FloatTensor<Self>,
             gamma: FloatTensor<Self>,
             beta: FloatTensor<Self>,
+            stats: FloatTensor<Self>,
             epsilon: f32,
         ) -> FloatTensor<Self> {
-            let (shape, device) = (x.shape(), x.device());
-            let (c, s) = ncs(&shape);
-            let (mut y, gamma, beta) = (host::<Self>(x), host::<Self>(gamma), host::<Self>(beta));
-            let (stats, _) = batch_norm(&mut y, c, s, &gamma, &beta, epsilon);
-            y.extend_from_slice(&stats.mean);
-            y.extend_from_slice(&stats.var);
-            let len = y.len();
-            device_values::<Self, 1>(y, [len], &device)
+            normalise::<Self>(&x, &gamma, &beta, &stats, epsilon).0
         }
     }
 
@@ -57,6 +63,30 @@ mod extension {
 
     #[cfg(feature = "ndarray")]
     impl BatchNormKernels for burn::backend::NdArray {}
+}
+
+/// The output of [`batch_norm`] on `B`'s tensors, and what the backward pass keeps.
+fn normalise<B: Backend>(
+    x: &FloatTensor<B>,
+    gamma: &FloatTensor<B>,
+    beta: &FloatTensor<B>,
+    stats: &FloatTensor<B>,
+    epsilon: f32,
+) -> (FloatTensor<B>, BnState<B::Device>) {
+    let (shape, device) = (x.shape(), x.device());
+    let (c, s) = ncs(&shape);
+    let (stats, gamma) = (values::<B>(stats), values::<B>(gamma).to_vec());
+    let (mean, var) = stats.split_at(c.min(stats.len()));
+    let out = batch_norm(&values::<B>(x), c, s, (mean, var), (&gamma, &values::<B>(beta)), epsilon);
+    let y = device_shaped::<B>(out.output, shape.clone(), &device);
+    let state = BnState {
+        normalised: Arc::new(out.normalised),
+        rstd: Arc::new(out.rstd),
+        gamma: Arc::new(gamma),
+        shape,
+        device,
+    };
+    (y, state)
 }
 
 #[derive(Debug, Clone)]
@@ -78,12 +108,15 @@ impl<B: Backend> Backward<B, 3> for BnBackward {
         let [n_x, n_gamma, n_beta] = ops.parents;
         let s = ops.state;
         let (c, sp) = ncs(&s.shape);
-        let mut dy = host::<B>(grads.consume::<B>(&ops.node));
-        // The statistics at the end are detached: only the output's part flows back.
-        dy.truncate(s.normalised.len());
-        let (dgamma, dbeta) = batch_norm_backward(&mut dy, &s.normalised, &s.rstd, &s.gamma, c, sp);
+        let dy = grads.consume::<B>(&ops.node);
+        let mut param_grads = (Vec::new(), Vec::new());
+        // The input gradient is written over the output gradient where nothing else holds it.
+        let dx = map_in_place::<B>(dy, |dy| {
+            param_grads = batch_norm_backward(dy, &s.normalised, &s.rstd, &s.gamma, c, sp);
+        });
+        let (dgamma, dbeta) = param_grads;
         if let Some(node) = n_x {
-            grads.register::<B>(node.id, device_shaped::<B>(dy, s.shape, &s.device));
+            grads.register::<B>(node.id, dx);
         }
         if let Some(node) = n_gamma {
             grads.register::<B>(node.id, device_values::<B, 1>(dgamma, [c], &s.device));
@@ -95,44 +128,39 @@ impl<B: Backend> Backward<B, 3> for BnBackward {
 }
 
 impl<B: BatchNormKernels, C: CheckpointStrategy> BatchNormKernels for Autodiff<B, C> {
-    fn batch_norm_train_packed(
+    fn batch_norm_stats(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, _) = x.into_parts();
+        // A new leaf: the statistics carry no gradient of their own (the
+        // output's backward pass accounts for them).
+        FloatTensor::<Self>::new(B::batch_norm_stats(x))
+    }
+
+    fn batch_norm_apply(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         epsilon: f32,
     ) -> FloatTensor<Self> {
         let (x, n_x) = x.into_parts();
         let (gamma, n_gamma) = gamma.into_parts();
         let (beta, n_beta) = beta.into_parts();
+        let (stats, _) = stats.into_parts();
         match BnBackward.prepare::<C>([n_x, n_gamma, n_beta]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => {
-                let (shape, device) = (x.shape(), x.device());
-                let (c, s) = ncs(&shape);
-                let (mut y, gamma, beta) = (host::<B>(x), host::<B>(gamma), host::<B>(beta));
-                let (stats, normalised) = batch_norm(&mut y, c, s, &gamma, &beta, epsilon);
-                y.extend_from_slice(&stats.mean);
-                y.extend_from_slice(&stats.var);
-                let len = y.len();
-                let out = device_values::<B, 1>(y, [len], &device);
-                let state = BnState {
-                    normalised: Arc::new(normalised),
-                    rstd: Arc::new(stats.rstd),
-                    gamma: Arc::new(gamma),
-                    shape,
-                    device,
-                };
-                prep.finish(state, out)
+                let (y, state) = normalise::<B>(&x, &gamma, &beta, &stats, epsilon);
+                prep.finish(state, y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::batch_norm_train_packed(x, gamma, beta, epsilon)),
+            OpsKind::UnTracked(prep) => prep.finish(B::batch_norm_apply(x, gamma, beta, stats, epsilon)),
         }
     }
 }
 
 /// `bn.forward(x)` for `x` `[N, C, ..]`: in training (an autodiff device and
-/// the layer's training flag on) the batch statistics come from one fused
-/// op with its own backward, and the running statistics are updated exactly
-/// as burn's `BatchNorm` does; otherwise, and where [`fused_on`] does not
-/// hold, exactly `bn.forward(x)`.
+/// the layer's training flag on) the batch statistics come from one pass
+/// and the output from one fused op with its own backward, and the running
+/// statistics are updated exactly as burn's `BatchNorm` does; otherwise, and
+/// where [`fused_on`] does not hold, exactly `bn.forward(x)`.
 pub fn batch_norm_2d<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     let [c] = bn.gamma.dims();
@@ -140,21 +168,22 @@ pub fn batch_norm_2d<const D: usize>(bn: &BatchNorm, x: Tensor<D>) -> Tensor<D> 
     if D < 2 || x.dims()[1] != c || !training || !fused_on(&device) {
         return bn.forward(x);
     }
-    let dims = x.dims();
-    let numel = dims.iter().product::<usize>();
-    let packed: Tensor<1> =
-        Tensor::from_dispatch(<burn::backend::Dispatch as BatchNormKernels>::batch_norm_train_packed(
-            x.into_dispatch(),
-            bn.gamma.val().into_dispatch(),
-            bn.beta.val().into_dispatch(),
-            bn.epsilon as f32,
-        ));
-    let mean = packed.clone().slice(numel..numel + c).detach();
-    let var = packed.clone().slice(numel + c..numel + 2 * c).detach();
+    type Kernels = burn::backend::Dispatch;
+    // [2 C]: the batch means, then the biased variances.
+    let stats: Tensor<1> =
+        Tensor::from_dispatch(<Kernels as BatchNormKernels>::batch_norm_stats(x.clone().detach().into_dispatch()));
+    let (mean, var) = (stats.clone().slice(0..c), stats.clone().slice(c..2 * c));
     let momentum = bn.momentum;
     let running_mean = bn.running_mean.value_sync().to_device(&device);
     let running_var = bn.running_var.value_sync().to_device(&device);
     bn.running_mean.update(running_mean.mul_scalar(1.0 - momentum).add(mean.mul_scalar(momentum)).detach());
     bn.running_var.update(running_var.mul_scalar(1.0 - momentum).add(var.mul_scalar(momentum)).detach());
-    packed.slice(0..numel).reshape(dims)
+    // [N, C, ..]
+    Tensor::from_dispatch(<Kernels as BatchNormKernels>::batch_norm_apply(
+        x.into_dispatch(),
+        bn.gamma.val().into_dispatch(),
+        bn.beta.val().into_dispatch(),
+        stats.into_dispatch(),
+        bn.epsilon as f32,
+    ))
 }
