@@ -12,13 +12,6 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor};
 
-const EPS: f64 = 1e-12;
-
-fn normalize(v: Tensor<1>) -> Tensor<1> {
-    let norm = v.clone().powf_scalar(2.0).sum().sqrt().add_scalar(EPS);
-    v / norm
-}
-
 /// The power-iteration state of one normalised weight.
 #[derive(Module, Debug)]
 pub struct SpectralNorm {
@@ -31,7 +24,7 @@ pub struct SpectralNorm {
 impl SpectralNorm {
     /// A state for a `rows x cols` weight matrix with a random unit `u`.
     pub fn new(rows: usize, iterations: usize, device: &Device) -> Self {
-        let u = normalize(Tensor::random([rows], Distribution::Normal(0.0, 1.0), device));
+        let u = dl_kernels::unit_vector(Tensor::random([rows], Distribution::Normal(0.0, 1.0), device));
         SpectralNorm { u: RunningState::new(u), iterations: iterations.max(1) }
     }
 

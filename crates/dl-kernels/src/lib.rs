@@ -27,7 +27,7 @@ pub use ops::norm::layer_norm;
 pub use ops::optim::{AdamStep, adam_step};
 pub use ops::pool::max_pool2d;
 pub use ops::recurrent::{LstmRun, elman_layer, lstm_layer};
-pub use ops::spectral::{SpectralNormalized, spectral_normalize, spectral_normalize_composed};
+pub use ops::spectral::{SpectralNormalized, spectral_normalize, spectral_normalize_composed, unit_vector};
 
 /// Keeps freed buffers in the process heap (glibc on Linux; elsewhere
 /// nothing): by default glibc maps every buffer above 128 KiB to fresh pages

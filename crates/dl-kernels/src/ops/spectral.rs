@@ -174,7 +174,9 @@ pub struct SpectralNormalized {
 /// from `u` (`[rows]`) on the detached weight, then `σ = uᵀ W v`, through
 /// which the gradient flows to `W`. One op with its own backward where the
 /// fused ops run ([`fused_on`]); [`spectral_normalize_composed`] otherwise.
-/// `iterations` of 0 counts as 1.
+/// `iterations` of 0 counts as 1. A `u` whose length is not `rows` is no
+/// estimate for this weight: it is left to the composition, whose product
+/// rejects it, rather than read short by the host loop.
 pub fn spectral_normalize(w: Tensor<2>, u: Tensor<1>, iterations: usize) -> SpectralNormalized {
     let [rows, cols] = w.dims();
     let device = w.device();
@@ -195,7 +197,9 @@ pub fn spectral_normalize(w: Tensor<2>, u: Tensor<1>, iterations: usize) -> Spec
     SpectralNormalized { weight, u }
 }
 
-fn unit_tensor(v: Tensor<1>) -> Tensor<1> {
+/// `v / (|v| + 1e-12)`: a unit vector as the power iteration keeps it (and
+/// as a fresh estimate `u` starts).
+pub fn unit_vector(v: Tensor<1>) -> Tensor<1> {
     let norm = v.clone().powf_scalar(2.0).sum().sqrt().add_scalar(EPS);
     v / norm
 }
@@ -209,8 +213,8 @@ pub fn spectral_normalize_composed(w: Tensor<2>, u: Tensor<1>, iterations: usize
     let mut u = u.detach();
     let mut v = Tensor::<1>::zeros([cols], &device);
     for _ in 0..iterations.max(1) {
-        v = unit_tensor(wd.clone().transpose().matmul(u.clone().reshape([rows, 1])).reshape([cols]));
-        u = unit_tensor(wd.clone().matmul(v.clone().reshape([cols, 1])).reshape([rows]));
+        v = unit_vector(wd.clone().transpose().matmul(u.clone().reshape([rows, 1])).reshape([cols]));
+        u = unit_vector(wd.clone().matmul(v.clone().reshape([cols, 1])).reshape([rows]));
     }
     let sigma = u.clone().reshape([1, rows]).matmul(w.clone()).matmul(v.reshape([cols, 1])).reshape([1]);
     SpectralNormalized { weight: w / sigma.unsqueeze::<2>(), u }
