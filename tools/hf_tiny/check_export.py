@@ -4,7 +4,7 @@
 ones the Rust model computed, stored beside the weights as `reference.json`
 (`{"ids": [...], "logits": [...]}`, written by the test
 `models_trained_here_export_to_folders_that_load_back_with_the_same_logits`
-in `crates/dl-transformer/tests/hf_checkpoints.rs`).
+in `crates/dl-transformer/tests/transformer/hf_checkpoints.rs`).
 
 Usage:
     python tools/hf_tiny/check_export.py DIR [DIR ...]

@@ -9,7 +9,7 @@ the modules below: `dcgan_generator`, `dl_resnet`, `dl_vgg`, `dl_textcnn`,
 `load_state_dict(strict=True)` (every key present, none left over), runs the
 inputs through it in eval mode and compares its outputs with the ones the
 Rust model computed. The fixtures come from the test
-`models_export_with_pytorch_names_as_fixtures` (tests/pytorch_export.rs),
+`models_export_with_pytorch_names_as_fixtures` (tests/applications/pytorch_export.rs),
 which writes them under the temporary folder.
 
 Usage:

@@ -1,7 +1,8 @@
 //! dl-cnn tests: parity with PyTorch, shapes, config validation, training
 //! behaviour (loss decreases, a batch is overfitted, runs are deterministic
-//! and resumable), save/load, retrieval and saliency, the shipped models
-//! (backend conformance: tests/conformance.rs at the workspace root).
+//! and resumable), save/load, retrieval and saliency, the detector, the
+//! shipped models (backend conformance: tests/conformance.rs at the
+//! workspace root).
 
 use std::path::PathBuf;
 
@@ -20,6 +21,7 @@ use dl_core::train::{Checkpointer, TrainConfig, fit};
 use dl_core::{Batcher, Error, ModelConfig};
 
 mod checkpoints;
+mod detection;
 mod parity;
 mod pretrained;
 mod retrieval_saliency;

@@ -1,7 +1,8 @@
 //! dl-transformer tests: parity with PyTorch and Hugging Face (attention,
 //! encoder/decoder layers, GPT-2, LLaMA, BERT), the real all-MiniLM-L6-v2
 //! sentence embeddings, KV-cache decoding against full recomputation, masks,
-//! generation, learning (GPT, LLaMA, BERT heads), save/load and input errors.
+//! generation, learning (GPT, LLaMA, BERT heads), save/load, input errors, and
+//! checkpoint folders written by `transformers` itself.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,7 @@ fn ids(v: &[usize], d: &Device) -> Tensor<2, Int> {
 }
 
 mod decoding;
+mod hf_checkpoints;
 mod pretrained;
 mod pretrained_weights;
 mod training;

@@ -1,7 +1,6 @@
 //! What every fused-op test compares with: values read back, closeness
 //! (relative or absolute) and loss weights that make every output's
 //! gradient different.
-#![allow(dead_code)]
 
 use burn::tensor::{Device, Tensor, TensorData};
 

@@ -1,4 +1,4 @@
-//! What the root integration tests share.
+//! The ten synthetic glyphs the captioner and the CRNN tests compose.
 
 use dl_core::data::idx::ImageSet;
 

@@ -26,7 +26,7 @@ use dl_transformer::ffn::Activation;
 use dl_transformer::{TransformerSeq2SeqConfig, VitConfig};
 use serde_json::json;
 
-const NOTES: &str = "exported from a Rust model by tests/pytorch_export.rs";
+const NOTES: &str = "exported from a Rust model by tests/applications/pytorch_export.rs";
 
 #[test]
 fn models_export_with_pytorch_names_as_fixtures() {

@@ -3,11 +3,9 @@
 //! handful exactly, a saved model captions as before, attention is a
 //! distribution over the regions, and inputs it cannot read are errors.
 
-mod common;
-
+use crate::glyphs::glyphs;
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
-use common::glyphs;
 use dl_cnn::captioned::{GridScene, GridSceneConfig, ItemPool, vocabulary};
 use dl_core::testing::{device, max_diff, rng_lock, temp_dir, values};
 use dl_core::train::{TrainConfig, fit};

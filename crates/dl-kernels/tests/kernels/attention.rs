@@ -6,8 +6,7 @@
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-mod common;
-use common::{close, values, weights};
+use crate::common::{close, values, weights};
 
 /// burn's composition, grouped heads repeated.
 fn composed(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Option<Tensor<4>>, scale: f64) -> (Tensor<4>, Tensor<3>) {

@@ -2,10 +2,8 @@
 //! it learns to read a handful exactly, a saved model reads as before, and
 //! inputs it cannot read are errors.
 
-mod common;
-
+use crate::glyphs::glyphs;
 use burn::module::Module;
-use common::glyphs;
 use dl_cnn::scenes::{DigitString, DigitStringConfig};
 use dl_core::testing::{device, max_diff, rng_lock, temp_dir, values};
 use dl_core::train::{TrainConfig, fit};

@@ -8,8 +8,7 @@ use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-mod common;
-use common::{close, close_abs, values};
+use crate::common::{close, close_abs, values};
 
 /// A bias gradient is the sum of its channel's output gradients (7,056 of
 /// mixed signs in the largest case, a value near 0): it is compared at 1e-4

@@ -4,8 +4,7 @@
 use burn::nn::LayerNormConfig;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-mod common;
-use common::{close_abs, values, weights};
+use crate::common::{close_abs, values, weights};
 
 #[test]
 fn gelu_equals_burns_within_the_erf_approximation() {

@@ -4,8 +4,7 @@
 use burn::nn::LinearConfig;
 use burn::tensor::{Device, Distribution, Tensor};
 
-mod common;
-use common::{close, values, weights};
+use crate::common::{close, values, weights};
 
 #[test]
 fn linear_equals_burns_in_values_and_all_gradients() {
