@@ -23,7 +23,7 @@ use dl_core::checkpoint::load_weights;
 use dl_core::config::load_json;
 use dl_core::data::synthetic::adding_problem;
 use dl_core::plot::{Series, line_chart};
-use dl_examples::cli::{CommonArgs, run_example};
+use dl_examples::cli::{CommonArgs, at_least, run_example};
 use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
 use dl_lstm::LstmConfig;
 use dl_lstm::gates::{forward_with_gates, gate_heatmaps};
@@ -36,8 +36,8 @@ use serde_json::json;
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Sequence lengths T, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "50,100,200")]
+    /// Sequence lengths T, comma-separated (two marked steps need T >= 2).
+    #[arg(long, value_delimiter = ',', default_value = "50,100,200", value_parser = at_least::<2>)]
     lengths: Vec<usize>,
     /// Models, comma-separated (rnn, gru, lstm).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "rnn,gru,lstm")]
@@ -46,10 +46,10 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     lstm_hidden: usize,
     /// Training sequences per length (a fixed set, seen once per epoch).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = at_least::<1>)]
     train_size: usize,
-    /// Test sequences per length.
-    #[arg(long, default_value_t = 2_000)]
+    /// Test sequences per length (half as many validate).
+    #[arg(long, default_value_t = 2_000, value_parser = at_least::<2>)]
     test_size: usize,
     /// Batch size.
     #[arg(long, default_value_t = 50)]
@@ -82,28 +82,13 @@ fn main() {
         let device = c.device()?;
         let families = &args.models;
         let (train_n, test_n) = if c.quick { (1_000, 200) } else { (args.train_size, args.test_size) };
-        // Two marked positions need two steps; validation takes half the test size.
-        if let Some(t) = args.lengths.iter().find(|&&t| t < 2) {
-            return Err(dl_core::Error::config(
-                "adding_problem",
-                "--lengths",
-                format!("{t}: each length must be at least 2"),
-            ));
-        }
-        if args.lengths.is_empty() || train_n == 0 || test_n < 2 {
-            return Err(dl_core::Error::config(
-                "adding_problem",
-                "--lengths, --train-size, --test-size",
-                "need at least one length, one training sequence and two test sequences",
-            ));
-        }
         let budget = Family::Lstm.layer_params(2, args.lstm_hidden);
         let mut rows = Vec::new();
         let mut test_series: Vec<Series> = families.iter().map(|f| Series::new(f.name(), vec![])).collect();
         for &t in &args.lengths {
-            let train = adding_problem(train_n, t, c.seed.wrapping_add(t as u64));
-            let valid = adding_problem(test_n / 2, t, c.seed.wrapping_add(1_000_003 + t as u64));
-            let test = adding_problem(test_n, t, c.seed.wrapping_add(2_000_003 + t as u64));
+            let train = adding_problem(train_n, t, c.seed.wrapping_add(t as u64))?;
+            let valid = adding_problem(test_n / 2, t, c.seed.wrapping_add(1_000_003 + t as u64))?;
+            let test = adding_problem(test_n, t, c.seed.wrapping_add(2_000_003 + t as u64))?;
             let mut curves = Vec::new();
             for (fi, &family) in families.iter().enumerate() {
                 let hidden = family.hidden_for_budget(2, budget);

@@ -67,9 +67,9 @@ fn main() {
         // training budget; the constant-mean baseline has MSE 0.167.
         let t = 50;
         let n = if c.quick { 1_000 } else { 10_000 };
-        let train = adding_problem(n, t, c.seed);
-        let valid = adding_problem(500, t, c.seed + 1);
-        let test = adding_problem(1_000, t, c.seed + 2);
+        let train = adding_problem(n, t, c.seed)?;
+        let valid = adding_problem(500, t, c.seed + 1)?;
+        let test = adding_problem(1_000, t, c.seed + 2)?;
         let budget = Family::Lstm.layer_params(2, 32);
         for (family, label) in [(Family::Rnn, "RNN"), (Family::Lstm, "LSTM")] {
             eprintln!("[{}] training on the adding problem (T = {t}) ...", family.name());

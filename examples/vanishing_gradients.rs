@@ -20,7 +20,7 @@ use dl_core::data::synthetic::adding_problem;
 use dl_core::plot::{Series, line_chart};
 use dl_core::task::{evaluate, to_f32};
 use dl_core::train::fit;
-use dl_examples::cli::{CommonArgs, run_example};
+use dl_examples::cli::{CommonArgs, at_least, run_example};
 use dl_families::recurrent::Family;
 use dl_lstm::LstmConfig;
 use dl_rnn::{GruConfig, RnnConfig};
@@ -35,14 +35,14 @@ use serde_json::{Value, json};
 struct Args {
     #[command(flatten)]
     common: CommonArgs,
-    /// Sequence length T.
-    #[arg(long, default_value_t = 100)]
+    /// Sequence length T (two marked steps need T >= 2).
+    #[arg(long, default_value_t = 100, value_parser = at_least::<2>)]
     length: usize,
     /// LSTM hidden width (the others match its parameter count).
     #[arg(long, default_value_t = 32)]
     lstm_hidden: usize,
     /// Training sequences.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = at_least::<1>)]
     train_size: usize,
     /// Models, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "rnn,gru,lstm")]
@@ -128,17 +128,9 @@ fn main() {
         let c = &args.common;
         let t = args.length;
         let n = if c.quick { 1_000 } else { args.train_size };
-        // Two marked positions need two steps.
-        if t < 2 || n == 0 {
-            return Err(dl_core::Error::config(
-                "vanishing_gradients",
-                "--length, --train-size",
-                format!("the length must be at least 2 and the training set not empty (got {t} and {n})"),
-            ));
-        }
-        let train = adding_problem(n, t, c.seed.wrapping_add(t as u64));
-        let valid = adding_problem(500, t, c.seed.wrapping_add(1_000_003 + t as u64));
-        let probe = adding_problem(256, t, c.seed.wrapping_add(2_000_003 + t as u64));
+        let train = adding_problem(n, t, c.seed.wrapping_add(t as u64))?;
+        let valid = adding_problem(500, t, c.seed.wrapping_add(1_000_003 + t as u64))?;
+        let probe = adding_problem(256, t, c.seed.wrapping_add(2_000_003 + t as u64))?;
         let budget = Family::Lstm.layer_params(2, args.lstm_hidden);
         let head = HeadConfig::new(SequenceTask::Regress { outputs: 1 });
         let mut series = Vec::new();

@@ -113,7 +113,7 @@ fn recurrent_layers_compute_and_train_on_every_backend() {
             encoder: LstmConfig::new(2, 8),
             head: dl_lstm::HeadConfig::new(dl_lstm::SequenceTask::Regress { outputs: 1 }),
         };
-        let train = dl_core::data::synthetic::adding_problem(128, 6, 2);
+        let train = dl_core::data::synthetic::adding_problem(128, 6, 2).unwrap();
         let tc = TrainConfig { batch_size: 32, ..tc };
         let r = fit(cfg.init(&ad).unwrap(), &train, None, &SeriesBatcher, &tc, &ad).unwrap();
         assert!(r.history.epochs[2].train_loss < r.history.epochs[0].train_loss, "{backend} LSTM");

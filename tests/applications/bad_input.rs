@@ -180,16 +180,17 @@ fn char_language_models_check_their_flags_before_training() {
 
 #[test]
 fn sequence_examples_refuse_lengths_below_two() {
-    let out = temp("lengths-out");
-    let e = fails("adding_problem", &["--lengths", "50,1", "--quick"], &out);
-    assert!(e.contains("--lengths") && e.contains("1: each length must be at least 2"), "{e}");
-    let e = fails("vanishing_gradients", &["--length", "1", "--quick"], &out);
-    assert!(e.contains("--length") && e.contains("at least 2"), "{e}");
-    // An unknown model is refused by the argument parser (exit status 2), which lists the choices.
-    for name in ["adding_problem", "vanishing_gradients"] {
-        let o = Command::new(example(name)).args(["--models", "rnn,transformer", "--quick"]).output().unwrap();
+    // Refused by the argument parser (exit status 2), which names the flag
+    // and, for a choice, lists the values.
+    let refused = |name: &str, args: &[&str], needles: &[&str]| {
+        let o = Command::new(example(name)).args(args).arg("--quick").output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
-        assert!(err.contains("'transformer'") && err.contains("possible values: rnn, gru, lstm"), "{name}: {err}");
+        assert_eq!(o.status.code(), Some(2), "{name} {args:?}: {err}");
+        assert!(needles.iter().all(|n| err.contains(n)), "{name} {args:?}: {err}");
+    };
+    refused("adding_problem", &["--lengths", "50,1"], &["'1' for '--lengths", "must be at least 2"]);
+    refused("vanishing_gradients", &["--length", "1"], &["'1' for '--length", "must be at least 2"]);
+    for name in ["adding_problem", "vanishing_gradients"] {
+        refused(name, &["--models", "rnn,transformer"], &["'transformer'", "possible values: rnn, gru, lstm"]);
     }
 }

@@ -98,6 +98,17 @@ pub fn print_result(value: &serde_json::Value) {
     println!("result: {value}");
 }
 
+/// A clap value parser for a count of at least `MIN`
+/// (`#[arg(value_parser = at_least::<2>)]`): a smaller value is refused
+/// with the flag's name before anything runs (exit status 2).
+pub fn at_least<const MIN: usize>(text: &str) -> std::result::Result<usize, String> {
+    let value: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if value < MIN {
+        return Err(format!("must be at least {MIN}"));
+    }
+    Ok(value)
+}
+
 /// Runs an example's body: prints its `result: {json}` line, or the error and exits with 1.
 pub fn run_example(body: impl FnOnce() -> Result<serde_json::Value>) {
     match body() {

@@ -24,7 +24,7 @@ fn an_lstm_solves_a_short_adding_problem() {
     let _rng = rng_lock();
     let d = device().autodiff();
     d.seed(5);
-    let train = dl_core::data::synthetic::adding_problem(1024, 10, 1);
+    let train = dl_core::data::synthetic::adding_problem(1024, 10, 1).unwrap();
     let cfg = SequenceModelConfig {
         encoder: LstmConfig::new(2, 16),
         head: HeadConfig::new(SequenceTask::Regress { outputs: 1 }),
