@@ -176,8 +176,8 @@ fn gpt(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
 
 /// `gan`: the DCGAN of WORKLOADS.md (dl-gan's `DcganConfig` defaults, PyTorch's
 /// default initialisation), batch 64; one step = one discriminator update on a
-/// real and a detached generated batch, then one non-saturating generator update,
-/// each with its own Adam (2e-4, betas 0.5, 0.999).
+/// real and a detached generated batch, then one non-saturating generator update
+/// through the frozen discriminator, each with its own Adam (2e-4, betas 0.5, 0.999).
 fn gan(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
     let ad = device.clone().autodiff();
     ad.seed(0);
@@ -194,7 +194,9 @@ fn gan(device: &Device, name: &str, warmup: usize, iters: usize) -> Result<()> {
             let ld = loss.discriminator(d.forward(real.clone(), None), d.forward(fake.clone().detach(), None), 0.0);
             let grads = GradientsParams::from_grads(ld.backward(), &d);
             d = od.step(2e-4, d.clone(), grads);
-            let lg = loss.generator(d.forward(fake, None));
+            // The discriminator's weights are not stepped here: frozen, their
+            // gradients are not computed (as `dl_gan::train_gan` does).
+            let lg = loss.generator(d.clone().no_grad().forward(fake, None));
             let grads = GradientsParams::from_grads(lg.backward(), &g);
             g = og.step(2e-4, g.clone(), grads);
             let _ = lg.into_scalar::<f32>();

@@ -176,8 +176,10 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         let b = real.dims()[0];
         let z = game.latent(b, g.latent_dim());
         let codes = (game.codes)(b);
-        // [b, sample_dim], detached: this step trains the discriminator only.
-        let fake = g.forward(z.clone(), labels.clone().or(codes.clone())).detach();
+        // [b, sample_dim], with the generator's weights frozen (nothing is
+        // recorded for a backward pass): this step trains the discriminator
+        // only. Its running state (batch-norm statistics) is shared with `g`.
+        let fake = g.clone().no_grad().forward(z.clone(), labels.clone().or(codes.clone()));
         // With code targets the Q head also learns to read them on real samples.
         let (real_scores, real_codes) = match targets {
             Some(t) => {
