@@ -241,30 +241,55 @@ fn deinterleave(wide: &[f32], k: usize, m: usize, cols: usize, blocks: &mut [f32
     }
 }
 
-/// Runs `one(state, inputs, outputs, serial)` on groups of samples: `inputs`
-/// holds `in_len` values per sample, `outputs` `out_len`; on rayon's threads
-/// one group per task when there are enough groups.
-fn by_groups<S: Send>(
+/// Runs `one(scratch, inputs, outputs, serial)` on groups of samples:
+/// `inputs` holds `in_len` values per sample, `outputs` `out_len`; on
+/// rayon's threads one group per task when there are enough groups.
+/// `scratch` is two buffers of `sizes` values, the thread's own, kept from
+/// one call to the next (allocating and zeroing them per task cost 3% of a
+/// DCGAN step): whatever a call leaves in them, `one` writes before it reads.
+fn by_groups(
     inputs: &[f32],
     in_len: usize,
     outputs: &mut [f32],
     out_len: usize,
     group: usize,
-    state: impl Fn() -> S + Sync + Send,
-    one: impl Fn(&mut S, &[f32], &mut [f32], bool) + Sync + Send,
+    sizes: [usize; 2],
+    one: impl Fn([&mut [f32]; 2], &[f32], &mut [f32], bool) + Sync + Send,
 ) {
+    let run = |i: &[f32], o: &mut [f32], serial: bool| with_scratch(sizes, |scratch| one(scratch, i, o, serial));
     let groups = inputs.len().div_ceil((in_len * group).max(1));
     if per_group(groups) {
         inputs
             .par_chunks(in_len * group)
             .zip(outputs.par_chunks_mut(out_len * group))
-            .for_each_init(&state, |st, (i, o)| one(st, i, o, true));
+            .for_each(|(i, o)| run(i, o, true));
     } else {
-        let mut st = state();
         for (i, o) in inputs.chunks(in_len * group).zip(outputs.chunks_mut(out_len * group)) {
-            one(&mut st, i, o, false);
+            run(i, o, false);
         }
     }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<[Vec<f32>; 2]> = const { std::cell::RefCell::new([Vec::new(), Vec::new()]) };
+}
+
+/// Runs `f` on this thread's two scratch buffers grown to `sizes`; on fresh
+/// ones if they are in use further up the stack (a task stolen while this
+/// thread waits inside a threaded product).
+fn with_scratch<R>(sizes: [usize; 2], f: impl FnOnce([&mut [f32]; 2]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffers) => {
+            let [a, b] = &mut *buffers;
+            for (buffer, &size) in [&mut *a, &mut *b].into_iter().zip(&sizes) {
+                if buffer.len() < size {
+                    buffer.resize(size, 0.0);
+                }
+            }
+            f([&mut a[..sizes[0]], &mut b[..sizes[1]]])
+        }
+        Err(_) => f([&mut vec![0.0; sizes[0]], &mut vec![0.0; sizes[1]]]),
+    })
 }
 
 fn product_for(serial: bool) -> fn(&mut [f32], View<'_>, View<'_>, bool) {
@@ -281,8 +306,8 @@ pub fn gather(images: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias:
         return out;
     }
     let (group, weight, table) = (group_size(cols), View::dense(w, m, rows), table_for(g));
-    let state = || (vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
-    by_groups(images, image, &mut out, m * cols, group, state, |(col, wide), imgs, dst, serial| {
+    let sizes = [rows * group * cols, m * group * cols];
+    by_groups(images, image, &mut out, m * cols, group, sizes, |[col, wide], imgs, dst, serial| {
         let k = imgs.len() / image;
         let ld = k * cols;
         for (s, img) in imgs.chunks(image).enumerate() {
@@ -313,8 +338,8 @@ pub fn scatter(values: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias
         return out;
     }
     let (group, weight_t, table) = (group_size(cols), View::dense(w, m, rows).t(), table_for(g));
-    let state = || (vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
-    by_groups(values, m * cols, &mut out, image, group, state, |(col, wide), vals, dst, serial| {
+    let sizes = [rows * group * cols, m * group * cols];
+    by_groups(values, m * cols, &mut out, image, group, sizes, |[col, wide], vals, dst, serial| {
         let k = vals.len() / (m * cols);
         let ld = k * cols;
         let source = if k == 1 {
@@ -345,25 +370,29 @@ pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) 
         return vec![0.0; m * rows];
     }
     let (group, table) = (group_size(cols), table_for(g));
-    let one =
-        |(mut acc, mut col, mut wide): (Vec<f32>, Vec<f32>, Vec<f32>), (a_g, imgs): (&[f32], &[f32]), serial: bool| {
-            let k = imgs.len() / image;
-            let ld = k * cols;
-            for (s, img) in imgs.chunks(image).enumerate() {
-                im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
+    let sizes = [rows * group * cols, m * group * cols];
+    // Adds the products of consecutive groups of samples (`a`, `images`) onto `acc`.
+    let sum_into = |acc: &mut [f32], a: &[f32], images: &[f32], serial: bool| {
+        with_scratch(sizes, |[col, wide]| {
+            for (a_g, imgs) in a.chunks(m * cols * group).zip(images.chunks(image * group)) {
+                let k = imgs.len() / image;
+                let ld = k * cols;
+                for (s, img) in imgs.chunks(image).enumerate() {
+                    im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
+                }
+                let source = if k == 1 {
+                    a_g
+                } else {
+                    interleave(a_g, k, m, cols, &mut wide[..m * ld]);
+                    &wide[..m * ld]
+                };
+                let lhs = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
+                let rhs = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false }.t();
+                product_for(serial)(acc, lhs, rhs, true);
             }
-            let source = if k == 1 {
-                a_g
-            } else {
-                interleave(a_g, k, m, cols, &mut wide[..m * ld]);
-                &wide[..m * ld]
-            };
-            let lhs = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
-            let rhs = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false }.t();
-            product_for(serial)(&mut acc, lhs, rhs, true);
-            (acc, col, wide)
-        };
-    let fresh = || (vec![0.0; m * rows], vec![0.0; rows * group * cols], vec![0.0; m * group * cols]);
+        })
+    };
+    let mut sum = vec![0.0; m * rows];
     let groups = n.div_ceil(group);
     if per_group(groups) {
         // A fixed split into contiguous parts, each summed in order, then the
@@ -375,24 +404,18 @@ pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) 
             .par_chunks(m * cols * per)
             .zip(images.par_chunks(image * per))
             .map(|(a, imgs)| {
-                a.chunks(m * cols * group)
-                    .zip(imgs.chunks(image * group))
-                    .fold(fresh(), |state, pair| one(state, pair, true))
-                    .0
+                let mut acc = vec![0.0; m * rows];
+                sum_into(&mut acc, a, imgs, true);
+                acc
             })
             .collect();
-        let mut parts = partial.into_iter();
-        let mut sum = parts.next().unwrap_or_else(|| vec![0.0; m * rows]);
-        for p in parts {
+        for p in partial {
             sum.iter_mut().zip(&p).for_each(|(x, y)| *x += y);
         }
-        sum
     } else {
-        a.chunks(m * cols * group)
-            .zip(images.chunks(image * group))
-            .fold(fresh(), |state, pair| one(state, pair, false))
-            .0
+        sum_into(&mut sum, a, images, false);
     }
+    sum
 }
 
 /// The bias gradient: `Σ` over samples and positions of `dy` `[n, m, cols]`.
