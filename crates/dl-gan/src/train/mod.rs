@@ -16,7 +16,7 @@ pub use state::{GanEpoch, GanPoint, GanState};
 use std::path::Path;
 use std::time::Instant;
 
-use burn::module::{ModuleMapper, Param};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Distribution, Int, Tensor};
@@ -62,6 +62,24 @@ impl ModuleMapper for Clip {
         let c = f64::from(self.0);
         param.map(|t| t.clamp(-c, c))
     }
+}
+
+/// Initialises every parameter it visits.
+struct Initialise;
+
+impl ModuleVisitor for Initialise {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// A copy of `m` with its weights frozen (no gradient is recorded for
+/// them), sharing its running state. Parameters are initialised first: on a
+/// parameter still lazily uninitialised, burn's `no_grad` would set the
+/// lazy state that the copy shares with `m`, freezing `m` too.
+fn frozen<M: Module>(m: &M) -> M {
+    m.visit(&mut Initialise);
+    m.clone().no_grad()
 }
 
 fn failure(cfg: &GanTrainConfig, state: &GanState, what: String) -> Error {
@@ -179,7 +197,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         // [b, sample_dim], with the generator's weights frozen (nothing is
         // recorded for a backward pass): this step trains the discriminator
         // only. Its running state (batch-norm statistics) is shared with `g`.
-        let fake = g.clone().no_grad().forward(z.clone(), labels.clone().or(codes.clone()));
+        let fake = frozen(&g).forward(z.clone(), labels.clone().or(codes.clone()));
         // With code targets the Q head also learns to read them on real samples.
         let (real_scores, real_codes) = match targets {
             Some(t) => {
@@ -227,7 +245,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         // generator's are stepped), so their products are skipped; its running
         // state (batch-norm statistics, spectral-norm estimates) is shared
         // with `d` and updates as before.
-        let judged = d.clone().no_grad().forward_info(fake, labels);
+        let judged = frozen(&d).forward_info(fake, labels);
         let g_loss = cfg.loss.generator(judged.scores.clone());
         let (g_total, info_loss) = match game.info_loss(&judged, &z, codes) {
             Some(info) => (g_loss.clone() + info.clone().mul_scalar(cfg.info_weight), Some(info)),

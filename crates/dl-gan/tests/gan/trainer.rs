@@ -22,6 +22,23 @@ fn trainer_updates_both_networks() {
     assert!(e.d_loss.is_finite() && e.g_loss.is_finite());
 }
 
+/// Networks fresh from `init`, their parameters still lazily uninitialised,
+/// train: freezing one network for the other's update must leave the network
+/// itself trainable (burn's `no_grad` on a copy of a lazy parameter reaches
+/// the original; the generator's backward pass then had nothing to track).
+#[test]
+fn freshly_built_networks_train() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    ad.seed(3);
+    let gan = DcganConfig::new().with_image_size(8).with_base_channels(4).with_latent_dim(8).init(&ad).unwrap();
+    let data = GanData::new(vec![-0.5; 64 * 64], 64, None).unwrap();
+    let r = train_gan(gan.generator, gan.discriminator, &data, &quick(1, 2), &ad).unwrap();
+    assert_eq!((r.state.d_step, r.state.g_step), (2, 2));
+    let e = &r.state.epochs[0];
+    assert!(e.d_loss.is_finite() && e.g_loss.is_finite(), "{e:?}");
+}
+
 /// The "overfit a batch" of GANs: one narrow Gaussian at (1.5, -0.5) is learnt.
 #[test]
 fn gan_learns_a_single_gaussian() {
