@@ -231,6 +231,16 @@ fn interleave(blocks: &[f32], k: usize, m: usize, cols: usize, out: &mut [f32]) 
     }
 }
 
+/// `blocks` (`k` blocks `[m, cols]`) as one `[m, k·cols]` matrix: the
+/// blocks themselves for one, else interleaved into `wide`.
+fn side_by_side<'a>(blocks: &'a [f32], k: usize, m: usize, cols: usize, wide: &'a mut [f32]) -> &'a [f32] {
+    if k == 1 {
+        return blocks;
+    }
+    interleave(blocks, k, m, cols, &mut wide[..m * k * cols]);
+    &wide[..m * k * cols]
+}
+
 /// The inverse of [`interleave`].
 fn deinterleave(wide: &[f32], k: usize, m: usize, cols: usize, blocks: &mut [f32]) {
     for s in 0..k {
@@ -245,8 +255,9 @@ fn deinterleave(wide: &[f32], k: usize, m: usize, cols: usize, blocks: &mut [f32
 /// `inputs` holds `in_len` values per sample, `outputs` `out_len`; on
 /// rayon's threads one group per task when there are enough groups.
 /// `scratch` is two buffers of `sizes` values, the thread's own, kept from
-/// one call to the next (allocating and zeroing them per task cost 3% of a
-/// DCGAN step): whatever a call leaves in them, `one` writes before it reads.
+/// one call to the next (allocated and zeroed per task, `memset` was 4.5% of
+/// a DCGAN benchmark step, 3.0% after): whatever a call leaves in them,
+/// `one` writes before it reads.
 fn by_groups(
     inputs: &[f32],
     in_len: usize,
@@ -342,12 +353,7 @@ pub fn scatter(values: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias
     by_groups(values, m * cols, &mut out, image, group, sizes, |[col, wide], vals, dst, serial| {
         let k = vals.len() / (m * cols);
         let ld = k * cols;
-        let source = if k == 1 {
-            vals
-        } else {
-            interleave(vals, k, m, cols, &mut wide[..m * ld]);
-            &wide[..m * ld]
-        };
+        let source = side_by_side(vals, k, m, cols, wide);
         let v = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
         product_for(serial)(&mut col[..rows * ld], weight_t, v, false);
         for (s, img) in dst.chunks_mut(image).enumerate() {
@@ -380,12 +386,7 @@ pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) 
                 for (s, img) in imgs.chunks(image).enumerate() {
                     im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
                 }
-                let source = if k == 1 {
-                    a_g
-                } else {
-                    interleave(a_g, k, m, cols, &mut wide[..m * ld]);
-                    &wide[..m * ld]
-                };
+                let source = side_by_side(a_g, k, m, cols, wide);
                 let lhs = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
                 let rhs = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false }.t();
                 product_for(serial)(acc, lhs, rhs, true);

@@ -76,9 +76,10 @@ multiversion! {
     }
 }
 
-/// `m·n·k` from which each backward product runs on all threads by itself
-/// rather than beside the other on one (measured on the GAN benchmarks'
-/// 256x128x128 and 64x6272 products).
+/// `m·n·k` below which the two backward products run side by side, each on
+/// one thread (the 8-Gaussians GAN's 256x128x128 products: ring8 500 steps
+/// 8.2-8.9 s -> 7.6-8.2 s with the frozen generator copy); from it on, each
+/// runs in turn on the `gemm` crate's threads (the cutoff itself not tuned).
 const SIDE_BY_SIDE_BELOW: usize = 1 << 24;
 
 /// What the backward pass keeps: the input and the weight, shared with the
