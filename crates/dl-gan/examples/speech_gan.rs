@@ -1,7 +1,7 @@
 //! Speech generation: a conditional SpecGAN asked for a spoken digit, its
 //! spectrograms turned into 8 kHz audio by Griffin-Lim.
 //!
-//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--quick]`
+//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier] [--quick]`
 //!
 //! Trains on the 2,700 training clips of the Free Spoken Digit Dataset as
 //! 128 x 64 log-magnitude images (256-sample frames every 96 samples, 0.79 s),
@@ -53,6 +53,9 @@ struct Args {
     /// Griffin-Lim iterations per clip.
     #[arg(long, default_value_t = 64)]
     griffin_lim: usize,
+    /// Give the discriminator an auxiliary classifier (AC-GAN) that names the digit.
+    #[arg(long)]
+    aux_classifier: bool,
 }
 
 fn main() {
@@ -169,7 +172,8 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         .with_bins(bins)
         .with_frames(FRAMES)
         .with_channels(vec![8 * b, 4 * b, 2 * b, b])
-        .with_spectral_norm(args.gan.spectral_norm);
+        .with_spectral_norm(args.gan.spectral_norm)
+        .with_auxiliary_classifier(args.aux_classifier);
     let ad = device.clone().autodiff();
     ad.seed(c.seed);
     let model = config.init(&ad)?;
@@ -261,6 +265,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "base_channels": b,
         "loss": args.gan.loss.name(),
         "spectral_norm": args.gan.spectral_norm,
+        "auxiliary_classifier": args.aux_classifier,
         "epochs": report.state.epoch,
         "generator_steps": report.state.g_step,
         "train_seconds": train_secs,

@@ -161,7 +161,7 @@ pub struct GanArgs {
     /// One-sided label smoothing of real targets.
     #[arg(long, default_value_t = 0.0)]
     pub label_smoothing: f32,
-    /// Weight of the InfoGAN code's cross-entropy (InfoGAN runs only).
+    /// Weight of the auxiliary losses (InfoGAN codes, an auxiliary classifier).
     #[arg(long, default_value_t = 1.0)]
     pub info_weight: f64,
 }

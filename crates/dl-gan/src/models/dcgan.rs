@@ -254,6 +254,6 @@ impl Discriminator for DcDiscriminator {
         let categories = self.info.as_ref().map(|q| q.forward(h.clone()));
         let continuous = self.info_continuous.as_ref().map(|q| q.forward(h.clone()));
         let scores = project(self.embed.as_ref(), out, h, labels);
-        Judgement { scores, categories, continuous }
+        Judgement { scores, categories, continuous, classes: None }
     }
 }

@@ -48,11 +48,18 @@ pub trait Discriminator: Module {
     fn continuous_codes(&self) -> usize {
         0
     }
+    /// Whether the discriminator also names the class of what it judges
+    /// (an auxiliary classifier, AC-GAN): [`forward_info`](Discriminator::forward_info)
+    /// then returns class logits, and their cross-entropy against the labels
+    /// joins both networks' losses.
+    fn classifies(&self) -> bool {
+        false
+    }
     /// [`forward`](Discriminator::forward) plus, with Q heads, the
     /// categorical code logits and the continuous code estimates from the
     /// same features.
     fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Judgement {
-        Judgement { scores: self.forward(x, labels), categories: None, continuous: None }
+        Judgement { scores: self.forward(x, labels), categories: None, continuous: None, classes: None }
     }
 }
 
@@ -65,6 +72,8 @@ pub struct Judgement {
     pub categories: Option<Tensor<2>>,
     /// Estimates of the continuous codes `[B, continuous_codes]`, with that head.
     pub continuous: Option<Tensor<2>>,
+    /// Class logits `[B, num_classes]`, with an auxiliary classifier.
+    pub classes: Option<Tensor<2>>,
 }
 
 fn check_labels(

@@ -1,7 +1,8 @@
 //! SpecGAN (Donahue et al. 2019) at 8 kHz: a class-conditional DCGAN for
 //! rectangular spectrogram images (frequency rows x time columns), several
-//! up-sampling steps deep, with a projection discriminator. Layer shapes are
-//! on each `forward`; docs/gan.md has the speech-generation section.
+//! up-sampling steps deep, with a projection discriminator and optionally an
+//! auxiliary classifier (AC-GAN, Odena et al. 2017). Layer shapes are on each
+//! `forward`; docs/gan.md has the speech-generation section.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -11,7 +12,7 @@ use burn::tensor::{Device, Int, Tensor};
 use dl_kernels::{leaky_relu, relu};
 
 use super::mlp::{project, projection_embedding, with_class};
-use super::{Discriminator, Generator};
+use super::{Discriminator, Generator, Judgement};
 use crate::spectral::{DiscConv2d, DiscLinear};
 use dl_core::config::check;
 use dl_core::{Error, ModelConfig};
@@ -39,6 +40,11 @@ pub struct SpecGanConfig {
     /// Spectrally normalise the discriminator (and drop its batch norms).
     #[config(default = false)]
     pub spectral_norm: bool,
+    /// Give the discriminator a second head that names the class (AC-GAN):
+    /// it learns to classify real and generated images, and the generator to
+    /// make images it classifies as asked. Conditional models only.
+    #[config(default = false)]
+    pub auxiliary_classifier: bool,
 }
 
 impl SpecGanConfig {
@@ -82,6 +88,8 @@ pub struct SpecDiscriminator {
     pub fc: DiscLinear,
     /// Projection embeddings (conditional only).
     pub embed: Option<Embedding>,
+    /// Features to class logits (with `auxiliary_classifier`).
+    pub classify: Option<DiscLinear>,
     #[module(skip)]
     shape: [usize; 3],
 }
@@ -125,6 +133,9 @@ impl ModelConfig for SpecGanConfig {
             && n < 2
         {
             return Err(Error::config(c, "num_classes", format!("a conditional GAN needs >= 2 classes, got {n}")));
+        }
+        if self.auxiliary_classifier && self.num_classes.is_none() {
+            return Err(Error::config(c, "auxiliary_classifier", "needs classes to name: num_classes is None"));
         }
         Ok(())
     }
@@ -172,6 +183,9 @@ impl ModelConfig for SpecGanConfig {
                 },
                 fc: DiscLinear::new(flat, 1, sn, Some(init.clone()), device),
                 embed: n.map(|n| projection_embedding(n, flat, device)),
+                classify: n
+                    .filter(|_| self.auxiliary_classifier)
+                    .map(|n| DiscLinear::new(flat, n, sn, Some(init.clone()), device)),
                 shape: self.image_shape(),
             },
         }
@@ -221,16 +235,9 @@ impl Generator for SpecGenerator {
     }
 }
 
-impl Discriminator for SpecDiscriminator {
-    fn sample_dim(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    fn num_classes(&self) -> Option<usize> {
-        self.embed.as_ref().map(|e| e.weight.dims()[0])
-    }
-
-    fn forward(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+impl SpecDiscriminator {
+    /// `[B, c * h * w]` images to `[B, c0 * h0 * w0]` features.
+    fn features(&self, x: Tensor<2>) -> Tensor<2> {
         let [batch, _] = x.dims();
         let [c, h, w] = self.shape;
         let mut x: Tensor<4> = x.reshape([batch, c, h, w]);
@@ -244,9 +251,35 @@ impl Discriminator for SpecDiscriminator {
             }
             x = leaky_relu(x, 0.2);
         }
-        // [B, c0, h0, w0] -> [B, c0 * h0 * w0] -> [B, 1], plus <embed(label), features>
-        let h: Tensor<2> = x.flatten(1, 3);
-        let out = self.fc.forward(h.clone());
-        project(self.embed.as_ref(), out, h, labels)
+        // [B, c0, h0, w0] -> [B, c0 * h0 * w0]
+        x.flatten(1, 3)
+    }
+}
+
+impl Discriminator for SpecDiscriminator {
+    fn sample_dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    fn num_classes(&self) -> Option<usize> {
+        self.embed.as_ref().map(|e| e.weight.dims()[0])
+    }
+
+    fn classifies(&self) -> bool {
+        self.classify.is_some()
+    }
+
+    fn forward(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+        let h = self.features(x);
+        // [B, features] -> [B, 1], plus <embed(label), features>
+        project(self.embed.as_ref(), self.fc.forward(h.clone()), h, labels)
+    }
+
+    fn forward_info(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Judgement {
+        let h = self.features(x);
+        // [B, features] -> [B, classes]
+        let classes = self.classify.as_ref().map(|head| head.forward(h.clone()));
+        let scores = project(self.embed.as_ref(), self.fc.forward(h.clone()), h, labels);
+        Judgement { scores, categories: None, continuous: None, classes }
     }
 }

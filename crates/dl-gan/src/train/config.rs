@@ -52,9 +52,11 @@ pub struct GanTrainConfig {
     pub fixed_samples: usize,
     /// Points of the loss curve: one every `log_every` discriminator steps.
     pub log_every: usize,
-    /// Weight of the InfoGAN code losses (used only with a Q head): the
-    /// categorical code's cross-entropy, the continuous codes' squared error,
-    /// and with code targets in the data their squared error on real samples.
+    /// Weight of the auxiliary losses (used only with a Q head or an
+    /// auxiliary classifier): the InfoGAN categorical code's cross-entropy,
+    /// the continuous codes' squared error, with code targets in the data
+    /// their squared error on real samples; an auxiliary classifier's
+    /// cross-entropy on real and generated samples.
     pub info_weight: f64,
 }
 

@@ -172,10 +172,7 @@ impl Game<'_> {
         };
         let continuous =
             j.continuous.as_ref().map(|q| (q.clone() - z.clone().narrow(1, 0, self.continuous)).powi_scalar(2).mean());
-        match (categorical, continuous) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        }
+        plus(categorical, continuous)
     }
 }
 
@@ -198,23 +195,26 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         // recorded for a backward pass): this step trains the discriminator
         // only. Its running state (batch-norm statistics) is shared with `g`.
         let fake = frozen(&g).forward(z.clone(), labels.clone().or(codes.clone()));
-        // With code targets the Q head also learns to read them on real samples.
-        let (real_scores, real_codes) = match targets {
-            Some(t) => {
-                let j = d.forward_info(real, labels.clone());
-                let k = t.dims()[1];
-                let err = j.continuous.map(|q| (q.narrow(1, 0, k) - t).powi_scalar(2).mean());
-                (j.scores, err)
-            }
-            None => (d.forward(real, labels.clone()), None),
+        // With code targets the Q head also learns to read them on real
+        // samples; an auxiliary classifier learns to name their class.
+        let (real_scores, real_terms) = if targets.is_some() || d.classifies() {
+            let j = d.forward_info(real, labels.clone());
+            let err = match (targets, &j.continuous) {
+                (Some(t), Some(q)) => {
+                    let k = t.dims()[1];
+                    Some((q.clone().narrow(1, 0, k) - t).powi_scalar(2).mean())
+                }
+                _ => None,
+            };
+            (j.scores.clone(), plus(err, class_loss(&j, labels.clone())))
+        } else {
+            (d.forward(real, labels.clone()), None)
         };
-        let judged = d.forward_info(fake, labels);
+        let judged = d.forward_info(fake, labels.clone());
         let fake_scores = judged.scores.clone();
         let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
-        let info = match (game.info_loss(&judged, &z, codes), real_codes) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
+        let fake_terms = plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels));
+        let info = plus(fake_terms, real_terms);
         let d_total = match info {
             Some(info) => d_loss.clone() + info.mul_scalar(cfg.info_weight),
             None => d_loss.clone(),
@@ -245,9 +245,9 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         // generator's are stepped), so their products are skipped; its running
         // state (batch-norm statistics, spectral-norm estimates) is shared
         // with `d` and updates as before.
-        let judged = frozen(&d).forward_info(fake, labels);
+        let judged = frozen(&d).forward_info(fake, labels.clone());
         let g_loss = cfg.loss.generator(judged.scores.clone());
-        let (g_total, info_loss) = match game.info_loss(&judged, &z, codes) {
+        let (g_total, info_loss) = match plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels)) {
             Some(info) => (g_loss.clone() + info.clone().mul_scalar(cfg.info_weight), Some(info)),
             None => (g_loss.clone(), None),
         };
@@ -516,9 +516,13 @@ where
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let record = sums.epoch(epoch, info.is_some() || d_continuous > 0, start.elapsed().as_secs_f64());
+        let auxiliary = info.is_some() || d_continuous > 0 || p.d.classifies();
+        let record = sums.epoch(epoch, auxiliary, start.elapsed().as_secs_f64());
         if cfg.progress {
-            let info = record.info_loss.map(|l| format!("  code loss {l:.4}")).unwrap_or_default();
+            let info = record
+                .info_loss
+                .map(|l| format!("  {} loss {l:.4}", if p.d.classifies() { "class" } else { "code" }))
+                .unwrap_or_default();
             eprintln!(
                 "epoch {epoch:>3}: D loss {:.4}  G loss {:.4}  D(real) {:+.3}  D(fake) {:+.3}{info}  ({:.1}s)",
                 record.d_loss, record.g_loss, record.d_real, record.d_fake, record.seconds
@@ -541,6 +545,20 @@ where
         }
     }
     Ok(GanReport { generator: p.g, discriminator: p.d, average: p.average, state, resumed_from })
+}
+
+/// The auxiliary classifier's cross-entropy against the labels, where the
+/// judgement has class logits.
+fn class_loss(j: &Judgement, labels: Option<Tensor<1, Int>>) -> Option<Tensor<1>> {
+    Some(code_loss(j.classes.clone()?, labels?))
+}
+
+/// The sum of two optional loss terms.
+fn plus(a: Option<Tensor<1>>, b: Option<Tensor<1>>) -> Option<Tensor<1>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Mean cross-entropy of code logits `[B, k]` against the drawn codes `[B]`.

@@ -17,8 +17,9 @@ pub struct GanEpoch {
     pub d_real: f64,
     /// Mean discriminator score (logit) of generated samples.
     pub d_fake: f64,
-    /// Mean InfoGAN code loss in the generator steps (InfoGAN only): the categorical
-    /// code's cross-entropy plus the continuous codes' mean squared error.
+    /// Mean auxiliary loss in the generator steps (InfoGAN or AC-GAN only):
+    /// the categorical code's cross-entropy plus the continuous codes' mean
+    /// squared error, or the auxiliary classifier's cross-entropy.
     #[serde(default)]
     pub info_loss: Option<f64>,
     /// Wall-clock seconds.

@@ -74,18 +74,15 @@ fn specgan_shapes_conditioning_and_errors() {
         ("channels", SpecGanConfig::new().with_channels(vec![])),
         ("channels", SpecGanConfig::new().with_channels(vec![8, 0])),
         ("num_classes", SpecGanConfig::new().with_num_classes(Some(1))),
+        ("auxiliary_classifier", SpecGanConfig::new().with_num_classes(None).with_auxiliary_classifier(true)),
     ] {
         assert!(bad.validate().unwrap_err().to_string().contains(field), "{field}");
     }
 }
 
-#[test]
-fn specgan_draws_the_class_it_is_asked_for() {
-    let _rng = rng_lock();
-    let ad = device().autodiff();
-    ad.seed(11);
-    // Two "words" of 8x8 spectrograms: class 0 is loud in rows 1-2, class 1 in rows 5-6.
-    let mut rng = dl_core::data::split::SplitRng::new(4);
+/// Two "words" of 8x8 spectrograms: class 0 is loud in rows 1-2, class 1 in rows 5-6.
+fn two_words(seed: u64) -> GanData {
+    let mut rng = dl_core::data::split::SplitRng::new(seed);
     let (mut values, mut labels) = (Vec::new(), Vec::new());
     for i in 0..256 {
         let k = i % 2;
@@ -96,30 +93,67 @@ fn specgan_draws_the_class_it_is_asked_for() {
             (if loud { 0.8 } else { -0.8 }) + 0.1 * rng.normal()
         }));
     }
-    let data = GanData::new(values, 64, Some((labels, 2))).unwrap();
+    GanData::new(values, 64, Some((labels, 2))).unwrap()
+}
+
+/// Trains a two-class 8x8 SpecGAN on [`two_words`].
+fn trained_specgan(auxiliary: bool) -> GanReport<SpecGenerator, SpecDiscriminator> {
+    let ad = device().autodiff();
+    ad.seed(11);
     let cfg = SpecGanConfig::new()
         .with_bins(8)
         .with_frames(8)
         .with_channels(vec![8, 4])
         .with_latent_dim(4)
-        .with_num_classes(Some(2));
+        .with_num_classes(Some(2))
+        .with_auxiliary_classifier(auxiliary);
     let gan = cfg.init(&ad).unwrap();
     let tc = GanTrainConfig { g_lr: 2e-3, d_lr: 2e-3, ..quick(8, 8) };
-    let r = train_gan(gan.generator, gan.discriminator, &data, &tc, &ad).unwrap();
+    train_gan(gan.generator, gan.discriminator, &two_words(4), &tc, &ad).unwrap()
+}
+
+/// Of 100 generated samples asked for class `i % 2`, how many are loud where their class is.
+fn loud_where_asked(g: &SpecGenerator) -> usize {
     let z = latent_codes(100, 4, 9, &device());
     let asked: Vec<i64> = (0..100).map(|i| i % 2).collect();
     let labels = Tensor::<1, Int>::from_data(TensorData::new(asked.clone(), [100]), &device());
-    let x = to_f32(generate(&r.generator.valid(), z, Some(labels)).unwrap()).unwrap();
+    let x = to_f32(generate(g, z, Some(labels)).unwrap()).unwrap();
     let band = |s: &[f32], rows: [usize; 2]| rows.iter().map(|r| s[r * 8..r * 8 + 8].iter().sum::<f32>()).sum::<f32>();
-    let right = x
-        .chunks(64)
+    x.chunks(64)
         .zip(&asked)
         .filter(|(s, k)| {
             let (b0, b1) = (band(s, [1, 2]), band(s, [5, 6]));
             if **k == 0 { b0 > b1 } else { b1 > b0 }
         })
-        .count();
+        .count()
+}
+
+#[test]
+fn specgan_draws_the_class_it_is_asked_for() {
+    let _rng = rng_lock();
+    let r = trained_specgan(false);
+    assert!(r.discriminator.classify.is_none() && !r.discriminator.classifies());
+    assert!(r.state.epochs.iter().all(|e| e.info_loss.is_none()));
+    let right = loud_where_asked(&r.generator.valid());
     assert!(right >= 90, "{right}/100 samples loud where their class is");
+}
+
+#[test]
+fn an_auxiliary_classifier_names_the_class_of_real_and_generated_samples() {
+    let _rng = rng_lock();
+    let r = trained_specgan(true);
+    let right = loud_where_asked(&r.generator.valid());
+    assert!(right >= 90, "{right}/100 samples loud where their class is");
+    // The class loss is logged each epoch and falls.
+    let ce: Vec<f64> = r.state.epochs.iter().map(|e| e.info_loss.unwrap()).collect();
+    assert!(ce.iter().all(|l| l.is_finite()) && ce[ce.len() - 1] < 0.5 * ce[0], "class loss by epoch {ce:?}");
+    // The head names the class of real samples it never saw.
+    let d = r.discriminator.valid();
+    let (x, labels) = two_words(5).batch(&(0..64).collect::<Vec<_>>(), &device()).unwrap();
+    let logits = to_f32(d.forward_info(x, labels).classes.unwrap()).unwrap();
+    // Sample i is of class i % 2.
+    let named = logits.chunks(2).enumerate().filter(|(i, l)| (l[1] > l[0]) == (i % 2 == 1)).count();
+    assert_eq!(named, 64, "{named}/64 real samples named");
 }
 
 #[test]
