@@ -37,7 +37,7 @@ struct Args {
     /// Fewer iterations (1 warm-up, 3 timed).
     #[arg(long)]
     quick: bool,
-    /// Only this workload (cnn, rnn, lstm, gpt).
+    /// Only this workload (cnn, rnn, lstm, gan, gpt).
     #[arg(long)]
     only: Option<String>,
 }

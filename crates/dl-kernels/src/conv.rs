@@ -212,7 +212,9 @@ fn col2im_ld(col: &[f32], g: &Geometry, table: Option<&[u32]>, image: &mut [f32]
 /// Samples per product: enough window positions side by side (about 256
 /// columns) for the GEMM kernels to run at speed; 1 for large images.
 fn group_size(cols: usize) -> usize {
-    if cols >= 64 { 1 } else { (256 / cols.max(1)).clamp(1, 16) }
+    static T: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let t = *T.get_or_init(|| std::env::var("DL_CONV_COLS").ok().and_then(|v| v.parse().ok()).unwrap_or(256));
+    if cols >= 64 { 1 } else { (t / cols.max(1)).clamp(1, 16) }
 }
 
 /// Whether to run one group of samples per rayon task (serial products)
@@ -371,25 +373,66 @@ pub fn scatter(values: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias
 /// `Σ_s a[s] · im2col(images[s])ᵀ`: `a` `[n, m, cols]`, result `[m, rows]`.
 /// The weight gradient of both convolutions.
 pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) -> Vec<f32> {
+    im2col_products(images, a, n, g, m, None).1
+}
+
+/// [`gather`] (no bias) and [`weight_grad`] of the same images, from one
+/// im2col of each: a transposed convolution's input and weight gradients
+/// (`images` its output gradient, `a` its input, `w` its weight). The same
+/// values, to the bit, as the two calls.
+pub fn gather_and_weight_grad(
+    images: &[f32],
+    a: &[f32],
+    n: usize,
+    g: &Geometry,
+    w: &[f32],
+    m: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let (dx, dw) = im2col_products(images, a, n, g, m, Some(w));
+    (dx.unwrap_or_default(), dw)
+}
+
+/// `Σ_s a[s] · im2col(images[s])ᵀ` and, given `w`, `w · im2col(images[s])`
+/// for every sample, each column matrix built once.
+fn im2col_products(
+    images: &[f32],
+    a: &[f32],
+    n: usize,
+    g: &Geometry,
+    m: usize,
+    w: Option<&[f32]>,
+) -> (Option<Vec<f32>>, Vec<f32>) {
     let (rows, cols, image) = (g.rows(), g.cols(), g.image());
+    let mut gathered = w.map(|_| vec![0.0; n * m * cols]);
     if n == 0 || m * rows == 0 || image == 0 {
-        return vec![0.0; m * rows];
+        return (gathered, vec![0.0; m * rows]);
     }
     let (group, table) = (group_size(cols), table_for(g));
     let sizes = [rows * group * cols, m * group * cols];
-    // Adds the products of consecutive groups of samples (`a`, `images`) onto `acc`.
-    let sum_into = |acc: &mut [f32], a: &[f32], images: &[f32], serial: bool| {
+    let weight = w.map(|w| View::dense(w, m, rows));
+    // Adds the products of consecutive groups of samples (`a`, `images`) onto
+    // `acc`, and writes `w · im2col` of each group to `out`.
+    let sum_into = |acc: &mut [f32], a: &[f32], images: &[f32], mut out: Option<&mut [f32]>, serial: bool| {
         with_scratch(sizes, |[col, wide]| {
-            for (a_g, imgs) in a.chunks(m * cols * group).zip(images.chunks(image * group)) {
+            for (i, (a_g, imgs)) in a.chunks(m * cols * group).zip(images.chunks(image * group)).enumerate() {
                 let k = imgs.len() / image;
                 let ld = k * cols;
                 for (s, img) in imgs.chunks(image).enumerate() {
                     im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
                 }
+                let col_view = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false };
+                if let (Some(weight), Some(out)) = (weight, out.as_deref_mut()) {
+                    let dst = &mut out[i * m * cols * group..i * m * cols * group + m * ld];
+                    if k == 1 {
+                        product_for(serial)(dst, weight, col_view, false);
+                    } else {
+                        product_for(serial)(&mut wide[..m * ld], weight, col_view, false);
+                        deinterleave(&wide[..m * ld], k, m, cols, dst);
+                    }
+                }
                 let source = side_by_side(a_g, k, m, cols, wide);
                 let lhs = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
-                let rhs = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false }.t();
-                product_for(serial)(acc, lhs, rhs, true);
+                product_for(serial)(acc, lhs, col_view.t(), true);
             }
         })
     };
@@ -401,22 +444,25 @@ pub fn weight_grad(a: &[f32], images: &[f32], n: usize, g: &Geometry, m: usize) 
         // tree depends on work stealing).
         let parts = 2 * rayon::current_num_threads().max(1);
         let per = groups.div_ceil(parts) * group;
-        let partial: Vec<Vec<f32>> = a
-            .par_chunks(m * cols * per)
-            .zip(images.par_chunks(image * per))
-            .map(|(a, imgs)| {
-                let mut acc = vec![0.0; m * rows];
-                sum_into(&mut acc, a, imgs, true);
-                acc
-            })
-            .collect();
+        let run = |(a, imgs, out): (&[f32], &[f32], Option<&mut [f32]>)| {
+            let mut acc = vec![0.0; m * rows];
+            sum_into(&mut acc, a, imgs, out, true);
+            acc
+        };
+        let pairs = a.par_chunks(m * cols * per).zip(images.par_chunks(image * per));
+        let partial: Vec<Vec<f32>> = match gathered.as_mut() {
+            Some(out) => {
+                pairs.zip(out.par_chunks_mut(m * cols * per)).map(|((a, i), o)| run((a, i, Some(o)))).collect()
+            }
+            None => pairs.map(|(a, i)| run((a, i, None))).collect(),
+        };
         for p in partial {
             sum.iter_mut().zip(&p).for_each(|(x, y)| *x += y);
         }
     } else {
-        sum_into(&mut sum, a, images, false);
+        sum_into(&mut sum, a, images, gathered.as_deref_mut(), false);
     }
-    sum
+    (gathered, sum)
 }
 
 /// The bias gradient: `Σ` over samples and positions of `dy` `[n, m, cols]`.
@@ -524,5 +570,37 @@ mod tests {
             }
         }
         assert!(first.iter().zip(&want).all(|(a, b)| (*a as f64 - b).abs() < 1e-3));
+    }
+
+    #[test]
+    fn one_im2col_for_both_gradients_gives_the_bits_of_two() {
+        // Few groups (threaded products), many (one task per part), one
+        // sample per group (large windows grid), and strided windows.
+        let small =
+            Geometry { c: 3, h: 6, w: 6, kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad: [0, 0], out: [4, 4] };
+        let large = Geometry {
+            c: 2,
+            h: 12,
+            w: 12,
+            kernel: [3, 3],
+            stride: [1, 1],
+            dilation: [1, 1],
+            pad: [1, 1],
+            out: [12, 12],
+        };
+        let strided =
+            Geometry { c: 4, h: 14, w: 14, kernel: [4, 4], stride: [2, 2], dilation: [1, 1], pad: [1, 1], out: [7, 7] };
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        for (g, n, m) in [(small, 3, 5), (small, 160, 5), (large, 9, 3), (strided, 23, 6), (strided, 0, 2)] {
+            let images = values(n * g.image(), 0.37);
+            let a = values(n * m * g.cols(), 0.53);
+            let w = values(m * g.rows(), 0.11);
+            let (dx, dw) = pool.install(|| gather_and_weight_grad(&images, &a, n, &g, &w, m));
+            let want_dx = pool.install(|| gather(&images, n, &g, &w, m, None));
+            let want_dw = pool.install(|| weight_grad(&a, &images, n, &g, m));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&dx), bits(&want_dx), "gather, n = {n}, {g:?}");
+            assert_eq!(bits(&dw), bits(&want_dw), "weight_grad, n = {n}, {g:?}");
+        }
     }
 }

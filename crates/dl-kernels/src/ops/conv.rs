@@ -13,7 +13,7 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
 
 use super::{device_values, fused_on, values};
-use crate::conv::{Geometry, bias_grad, gather, scatter, weight_grad};
+use crate::conv::{Geometry, bias_grad, gather, gather_and_weight_grad, scatter, weight_grad};
 
 pub use extension::ConvKernels;
 
@@ -168,12 +168,20 @@ impl<B: Backend> Backward<B, 3> for TransposeBackward {
         let g = s.geometry;
         let dy = grads.consume::<B>(&ops.node);
         let dy = values::<B>(&dy);
-        if let Some(node) = n_x {
-            let dx = gather(&dy, s.n, &g, &values::<B>(&s.w), s.m, None);
+        // Both gradients read the column matrices of `dy`: built once for both.
+        let (dx, dw) = match (n_x.is_some(), n_w.is_some()) {
+            (true, true) => {
+                let (dx, dw) = gather_and_weight_grad(&dy, &values::<B>(&s.x), s.n, &g, &values::<B>(&s.w), s.m);
+                (Some(dx), Some(dw))
+            }
+            (true, false) => (Some(gather(&dy, s.n, &g, &values::<B>(&s.w), s.m, None)), None),
+            (false, true) => (None, Some(weight_grad(&values::<B>(&s.x), &dy, s.n, &g, s.m))),
+            (false, false) => (None, None),
+        };
+        if let (Some(node), Some(dx)) = (n_x, dx) {
             grads.register::<B>(node.id, device_values::<B, 4>(dx, s.x_shape, &s.device));
         }
-        if let Some(node) = n_w {
-            let dw = weight_grad(&values::<B>(&s.x), &dy, s.n, &g, s.m);
+        if let (Some(node), Some(dw)) = (n_w, dw) {
             grads.register::<B>(node.id, device_values::<B, 4>(dw, s.w_shape, &s.device));
         }
         if let Some(node) = n_b {
