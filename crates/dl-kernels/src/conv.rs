@@ -212,9 +212,7 @@ fn col2im_ld(col: &[f32], g: &Geometry, table: Option<&[u32]>, image: &mut [f32]
 /// Samples per product: enough window positions side by side (about 256
 /// columns) for the GEMM kernels to run at speed; 1 for large images.
 fn group_size(cols: usize) -> usize {
-    static T: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let t = *T.get_or_init(|| std::env::var("DL_CONV_COLS").ok().and_then(|v| v.parse().ok()).unwrap_or(256));
-    if cols >= 64 { 1 } else { (t / cols.max(1)).clamp(1, 16) }
+    if cols >= 64 { 1 } else { (256 / cols.max(1)).clamp(1, 16) }
 }
 
 /// Whether to run one group of samples per rayon task (serial products)
