@@ -1,7 +1,7 @@
 //! Speech generation: a conditional SpecGAN asked for a spoken digit, its
 //! spectrograms turned into 8 kHz audio by Griffin-Lim.
 //!
-//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier] [--quick]`
+//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier [--aux-real-only]] [--quick]`
 //!
 //! Trains on the 2,700 training clips of the Free Spoken Digit Dataset as
 //! 128 x 64 log-magnitude images (256-sample frames every 96 samples, 0.79 s),
@@ -56,6 +56,9 @@ struct Args {
     /// Give the discriminator an auxiliary classifier (AC-GAN) that names the digit.
     #[arg(long)]
     aux_classifier: bool,
+    /// The auxiliary classifier learns from real clips only (not from generated ones).
+    #[arg(long, requires = "aux_classifier")]
+    aux_real_only: bool,
 }
 
 fn main() {
@@ -180,6 +183,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let mut cfg = args.gan.train_config(c, c.epochs(100), &out)?;
     cfg.image_shape = Some([1, bins, FRAMES]);
     cfg.fixed_samples = 10;
+    cfg.classify_generated = !args.aux_real_only;
     let trained_at = std::time::Instant::now();
     let report = dl_gan::train_gan(model.generator, model.discriminator, &data, &cfg, &ad)?;
     let train_secs = trained_at.elapsed().as_secs_f64();
@@ -266,6 +270,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "loss": args.gan.loss.name(),
         "spectral_norm": args.gan.spectral_norm,
         "auxiliary_classifier": args.aux_classifier,
+        "auxiliary_classifier_real_only": args.aux_real_only,
         "epochs": report.state.epoch,
         "generator_steps": report.state.g_step,
         "train_seconds": train_secs,

@@ -58,6 +58,15 @@ pub struct GanTrainConfig {
     /// their squared error on real samples; an auxiliary classifier's
     /// cross-entropy on real and generated samples.
     pub info_weight: f64,
+    /// Whether an auxiliary classifier also learns to name the class of
+    /// generated samples (AC-GAN as published) or of real ones only; the
+    /// generator is trained against it either way.
+    #[serde(default = "yes")]
+    pub classify_generated: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for GanTrainConfig {
@@ -84,6 +93,7 @@ impl Default for GanTrainConfig {
             fixed_samples: 64,
             log_every: 50,
             info_weight: 1.0,
+            classify_generated: true,
         }
     }
 }

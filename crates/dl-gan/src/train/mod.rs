@@ -213,7 +213,8 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         let judged = d.forward_info(fake, labels.clone());
         let fake_scores = judged.scores.clone();
         let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
-        let fake_terms = plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels));
+        let classes = class_loss(&judged, labels).filter(|_| cfg.classify_generated);
+        let fake_terms = plus(game.info_loss(&judged, &z, codes), classes);
         let info = plus(fake_terms, real_terms);
         let d_total = match info {
             Some(info) => d_loss.clone() + info.mul_scalar(cfg.info_weight),

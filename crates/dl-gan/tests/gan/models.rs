@@ -96,8 +96,10 @@ fn two_words(seed: u64) -> GanData {
     GanData::new(values, 64, Some((labels, 2))).unwrap()
 }
 
-/// Trains a two-class 8x8 SpecGAN on [`two_words`].
-fn trained_specgan(auxiliary: bool) -> GanReport<SpecGenerator, SpecDiscriminator> {
+/// Trains a two-class 8x8 SpecGAN on [`two_words`], with an auxiliary
+/// classifier if `auxiliary` (learning from generated samples too if
+/// `classify_generated`).
+fn trained_specgan(auxiliary: bool, classify_generated: bool) -> GanReport<SpecGenerator, SpecDiscriminator> {
     let ad = device().autodiff();
     ad.seed(11);
     let cfg = SpecGanConfig::new()
@@ -108,7 +110,7 @@ fn trained_specgan(auxiliary: bool) -> GanReport<SpecGenerator, SpecDiscriminato
         .with_num_classes(Some(2))
         .with_auxiliary_classifier(auxiliary);
     let gan = cfg.init(&ad).unwrap();
-    let tc = GanTrainConfig { g_lr: 2e-3, d_lr: 2e-3, ..quick(8, 8) };
+    let tc = GanTrainConfig { g_lr: 2e-3, d_lr: 2e-3, classify_generated, ..quick(8, 8) };
     train_gan(gan.generator, gan.discriminator, &two_words(4), &tc, &ad).unwrap()
 }
 
@@ -131,7 +133,7 @@ fn loud_where_asked(g: &SpecGenerator) -> usize {
 #[test]
 fn specgan_draws_the_class_it_is_asked_for() {
     let _rng = rng_lock();
-    let r = trained_specgan(false);
+    let r = trained_specgan(false, true);
     assert!(r.discriminator.classify.is_none() && !r.discriminator.classifies());
     assert!(r.state.epochs.iter().all(|e| e.info_loss.is_none()));
     let right = loud_where_asked(&r.generator.valid());
@@ -141,19 +143,25 @@ fn specgan_draws_the_class_it_is_asked_for() {
 #[test]
 fn an_auxiliary_classifier_names_the_class_of_real_and_generated_samples() {
     let _rng = rng_lock();
-    let r = trained_specgan(true);
-    let right = loud_where_asked(&r.generator.valid());
-    assert!(right >= 90, "{right}/100 samples loud where their class is");
-    // The class loss is logged each epoch and falls.
-    let ce: Vec<f64> = r.state.epochs.iter().map(|e| e.info_loss.unwrap()).collect();
-    assert!(ce.iter().all(|l| l.is_finite()) && ce[ce.len() - 1] < 0.5 * ce[0], "class loss by epoch {ce:?}");
-    // The head names the class of real samples it never saw.
-    let d = r.discriminator.valid();
-    let (x, labels) = two_words(5).batch(&(0..64).collect::<Vec<_>>(), &device()).unwrap();
-    let logits = to_f32(d.forward_info(x, labels).classes.unwrap()).unwrap();
-    // Sample i is of class i % 2.
-    let named = logits.chunks(2).enumerate().filter(|(i, l)| (l[1] > l[0]) == (i % 2 == 1)).count();
-    assert_eq!(named, 64, "{named}/64 real samples named");
+    let mut heads = Vec::new();
+    for classify_generated in [true, false] {
+        let r = trained_specgan(true, classify_generated);
+        let right = loud_where_asked(&r.generator.valid());
+        assert!(right >= 90, "{right}/100 samples loud where their class is ({classify_generated})");
+        // The class loss is logged each epoch and falls.
+        let ce: Vec<f64> = r.state.epochs.iter().map(|e| e.info_loss.unwrap()).collect();
+        assert!(ce.iter().all(|l| l.is_finite()) && ce[ce.len() - 1] < 0.5 * ce[0], "class loss by epoch {ce:?}");
+        // The head names the class of real samples it never saw.
+        let d = r.discriminator.valid();
+        let (x, labels) = two_words(5).batch(&(0..64).collect::<Vec<_>>(), &device()).unwrap();
+        let logits = to_f32(d.forward_info(x, labels).classes.unwrap()).unwrap();
+        // Sample i is of class i % 2.
+        let named = logits.chunks(2).enumerate().filter(|(i, l)| (l[1] > l[0]) == (i % 2 == 1)).count();
+        assert_eq!(named, 64, "{named}/64 real samples named ({classify_generated})");
+        heads.push(params(&d));
+    }
+    // Whether the head also learns from generated samples changes what it learns.
+    assert_ne!(heads[0], heads[1]);
 }
 
 #[test]
