@@ -394,6 +394,13 @@ fn check_game<G: Generator, D: Discriminator>(g: &G, d: &D, data: &GanData, cfg:
             d.num_classes()
         )));
     }
+    if d.classifies() && (d.num_classes().is_none() || data.num_classes().is_none()) {
+        return Err(Error::Invalid(
+            "train_gan: an auxiliary classifier names the class of samples: it needs a class-conditional \
+             discriminator and labelled data"
+                .into(),
+        ));
+    }
     if d.continuous_codes() > g.latent_dim() {
         return Err(Error::Invalid(format!(
             "train_gan: the discriminator estimates {} continuous codes, more than the generator's {} latent values",

@@ -202,6 +202,41 @@ fn trainer_checks_its_inputs() {
     assert!(GanData::new(vec![0.0; 4], 2, Some((vec![0, 5], 2))).is_err());
 }
 
+/// A discriminator that claims an auxiliary classifier but names no classes.
+#[derive(Module, Debug)]
+struct ClassifiesNothing {
+    inner: MlpDiscriminator,
+}
+
+impl Discriminator for ClassifiesNothing {
+    fn sample_dim(&self) -> usize {
+        self.inner.sample_dim()
+    }
+
+    fn num_classes(&self) -> Option<usize> {
+        self.inner.num_classes()
+    }
+
+    fn forward(&self, x: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<2> {
+        self.inner.forward(x, labels)
+    }
+
+    fn classifies(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn an_auxiliary_classifier_without_classes_is_an_error() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    let gan = mlp(false, None, &ad);
+    let data = Mixture::ring8().data(64, 1).unwrap();
+    let d = ClassifiesNothing { inner: gan.discriminator };
+    let err = train_gan(gan.generator, d, &data, &quick(1, 1), &ad).unwrap_err().to_string();
+    assert!(err.contains("auxiliary classifier"), "{err}");
+}
+
 #[test]
 fn infogan_code_becomes_recoverable() {
     let _rng = rng_lock();
