@@ -22,18 +22,20 @@
 //! samples captioned with the classifier's label) and `model/` (the
 //! generator used by the `inpaint` and `interpolate` examples).
 
+#[path = "../common/mod.rs"]
 mod common;
+mod extras;
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use clap::Parser;
 use common::{GanArgs, dcgan_model_dir, load_mnist, pixels, score, score_json, scorer, train_dcgan};
-use dl_cnn::LeNet5;
 use dl_core::Result;
 use dl_core::plot::image_grid_png;
 use dl_examples::cli::{CommonArgs, run_example};
-use dl_gan::sampling::{best_rated_samples, latent_codes, sample_values};
-use dl_gan::{DcDiscriminator, DcGenerator, DcganConfig, GanReport};
+use dl_gan::DcganConfig;
+use dl_gan::sampling::{latent_codes, sample_values};
+use extras::Extras;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -69,20 +71,7 @@ fn main() {
 
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
-    // Sampling options are checked before hours of training, not after.
-    if !c.quick && args.samples < 100 {
-        return Err(dl_core::Error::out_of_range("--samples", args.samples, ">= 100 (the grid)"));
-    }
-    if let Some(t) = args.truncation
-        && !(t > 0.0 && t <= 1.0)
-    {
-        return Err(dl_core::Error::out_of_range("--truncation", t, "(0, 1]"));
-    }
-    if let Some(f) = args.keep_best
-        && !(f > 0.0 && f < 1.0)
-    {
-        return Err(dl_core::Error::out_of_range("--keep-best", f, "(0, 1)"));
-    }
+    extras::check(args)?;
     let data = load_mnist(c)?;
     let device = c.device()?;
     let (lenet, lenet_acc) = scorer(c, &data, &device)?;
@@ -162,85 +151,4 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "final_d_loss": report.state.epochs.last().map(|e| e.d_loss),
         "final_g_loss": report.state.epochs.last().map(|e| e.g_loss),
     }))
-}
-
-/// The optional measurements: truncated codes, discriminator filtering, and
-/// the generator as trained and before re-measurement (`--variants`).
-struct Extras<'a> {
-    args: &'a Args,
-    lenet: &'a LeNet5,
-    real_feats: &'a [f32],
-    n: usize,
-    z_of: &'a dyn Fn(usize) -> Tensor<2>,
-    codes_of: &'a dyn Fn(usize) -> Option<Tensor<1, Int>>,
-    device: &'a burn::tensor::Device,
-}
-
-type Scores = (Option<serde_json::Value>, Option<serde_json::Value>, serde_json::Map<String, serde_json::Value>);
-
-impl Extras<'_> {
-    fn measure(
-        &self,
-        g: &DcGenerator,
-        report: &GanReport<DcGenerator, DcDiscriminator>,
-        live: &DcGenerator,
-        averaged: &DcGenerator,
-    ) -> Result<Scores> {
-        let truncated = match self.args.truncation {
-            Some(t) if t > 0.0 && t < 1.0 => {
-                let z = (self.z_of)(self.n).mul_scalar(t);
-                let (s, fd) = score(
-                    self.lenet,
-                    &sample_values(g, z, (self.codes_of)(self.n), 500)?,
-                    None,
-                    self.real_feats,
-                    self.device,
-                )?;
-                println!(
-                    "truncation {t}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                    100.0 * s.confident,
-                    s.classes_present
-                );
-                Some(json!({ "truncation": t, "score": score_json(&s, fd) }))
-            }
-            _ => None,
-        };
-        let filtered = match self.args.keep_best {
-            Some(f) if f > 0.0 && f < 1.0 => {
-                let m = (self.n as f64 / f64::from(f)).ceil() as usize;
-                let d = report.discriminator.valid();
-                let (kept, _) = best_rated_samples(g, &d, (self.z_of)(m), (self.codes_of)(m), self.n, 500)?;
-                let (s, fd) = score(self.lenet, &kept, None, self.real_feats, self.device)?;
-                println!(
-                    "discriminator keeps the best {f} of {m}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                    100.0 * s.confident,
-                    s.classes_present
-                );
-                println!("histogram {:?}", s.histogram);
-                Some(json!({ "keep_best": f, "drawn": m, "score": score_json(&s, fd) }))
-            }
-            _ => None,
-        };
-        // The same codes through the generator as trained (no average) and through
-        // the average before its batch-norm statistics were measured again.
-        let mut variants = serde_json::Map::new();
-        for (name, v) in
-            [("live", live), ("averaged_before_recalibration", averaged)].into_iter().filter(|_| self.args.variants)
-        {
-            let (s, fd) = score(
-                self.lenet,
-                &sample_values(v, (self.z_of)(self.n), (self.codes_of)(self.n), 500)?,
-                None,
-                self.real_feats,
-                self.device,
-            )?;
-            println!(
-                "{name}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                100.0 * s.confident,
-                s.classes_present
-            );
-            variants.insert(name.to_string(), score_json(&s, fd));
-        }
-        Ok((truncated, filtered, variants))
-    }
 }
