@@ -307,6 +307,43 @@ fn product_for(serial: bool) -> fn(&mut [f32], View<'_>, View<'_>, bool) {
     if serial { matmul_serial } else { matmul }
 }
 
+/// The column matrices of the samples `imgs` side by side in `col`: a
+/// `[rows, k·cols]` view for `k` samples.
+fn columns_of<'a>(imgs: &[f32], g: &Geometry, table: Option<&[u32]>, col: &'a mut [f32]) -> View<'a> {
+    let (rows, cols, image) = (g.rows(), g.cols(), g.image());
+    let ld = imgs.len() / image.max(1) * cols;
+    for (s, img) in imgs.chunks(image).enumerate() {
+        im2col_ld(img, g, table, &mut col[s * cols..], ld);
+    }
+    View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false }
+}
+
+/// `dst` (`k` samples `[m, cols]`) `= weight · columns` (+ `bias` per row),
+/// `weight` `[m, rows]`, the columns of `k` samples side by side: through
+/// `wide` when `k > 1`.
+fn weight_times_columns(
+    dst: &mut [f32],
+    weight: View<'_>,
+    columns: View<'_>,
+    bias: Option<&[f32]>,
+    cols: usize,
+    wide: &mut [f32],
+    serial: bool,
+) {
+    let (m, ld) = (weight.rows, columns.cols);
+    let k = ld / cols.max(1);
+    let target = if k == 1 { &mut dst[..m * ld] } else { &mut wide[..m * ld] };
+    if let Some(bias) = bias {
+        for (r, b) in target.chunks_exact_mut(ld).zip(bias) {
+            r.fill(*b);
+        }
+    }
+    product_for(serial)(target, weight, columns, bias.is_some());
+    if k > 1 {
+        deinterleave(&wide[..m * ld], k, m, cols, dst);
+    }
+}
+
 /// `out[s] = w · im2col(images[s]) (+ bias per row)` for every sample:
 /// `w` `[m, rows]`, `out` `[n, m, cols]`. A convolution's forward pass and
 /// a transposed convolution's input gradient.
@@ -319,22 +356,8 @@ pub fn gather(images: &[f32], n: usize, g: &Geometry, w: &[f32], m: usize, bias:
     let (group, weight, table) = (group_size(cols), View::dense(w, m, rows), table_for(g));
     let sizes = [rows * group * cols, m * group * cols];
     by_groups(images, image, &mut out, m * cols, group, sizes, |[col, wide], imgs, dst, serial| {
-        let k = imgs.len() / image;
-        let ld = k * cols;
-        for (s, img) in imgs.chunks(image).enumerate() {
-            im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
-        }
-        let target = if k == 1 { &mut dst[..] } else { &mut wide[..m * ld] };
-        if let Some(bias) = bias {
-            for (r, b) in target.chunks_exact_mut(ld).zip(bias) {
-                r.fill(*b);
-            }
-        }
-        let cols_view = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false };
-        product_for(serial)(target, weight, cols_view, bias.is_some());
-        if k > 1 {
-            deinterleave(&wide[..m * ld], k, m, cols, dst);
-        }
+        let columns = columns_of(imgs, g, table.as_deref(), col);
+        weight_times_columns(dst, weight, columns, bias, cols, wide, serial);
     });
     out
 }
@@ -413,20 +436,11 @@ fn im2col_products(
     let sum_into = |acc: &mut [f32], a: &[f32], images: &[f32], mut out: Option<&mut [f32]>, serial: bool| {
         with_scratch(sizes, |[col, wide]| {
             for (i, (a_g, imgs)) in a.chunks(m * cols * group).zip(images.chunks(image * group)).enumerate() {
-                let k = imgs.len() / image;
-                let ld = k * cols;
-                for (s, img) in imgs.chunks(image).enumerate() {
-                    im2col_ld(img, g, table.as_deref(), &mut col[s * cols..], ld);
-                }
-                let col_view = View { data: &col[..rows * ld], rows, cols: ld, stride: ld, transposed: false };
+                let col_view = columns_of(imgs, g, table.as_deref(), col);
+                let (ld, k) = (col_view.cols, imgs.len() / image);
                 if let (Some(weight), Some(out)) = (weight, out.as_deref_mut()) {
-                    let dst = &mut out[i * m * cols * group..i * m * cols * group + m * ld];
-                    if k == 1 {
-                        product_for(serial)(dst, weight, col_view, false);
-                    } else {
-                        product_for(serial)(&mut wide[..m * ld], weight, col_view, false);
-                        deinterleave(&wide[..m * ld], k, m, cols, dst);
-                    }
+                    let start = i * m * cols * group;
+                    weight_times_columns(&mut out[start..start + m * ld], weight, col_view, None, cols, wide, serial);
                 }
                 let source = side_by_side(a_g, k, m, cols, wide);
                 let lhs = View { data: source, rows: m, cols: ld, stride: ld, transposed: false };
