@@ -22,9 +22,24 @@ use dl_gan::{Discriminator, Generator};
 use dl_lstm::{LstmConfig, SeriesBatcher};
 use dl_rnn::{GruConfig, HeadConfig, RnnConfig, SequenceModelConfig, SequenceTask, TokenSequenceBatcher};
 
-/// The backends other than flex, the reference.
-fn others() -> Vec<Backend> {
-    Backend::compiled().into_iter().filter(|b| *b != Backend::Flex).collect()
+/// The compiled backends and their devices. CUDA, when compiled in on a
+/// machine without a CUDA device, is left out with a line saying so; every
+/// other compiled backend must have its device (CI installs lavapipe for wgpu).
+fn backends() -> Vec<(Backend, Device)> {
+    let mut out = Vec::new();
+    for backend in Backend::compiled() {
+        match backend.device() {
+            Ok(d) => out.push((backend, d)),
+            Err(e) if backend == Backend::Cuda => eprintln!("conformance: cuda skipped: {e}"),
+            Err(e) => panic!("{backend}: {e}"),
+        }
+    }
+    out
+}
+
+/// The backends other than flex, the reference, with their devices.
+fn others() -> Vec<(Backend, Device)> {
+    backends().into_iter().filter(|(b, _)| *b != Backend::Flex).collect()
 }
 
 #[test]
@@ -43,8 +58,7 @@ fn committed_fixtures_pass_on_every_other_backend() {
         .collect();
     paths.sort();
     assert!(paths.len() >= 35, "{} committed fixtures", paths.len());
-    for backend in others() {
-        let d = backend.device().unwrap();
+    for (backend, d) in others() {
         for p in &paths {
             let verdict = check_one(&registry, p, &d);
             assert!(matches!(verdict, Verdict::Pass(_)), "{backend} {}: {verdict:?}", p.display());
@@ -64,8 +78,7 @@ fn a_cnn_computes_and_trains_on_every_backend() {
     let batcher = ImageBatcher::new(1, 8, 8);
     let batch = |d: &Device| dl_core::Batcher::batch(&batcher, &refs, d).unwrap().images;
     let reference = to_f32(model.forward(batch(&flex))).unwrap();
-    for backend in Backend::compiled() {
-        let d = backend.device().unwrap();
+    for (backend, d) in backends() {
         let got = to_f32(model.clone().to_device(&d).forward(batch(&d))).unwrap();
         assert!(max_diff(&reference, &got) < 1e-4, "{backend}: max diff {}", max_diff(&reference, &got));
         // Two short epochs of training on this backend lower the loss.
@@ -92,8 +105,7 @@ fn recurrent_layers_compute_and_train_on_every_backend() {
     let x = random([2, 5, 3], &flex);
     let gru_ref = values(gru.forward(x.clone(), Some(&[5, 3]), None).unwrap().output);
     let lstm_ref = values(lstm.forward(x.clone(), Some(&[5, 2]), None).unwrap().output);
-    for backend in Backend::compiled() {
-        let d = backend.device().unwrap();
+    for (backend, d) in backends() {
         let xd = x.clone().to_device(&d);
         let got = values(gru.clone().to_device(&d).forward(xd.clone(), Some(&[5, 3]), None).unwrap().output);
         assert!(max_diff(&gru_ref, &got) < 1e-5, "{backend} GRU");
@@ -131,8 +143,7 @@ fn a_gan_computes_and_trains_on_every_backend() {
     let reference = to_f32(gan.generator.forward(z.clone(), None)).unwrap();
     let ref_scores = to_f32(gan.discriminator.forward(gan.generator.forward(z, None), None)).unwrap();
     let data = GanData::new(vec![-0.5; 784 * 64], 784, None).unwrap();
-    for backend in Backend::compiled() {
-        let d = backend.device().unwrap();
+    for (backend, d) in backends() {
         let g = gan.generator.clone().to_device(&d);
         let disc = gan.discriminator.clone().to_device(&d);
         let z = latent_codes(4, 16, 3, &d);
@@ -152,5 +163,98 @@ fn a_gan_computes_and_trains_on_every_backend() {
         };
         let r = train_gan(fresh.generator, fresh.discriminator, &data, &tc, &ad).unwrap();
         assert!(r.state.epochs[0].d_loss.is_finite(), "{backend}");
+    }
+}
+
+/// Every float parameter of `model`, in visiting order.
+fn parameters<M: Module>(model: &M) -> Vec<f32> {
+    struct All(Vec<f32>);
+    impl burn::module::ModuleVisitor for All {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<burn::tensor::Tensor<D>>) {
+            self.0.extend(values(param.val()));
+        }
+    }
+    let mut all = All(Vec::new());
+    model.visit(&mut all);
+    all.0
+}
+
+#[test]
+fn data_parallel_training_takes_the_combined_batch_step() {
+    let _rng = rng_lock();
+    let train = load_digits(&DataDirs::resolve(None)).expect("embedded digits load").train;
+    let batcher = ImageBatcher::new(1, 8, 8);
+    // 30 examples a step: shards of 8, 8, 7, 7 on four devices, 15 and 15 on two.
+    let cfg = TrainConfig {
+        epochs: 3,
+        batch_size: 30,
+        max_batches_per_epoch: Some(4),
+        lr: 0.05,
+        optimizer: dl_core::train::OptimizerKind::Sgd { momentum: 0.9, weight_decay: 0.0 },
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let run = |devices: &[Device]| {
+        devices[0].seed(5);
+        let model = LeNet5Config::new().with_input_size([8, 8]).with_c2_padding(2).init(&devices[0]).unwrap();
+        let before = parameters(&model);
+        let r = dl_core::train::fit_data_parallel(model, &train, None, &batcher, &cfg, devices).unwrap();
+        (before, parameters(&r.model.to_device(&device())), r.history.epochs[2].train_loss)
+    };
+    let flex = device().autodiff();
+    let (start, one, loss) = run(std::slice::from_ref(&flex));
+    let moved = max_diff(&start, &one);
+    assert!(moved > 1e-2, "training moved the parameters by {moved}");
+    let mut layouts = vec![vec![flex.clone(); 2], vec![flex.clone(); 4]];
+    // Replicas on different backends: the shards' gradients cross devices.
+    layouts.extend(others().into_iter().map(|(_, d)| vec![flex.clone(), d.autodiff()]));
+    for devices in layouts {
+        let (same_start, got, got_loss) = run(&devices);
+        assert_eq!(start, same_start);
+        let diff = max_diff(&one, &got);
+        assert!(diff < 1e-5, "{devices:?}: parameters differ from one device's by {diff}");
+        assert!((loss - got_loss).abs() < 1e-5, "{devices:?}: loss {got_loss} against {loss}");
+    }
+}
+
+#[test]
+fn a_gpu_is_picked_by_index_and_a_missing_one_is_named() {
+    if !Backend::Wgpu.is_compiled() {
+        return eprintln!("conformance: wgpu not compiled in, device indices not tested");
+    }
+    let first: dl_core::DeviceSpec = "wgpu:0".parse().unwrap();
+    let d = first.device().unwrap();
+    let x = random([2, 3], &device());
+    assert_eq!(values(x.clone().to_device(&d).mul_scalar(2.0)), values(x.mul_scalar(2.0)));
+    let err = "wgpu:64".parse::<dl_core::DeviceSpec>().unwrap().device().unwrap_err().to_string();
+    assert!(err.contains("`wgpu:64` is not available") && err.contains("index 64 is out of range"), "{err}");
+}
+
+#[test]
+fn data_parallel_training_with_batch_norm_learns_and_validates_on_the_first_device() {
+    let _rng = rng_lock();
+    let data = load_digits(&DataDirs::resolve(None)).expect("embedded digits load");
+    let batcher = ImageBatcher::new(1, 8, 8);
+    let cfg = TrainConfig {
+        epochs: 2,
+        batch_size: 32,
+        max_batches_per_epoch: Some(6),
+        progress: false,
+        ..TrainConfig::default()
+    };
+    let flex = device().autodiff();
+    let mut layouts = vec![vec![flex.clone(); 2]];
+    layouts.extend(others().into_iter().map(|(_, d)| vec![flex.clone(), d.autodiff()]));
+    for devices in layouts {
+        flex.seed(8);
+        let model = dl_cnn::VggConfig::digits8x8().init(&flex).unwrap();
+        // Validation runs on the first device after every epoch: the running
+        // statistics the replicas updated must be usable there.
+        let r = dl_core::train::fit_data_parallel(model, &data.train, Some(&data.test), &batcher, &cfg, &devices)
+            .unwrap_or_else(|e| panic!("{devices:?}: {e}"));
+        let [first, last] = [&r.history.epochs[0], &r.history.epochs[1]];
+        assert!(last.train_loss < first.train_loss, "{devices:?}: {} -> {}", first.train_loss, last.train_loss);
+        let accuracy = r.valid.as_ref().and_then(|v| v.accuracy()).unwrap();
+        assert!(accuracy > 0.5, "{devices:?}: validation accuracy {accuracy}");
     }
 }

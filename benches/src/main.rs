@@ -31,7 +31,7 @@ use serde_json::json;
 #[derive(Parser)]
 #[command(about = "Time the dl-families benchmark workloads")]
 struct Args {
-    /// Backend: flex (default), ndarray or wgpu.
+    /// Device: flex (default), ndarray, wgpu[:N] or cuda[:N].
     #[arg(long)]
     device: Option<String>,
     /// Fewer iterations (1 warm-up, 3 timed).
@@ -221,25 +221,26 @@ fn main() {
                 context: format!("--only (available: {})", WORKLOADS.join(", ")),
             });
         }
-        let backend = dl_core::select_backend(args.device.as_deref())?;
-        let device = backend.device()?;
+        let spec = dl_core::select_device(args.device.as_deref())?;
+        let device = spec.device()?;
+        let name = spec.to_string();
         let (warmup, iters) = if args.quick { (1, 3) } else { (3, 20) };
         let want = |w: &str| args.only.as_deref().is_none_or(|o| o == w);
         if want("cnn") {
-            cnn(&device, backend.name(), warmup, iters)?;
+            cnn(&device, &name, warmup, iters)?;
         }
         if want("rnn") {
-            recurrent(RnnConfig::new(32, 128), "rnn", &device, backend.name(), warmup, iters)?;
+            recurrent(RnnConfig::new(32, 128), "rnn", &device, &name, warmup, iters)?;
         }
         if want("lstm") {
             let lstm = LstmConfig::new(32, 128).with_num_layers(2).with_forget_bias(0.0);
-            recurrent(lstm, "lstm", &device, backend.name(), warmup, iters)?;
+            recurrent(lstm, "lstm", &device, &name, warmup, iters)?;
         }
         if want("gan") {
-            gan(&device, backend.name(), warmup, iters)?;
+            gan(&device, &name, warmup, iters)?;
         }
         if want("gpt") {
-            gpt(&device, backend.name(), warmup, iters)?;
+            gpt(&device, &name, warmup, iters)?;
         }
         Ok(())
     };

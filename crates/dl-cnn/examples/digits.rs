@@ -20,7 +20,7 @@ fn main() {
         cfg.schedule = dl_core::train::LrSchedule::Cosine { min_lr: 1e-5 };
         let report = dl_cnn::recipes::train_digits(&c.data_dirs(), &cfg, &c.device()?)?;
         let mut result = serde_json::to_value(&report).map_err(|e| dl_core::Error::Invalid(e.to_string()))?;
-        result["device"] = c.backend()?.name().into();
+        result["device"] = c.device_spec()?.to_string().into();
         result["out"] = out.display().to_string().into();
         Ok(result)
     };

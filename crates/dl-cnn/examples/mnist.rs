@@ -1,6 +1,7 @@
 //! LeNet-5 (or a small-stem ResNet-18) on the full MNIST: 60,000 training and 10,000 test images.
 //!
-//! `cargo run -p dl-cnn --release --example mnist -- [--model lenet|resnet] [--epochs N] [--width W]`
+//! `cargo run -p dl-cnn --release --example mnist -- [--model lenet|resnet] [--epochs N] [--width W]
+//! [--devices cuda:0,cuda:1]`
 //!
 //! Writes `out/mnist-<model>/`: per-epoch checkpoint, `metrics.csv`, `loss.png`,
 //! `accuracy.png`, `confusion.png` and the final model (`model/`).
@@ -8,8 +9,8 @@
 use clap::Parser;
 use dl_cnn::recipes::load_mnist;
 use dl_cnn::{ImageBatcher, LeNet5Config, ResNetConfig};
-use dl_core::train::{LrSchedule, fit};
-use dl_core::{ModelConfig, Result};
+use dl_core::train::{LrSchedule, fit_data_parallel};
+use dl_core::{DeviceSpec, ModelConfig, Result};
 use dl_examples::choices::choice_name;
 use dl_examples::cli::{CommonArgs, run_example};
 use serde_json::json;
@@ -39,6 +40,9 @@ struct Args {
     /// Peak learning rate (Adam, cosine decay).
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
+    /// Train data-parallel on these devices (`cuda:0,cuda:1`; the first holds the model).
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<DeviceSpec>,
 }
 
 fn main() {
@@ -57,20 +61,20 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     cfg.schedule = LrSchedule::Cosine { min_lr: args.lr / 100.0 };
     // The test split is only watched, never used to pick weights: the final epoch's model is reported.
     cfg.restore_best = false;
-    let device = c.device()?.autodiff();
-    device.seed(c.seed);
+    let devices = c.training_devices(&args.devices)?;
+    let device = &devices[0];
     let batcher = ImageBatcher::new(1, 28, 28);
     let start = std::time::Instant::now();
     let (eval, epochs, best) = match args.model {
         Model::Lenet => {
             let config = LeNet5Config::new();
-            let r = fit(config.init(&device)?, &data.train, Some(&data.test), &batcher, &cfg, &device)?;
+            let r = fit_data_parallel(config.init(device)?, &data.train, Some(&data.test), &batcher, &cfg, &devices)?;
             dl_core::checkpoint::save_model(&config, &r.model, out.join("model"))?;
             (r.valid, r.history.epochs.len(), r.best_epoch)
         }
         Model::Resnet => {
             let config = ResNetConfig::resnet18_small(1, 10, args.width);
-            let r = fit(config.init(&device)?, &data.train, Some(&data.test), &batcher, &cfg, &device)?;
+            let r = fit_data_parallel(config.init(device)?, &data.train, Some(&data.test), &batcher, &cfg, &devices)?;
             dl_core::checkpoint::save_model(&config, &r.model, out.join("model"))?;
             (r.valid, r.history.epochs.len(), r.best_epoch)
         }
@@ -91,7 +95,10 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     Ok(json!({
         "example": "mnist",
         "model": model_name,
-        "device": c.backend()?.name(),
+        "device": match args.devices.as_slice() {
+            [] => c.device_spec()?.to_string(),
+            list => list.iter().map(DeviceSpec::to_string).collect::<Vec<_>>().join(","),
+        },
         "train_examples": data.train.len(),
         "test_examples": data.test.len(),
         "test_accuracy": eval.accuracy(),

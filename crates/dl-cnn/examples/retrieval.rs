@@ -76,7 +76,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     Ok(json!({
         "example": "retrieval",
         "model": source,
-        "device": c.backend()?.name(),
+        "device": c.device_spec()?.to_string(),
         "index_size": data.train.len(),
         "queries": data.test.len(),
         "embedding_dim": dim,

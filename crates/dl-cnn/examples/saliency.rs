@@ -75,7 +75,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let mean_conc = concentration.iter().sum::<f32>() / concentration.len().max(1) as f32;
     Ok(json!({
         "example": "saliency",
-        "device": c.backend()?.name(),
+        "device": c.device_spec()?.to_string(),
         "model": saved.map_or("trained here".to_string(), |d| d.display().to_string()),
         "digits": items.len(),
         "predicted": preds,

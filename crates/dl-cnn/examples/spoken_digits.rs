@@ -101,7 +101,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     }
     Ok(json!({
         "example": "spoken_digits",
-        "device": c.backend()?.name(),
+        "device": c.device_spec()?.to_string(),
         "train_clips": train.len(),
         "test_clips": test.len(),
         "features": format!("log-mel {N_MELS}x{FRAMES}"),

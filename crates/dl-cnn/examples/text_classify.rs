@@ -148,7 +148,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     Ok(json!({
         "example": "text_classify",
         "dataset": dataset,
-        "device": c.backend()?.name(),
+        "device": c.device_spec()?.to_string(),
         "tokens": format!("{split:?}").to_lowercase(),
         "vocab_size": tokenizer.vocab_size(),
         "train_examples": train.len(),

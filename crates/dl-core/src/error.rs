@@ -110,6 +110,14 @@ pub enum Error {
         /// The accepted range, in words.
         allowed: String,
     },
+    /// The device asked for is not compiled in or not on this machine.
+    #[error("device `{requested}` is not available: {reason}")]
+    DeviceUnavailable {
+        /// The device as it was asked for (`cuda:1`, `wgpu`, ...).
+        requested: String,
+        /// Why, with what was found instead.
+        reason: String,
+    },
     /// The device failed to hand back values it computed.
     #[error("device: {0}")]
     Device(String),

@@ -48,6 +48,6 @@ pub mod weights;
 
 pub use burn;
 pub use config::ModelConfig;
-pub use device::{Backend, select_backend};
+pub use device::{Backend, DeviceSpec, select_backend, select_device};
 pub use error::{Error, Result};
 pub use task::{Batcher, StepOutput, Supervised, Targets};

@@ -11,13 +11,13 @@ use burn::tensor::Device;
 
 use dl_core::Result;
 use dl_core::data::locate::DataDirs;
-use dl_core::device::{Backend, select_backend};
+use dl_core::device::{DeviceSpec, select_device};
 use dl_core::train::TrainConfig;
 
 /// Options common to all examples (flatten into an example's own `clap::Parser`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
-    /// Backend: flex (default), ndarray or wgpu. Also `DL_DEVICE`.
+    /// Device: flex (default), ndarray, wgpu[:N] or cuda[:N]. Also `DL_DEVICE`.
     #[arg(long)]
     pub device: Option<String>,
     /// Datasets folder (default: `$DL_DATA_DIR`, else `../shared/data`).
@@ -44,16 +44,32 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// The selected backend.
-    pub fn backend(&self) -> Result<Backend> {
-        select_backend(self.device.as_deref())
+    /// The selected device, as asked for (`flex`, `cuda:1`, ...).
+    pub fn device_spec(&self) -> Result<DeviceSpec> {
+        select_device(self.device.as_deref())
     }
 
     /// The selected device (without autodiff), seeded with `--seed`.
     pub fn device(&self) -> Result<Device> {
-        let device = self.backend()?.device()?;
+        let device = self.device_spec()?.device()?;
         device.seed(self.seed);
         Ok(device)
+    }
+
+    /// The training devices, with autodiff and seeded with `--seed`: `devices`
+    /// when given (data-parallel; the first holds the model), else `--device`.
+    pub fn training_devices(&self, devices: &[DeviceSpec]) -> Result<Vec<Device>> {
+        if devices.is_empty() {
+            return Ok(vec![self.device()?.autodiff()]);
+        }
+        devices
+            .iter()
+            .map(|spec| {
+                let device = spec.device()?.autodiff();
+                device.seed(self.seed);
+                Ok(device)
+            })
+            .collect()
     }
 
     /// Where datasets are looked for.

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Parser;
-use dl_core::device::select_backend;
+use dl_core::device::select_device;
 use dl_core::sampling::Sampling;
 use dl_core::{Error, Result};
 use dl_examples::cli::run_example;
@@ -75,7 +75,7 @@ fn main() {
 }
 
 fn run(args: &Args) -> Result<serde_json::Value> {
-    let device = select_backend(args.device.as_deref())?.device()?;
+    let device = select_device(args.device.as_deref())?.device()?;
     let tokenizer = HfTokenizer::from_file(args.model_dir.join("tokenizer.json"), None)?;
     let start = Instant::now();
     let model = causal_lm_from_dir(&args.model_dir, &device)?;

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +10,7 @@ use super::checkpointer::{Checkpointer, RunState, copy_atomically, link_or_copy}
 use super::config::TrainConfig;
 use super::grads::{clip_grad_norm_global, vector_param_ids};
 use super::log::{EpochRecord, History};
+use super::parallel::sharded_grads;
 use super::progress;
 use crate::checkpoint::{detached_copy, load_optimizer, load_weights, save_optimizer, save_weights};
 use crate::data::split::shuffled_indices;
@@ -98,24 +98,50 @@ where
     I: Sync,
     Bt: Batcher<I, B> + Sync,
 {
-    super::checkpointer::on_compute_threads(|| fit_here(model, train, valid, batcher, cfg, device))
+    fit_data_parallel(model, train, valid, batcher, cfg, std::slice::from_ref(device))
 }
 
-/// [`fit`] on the calling thread.
+/// [`fit`] with each batch split across `devices` ([`super::parallel`]):
+/// the model lives on `devices[0]`, which validates, steps the optimizer and
+/// writes the checkpoints; every device must have autodiff. With k devices a
+/// step takes the gradients of the whole batch, as one device would (up to
+/// rounding; dropout draws differ), so results and checkpoints do not depend
+/// on k. Docs: docs/distributed.md.
+pub fn fit_data_parallel<M, I, B, Bt>(
+    model: M,
+    train: &[I],
+    valid: Option<&[I]>,
+    batcher: &Bt,
+    cfg: &TrainConfig,
+    devices: &[Device],
+) -> Result<FitReport<M>>
+where
+    M: Supervised<B> + 'static,
+    I: Sync,
+    Bt: Batcher<I, B> + Sync,
+{
+    super::checkpointer::on_compute_threads(|| fit_here(model, train, valid, batcher, cfg, devices))
+}
+
+/// [`fit_data_parallel`] on the calling thread.
 fn fit_here<M, I, B, Bt>(
     model: M,
     train: &[I],
     valid: Option<&[I]>,
     batcher: &Bt,
     cfg: &TrainConfig,
-    device: &Device,
+    devices: &[Device],
 ) -> Result<FitReport<M>>
 where
     M: Supervised<B> + 'static,
-    Bt: Batcher<I, B>,
+    I: Sync,
+    Bt: Batcher<I, B> + Sync,
 {
     cfg.validate()?;
-    if !device.is_autodiff() {
+    let Some(device) = devices.first() else {
+        return Err(Error::empty("fit: the list of devices"));
+    };
+    if devices.iter().any(|d| !d.is_autodiff()) {
         return Err(Error::NeedsAutodiff { what: "fit" });
     }
     if train.is_empty() {
@@ -169,18 +195,22 @@ where
     for epoch in state.epoch + 1..=cfg.epochs {
         let start = Instant::now();
         let seed = epoch_seed(cfg.seed, epoch);
-        device.seed(seed);
+        devices.iter().for_each(|d| d.seed(seed));
         let order = shuffled_indices(train.len(), seed);
         let pb = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", cfg.epochs), cfg.progress);
         let mut acc = MetricAccumulator::default();
         let mut lr = cfg.lr;
         for idx in order.chunks(cfg.batch_size).take(steps_per_epoch) {
             let items: Vec<&I> = idx.iter().map(|&i| &train[i]).collect();
-            let batch = batcher.batch(&items, device)?;
-            let out = model.step(&batch)?;
-            let loss = acc.add(&out).map_err(|e| watch.describe(e, epoch, state.step + 1))?;
-            watch.check(loss, epoch, state.step + 1)?;
-            let mut grads = GradientsParams::from_grads(out.loss.backward(), &model);
+            let step = sharded_grads(&model, &items, batcher, devices)?;
+            let (mut loss, mut rows) = (0.0, 0);
+            for out in &step.outputs {
+                let n = out.output.dims()[0];
+                loss += acc.add(out).map_err(|e| watch.describe(e, epoch, state.step + 1))? * n as f64;
+                rows += n;
+            }
+            watch.check(loss / rows.max(1) as f64, epoch, state.step + 1)?;
+            let mut grads = step.grads;
             if let Some(max) = clip_all {
                 grads = clip_grad_norm_global(&model, grads, max).0;
             }

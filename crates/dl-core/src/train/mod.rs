@@ -16,9 +16,10 @@ pub mod config;
 pub mod fit;
 pub mod grads;
 pub mod log;
+pub mod parallel;
 pub mod progress;
 
 pub use checkpointer::Checkpointer;
 pub use config::{EarlyStopping, LrSchedule, OptimizerKind, TrainConfig};
-pub use fit::{FitReport, TrainState, fit};
+pub use fit::{FitReport, TrainState, fit, fit_data_parallel};
 pub use log::{EpochRecord, History};
