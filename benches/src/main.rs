@@ -31,7 +31,7 @@ use serde_json::json;
 #[derive(Parser)]
 #[command(about = "Time the dl-families benchmark workloads")]
 struct Args {
-    /// Device: flex (default), ndarray, wgpu[:N] or cuda[:N].
+    /// Device: flex (default), ndarray, wgpu, wgpu:N, cuda or cuda:N.
     #[arg(long)]
     device: Option<String>,
     /// Fewer iterations (1 warm-up, 3 timed).

@@ -17,7 +17,7 @@ use dl_core::train::TrainConfig;
 /// Options common to all examples (flatten into an example's own `clap::Parser`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonArgs {
-    /// Device: flex (default), ndarray, wgpu[:N] or cuda[:N]. Also `DL_DEVICE`.
+    /// Device: flex (default), ndarray, wgpu, wgpu:N, cuda or cuda:N. Also `DL_DEVICE`.
     #[arg(long)]
     pub device: Option<String>,
     /// Datasets folder (default: `$DL_DATA_DIR`, else `../shared/data`).
