@@ -258,3 +258,68 @@ fn data_parallel_training_with_batch_norm_learns_and_validates_on_the_first_devi
         assert!(accuracy > 0.5, "{devices:?}: validation accuracy {accuracy}");
     }
 }
+
+#[test]
+fn data_parallel_gan_training_takes_the_combined_batch_steps() {
+    let _rng = rng_lock();
+    let data = dl_gan::data::Mixture::ring8().data(240, 1).unwrap();
+    // 29 samples a step: shards of 15 and 14 on two devices, 8, 7, 7, 7 on
+    // four (uneven, so that weighting the shards alike shows even through
+    // Adam, which ignores a common scale); two discriminator steps per
+    // generator step.
+    let cfg = GanTrainConfig {
+        epochs: 2,
+        batch_size: 29,
+        max_steps_per_epoch: Some(4),
+        d_steps: 2,
+        progress: false,
+        ..GanTrainConfig::default()
+    };
+    let run = |devices: &[Device]| {
+        devices[0].seed(9);
+        let gan = dl_gan::models::mlp::MlpGanConfig::new().with_hidden(32).with_layers(2).init(&devices[0]).unwrap();
+        let r = dl_gan::train_gan_data_parallel(gan.generator, gan.discriminator, &data, &cfg, devices).unwrap();
+        let flex = device();
+        let losses: Vec<f64> = r.state.epochs.iter().flat_map(|e| [e.d_loss, e.g_loss]).collect();
+        (parameters(&r.generator.to_device(&flex)), parameters(&r.discriminator.to_device(&flex)), losses)
+    };
+    let flex = device().autodiff();
+    let (g, d, losses) = run(std::slice::from_ref(&flex));
+    let mut layouts = vec![vec![flex.clone(); 2], vec![flex.clone(); 4]];
+    layouts.extend(others().into_iter().map(|(_, d)| vec![flex.clone(), d.autodiff()]));
+    for devices in layouts {
+        let (got_g, got_d, got_losses) = run(&devices);
+        let (dg, dd) = (max_diff(&g, &got_g), max_diff(&d, &got_d));
+        eprintln!("{} devices: generator {dg:.2e}, discriminator {dd:.2e}", devices.len());
+        assert!(dg < 1e-5 && dd < 1e-5, "{devices:?}: generator differs by {dg}, discriminator by {dd}");
+        for (a, b) in losses.iter().zip(&got_losses) {
+            assert!((a - b).abs() < 1e-5, "{devices:?}: losses {got_losses:?} against {losses:?}");
+        }
+    }
+}
+
+#[test]
+fn data_parallel_gan_training_with_batch_norm_samples_on_the_first_device() {
+    let _rng = rng_lock();
+    let flex = device().autodiff();
+    let data = GanData::new((0..64 * 96).map(|i| ((i % 13) as f32 / 6.5) - 1.0).collect(), 64, None).unwrap();
+    let cfg = GanTrainConfig {
+        epochs: 1,
+        batch_size: 16,
+        max_steps_per_epoch: Some(3),
+        progress: false,
+        ..GanTrainConfig::default()
+    };
+    let mut layouts = vec![vec![flex.clone(); 2]];
+    layouts.extend(others().into_iter().map(|(_, d)| vec![flex.clone(), d.autodiff()]));
+    for devices in layouts {
+        flex.seed(4);
+        let gan = DcganConfig::new().with_image_size(8).with_base_channels(4).with_latent_dim(8).init(&flex).unwrap();
+        let r = dl_gan::train_gan_data_parallel(gan.generator, gan.discriminator, &data, &cfg, &devices)
+            .unwrap_or_else(|e| panic!("{devices:?}: {e}"));
+        assert_eq!((r.state.d_step, r.state.g_step), (3, 3));
+        // The generator's batch-norm statistics, updated by the replicas, serve sampling on the first device.
+        let samples = to_f32(r.sampler().forward(latent_codes(4, 8, 1, &device()), None)).unwrap();
+        assert!(samples.len() == 4 * 64 && samples.iter().all(|v| v.is_finite()), "{devices:?}");
+    }
+}

@@ -64,38 +64,46 @@ where
         let grads = GradientsParams::from_grads(out.loss.backward(), model);
         return Ok(ShardedStep { grads, outputs: vec![out] });
     }
-    let parts = shards(items, devices.len());
-    let mut results: Vec<Option<Result<(GradientsParams, StepOutput)>>> = parts.iter().map(|_| None).collect();
-    let replicas: Vec<M> = parts.iter().map(|_| model.clone()).collect();
-    rayon::scope(|s| {
-        for (((shard, device), slot), replica) in parts.iter().zip(devices).zip(results.iter_mut()).zip(replicas) {
-            s.spawn(move |_| {
-                *slot = Some((|| {
-                    let replica = replica.fork(device);
-                    let out = replica.step(&batcher.batch(shard, device)?)?;
-                    let grads = GradientsParams::from_grads(out.loss.backward(), &replica);
-                    Ok((grads, out))
-                })());
-            });
-        }
-    });
-    let done: Vec<(GradientsParams, StepOutput)> = results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(Error::Device("a shard's thread did not run".into()))))
-        .collect::<Result<_>>()?;
-    let rows: Vec<usize> = done.iter().map(|(_, out)| out.output.dims()[0]).collect();
-    let total: usize = rows.iter().sum();
+    let jobs: Vec<(M, &[&I], &Device)> =
+        shards(items, devices.len()).into_iter().zip(devices).map(|(shard, d)| (model.clone(), shard, d)).collect();
+    let done = run_each(jobs, |(replica, shard, device)| {
+        let replica = replica.fork(device);
+        let out = replica.step(&batcher.batch(shard, device)?)?;
+        let grads = GradientsParams::from_grads(out.loss.backward(), &replica);
+        Ok((grads, out))
+    })?;
+    let total: usize = done.iter().map(|(_, out)| out.output.dims()[0]).sum();
     if total == 0 {
         return Err(Error::empty("the step outputs of every shard"));
     }
+    let (grads, outputs): (Vec<_>, Vec<_>) =
+        done.into_iter().map(|(grads, out)| ((grads, out.output.dims()[0] as f64 / total as f64), out)).unzip();
+    Ok(ShardedStep { grads: weighted_sum(model, main, grads), outputs })
+}
+
+/// Runs `run` on every job, side by side on the compute pool; the results in
+/// the jobs' order, or the first shard's error.
+pub fn run_each<J: Send, R: Send>(jobs: Vec<J>, run: impl Fn(J) -> Result<R> + Sync) -> Result<Vec<R>> {
+    let mut results: Vec<Option<Result<R>>> = jobs.iter().map(|_| None).collect();
+    rayon::scope(|s| {
+        for (job, slot) in jobs.into_iter().zip(results.iter_mut()) {
+            let run = &run;
+            s.spawn(move |_| *slot = Some(run(job)));
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Error::Device("a shard's thread did not run".into()))))
+        .collect()
+}
+
+/// The sum on `main` of the shards' gradients of `model`, each times its share.
+pub fn weighted_sum<M: Module>(model: &M, main: &Device, shards: Vec<(GradientsParams, f64)>) -> GradientsParams {
     let mut sum = GradientsAccumulator::<M>::new();
-    let mut outputs = Vec::with_capacity(done.len());
-    for ((grads, out), n) in done.into_iter().zip(rows) {
-        let grads = scaled(model, grads.to_device(main, model), n as f64 / total as f64);
-        sum.accumulate(model, grads);
-        outputs.push(out);
+    for (grads, share) in shards {
+        sum.accumulate(model, scaled(model, grads.to_device(main, model), share));
     }
-    Ok(ShardedStep { grads: sum.grads(), outputs })
+    sum.grads()
 }
 
 /// Every gradient of `model` in `grads` times `factor`.

@@ -13,6 +13,7 @@ pub use config::GanTrainConfig;
 pub use hooks::{EpochEnd, GanHook, default_hooks};
 pub use state::{GanEpoch, GanPoint, GanState};
 
+use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use dl_core::checkpoint::{load_optimizer, load_weights, save_optimizer, save_wei
 use dl_core::data::split::shuffled_indices;
 use dl_core::train::checkpointer::Checkpointer;
 use dl_core::train::fit::epoch_seed;
+use dl_core::train::parallel;
 use dl_core::train::{OptimizerKind, progress};
 use dl_core::{Error, Result};
 
@@ -142,17 +144,82 @@ struct GeneratorStep {
     info: Option<f64>,
 }
 
-/// What every step of a run shares: the config, the device, the draw of
-/// InfoGAN categorical codes (`None` for other GANs) and the number of
-/// continuous codes.
+/// What every step of a run shares: the config, the devices (the first
+/// holds the networks), the draw of InfoGAN categorical codes (`None` for
+/// other GANs) and the number of continuous codes.
 struct Game<'a> {
     cfg: &'a GanTrainConfig,
     device: &'a Device,
-    codes: &'a dyn Fn(usize) -> Option<Tensor<1, Int>>,
+    devices: &'a [Device],
+    codes: &'a (dyn Fn(usize) -> Option<Tensor<1, Int>> + Sync),
     continuous: usize,
 }
 
+/// The loss to differentiate and the figures of one shard of a step, each a
+/// mean over the shard's rows.
+struct ShardTerms {
+    total: Tensor<1>,
+    figures: Vec<Tensor<1>>,
+}
+
+/// A frozen network on `device` (itself where it lives there already).
+fn on_device<M: Module>(still: M, device: &Device) -> M {
+    if still.devices().first() == Some(device) { still } else { still.fork(device) }
+}
+
+/// Rows `rows` of `t` on `device` (`t` itself for the whole batch on its own device).
+fn shard_rows<const N: usize, K: burn::tensor::kind::Basic>(
+    t: &Tensor<N, K>,
+    rows: &Range<usize>,
+    device: &Device,
+) -> Tensor<N, K> {
+    if rows.start == 0 && rows.end == t.dims()[0] && t.device() == *device {
+        return t.clone();
+    }
+    t.clone().narrow(0, rows.start, rows.len()).to_device(device)
+}
+
 impl Game<'_> {
+    /// The gradients of `net` for a batch of `b` rows split across the
+    /// devices ([`dl_core::train::parallel`]): `terms` computes one shard's
+    /// loss with `net`'s replica and the frozen `other` network on its device;
+    /// each shard's gradients and figures are weighted by its share of the
+    /// rows and summed on the first device. With one device, `terms` runs once
+    /// on the whole batch.
+    fn sharded<M, O, F>(&self, net: &M, other: &O, b: usize, terms: F) -> Result<(GradientsParams, Vec<f64>)>
+    where
+        M: Module,
+        O: Module,
+        F: Fn(M, O, &Range<usize>, &Device) -> Result<ShardTerms> + Sync,
+    {
+        let rows: Vec<usize> = (0..b).collect();
+        let parts: Vec<Range<usize>> =
+            parallel::shards(&rows, self.devices.len()).into_iter().map(|s| s[0]..s[0] + s.len()).collect();
+        let run = |replica: M, other: O, part: &Range<usize>, device: &Device| -> Result<(GradientsParams, Vec<f64>)> {
+            let terms = terms(replica.clone(), other, part, device)?;
+            let grads = GradientsParams::from_grads(terms.total.backward(), &replica);
+            let figures = terms.figures.into_iter().map(|f| f64::from(f.into_scalar::<f32>())).collect();
+            Ok((grads, figures))
+        };
+        if parts.len() == 1 {
+            return run(net.clone(), other.clone(), &parts[0], self.device);
+        }
+        let jobs: Vec<(M, O, &Range<usize>, &Device)> =
+            parts.iter().zip(self.devices).map(|(part, device)| (net.clone(), other.clone(), part, device)).collect();
+        let done = parallel::run_each(jobs, |(replica, other, part, device)| {
+            run(replica.fork(device), on_device(other, device), part, device)
+        })?;
+        let mut figures: Vec<f64> = Vec::new();
+        let mut grads = Vec::with_capacity(done.len());
+        for ((shard_grads, shard_figures), part) in done.into_iter().zip(&parts) {
+            let share = part.len() as f64 / b as f64;
+            figures.resize(shard_figures.len(), 0.0);
+            figures.iter_mut().zip(shard_figures).for_each(|(f, x)| *f += share * x);
+            grads.push((shard_grads, share));
+        }
+        Ok((parallel::weighted_sum(net, self.device, grads), figures))
+    }
+
     /// Latent codes `[b, dim]`: the continuous codes uniform in [-1, 1], the rest N(0, 1).
     fn latent(&self, b: usize, dim: usize) -> Tensor<2> {
         let z = Tensor::<2>::random([b, dim - self.continuous], Distribution::Normal(0.0, 1.0), self.device);
@@ -185,82 +252,91 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         real: Tensor<2>,
         labels: Option<Tensor<1, Int>>,
         targets: Option<Tensor<2>>,
-    ) -> (Self, DiscriminatorStep) {
+    ) -> Result<(Self, DiscriminatorStep)> {
         let Players { g, d, g_opt, mut d_opt, average } = self;
         let cfg = game.cfg;
         let b = real.dims()[0];
+        // Drawn for the whole batch on the first device, then cut into shards,
+        // so that the draws do not depend on the number of devices.
         let z = game.latent(b, g.latent_dim());
         let codes = (game.codes)(b);
-        // [b, sample_dim], with the generator's weights frozen (nothing is
-        // recorded for a backward pass): this step trains the discriminator
-        // only. Its running state (batch-norm statistics) is shared with `g`.
-        let fake = frozen(&g).forward(z.clone(), labels.clone().or(codes.clone()));
-        // With code targets the Q head also learns to read them on real
-        // samples; an auxiliary classifier learns to name their class.
-        let (real_scores, real_terms) = if targets.is_some() || d.classifies() {
-            let j = d.forward_info(real, labels.clone());
-            let err = match (targets, &j.continuous) {
-                (Some(t), Some(q)) => {
-                    let k = t.dims()[1];
-                    Some((q.clone().narrow(1, 0, k) - t).powi_scalar(2).mean())
-                }
-                _ => None,
+        // The generator with its weights frozen (nothing is recorded for a
+        // backward pass): this step trains the discriminator only. Its running
+        // state (batch-norm statistics) is shared with `g`.
+        let (grads, figures) = game.sharded(&d, &frozen(&g), b, |d, still, rows, device| {
+            let part = |t: &Tensor<2>| shard_rows(t, rows, device);
+            let ints = |t: &Option<Tensor<1, Int>>| t.as_ref().map(|t| shard_rows(t, rows, device));
+            let (real, z, labels, codes) = (part(&real), part(&z), ints(&labels), ints(&codes));
+            // [b, sample_dim]
+            let fake = still.forward(z.clone(), labels.clone().or(codes.clone()));
+            // With code targets the Q head also learns to read them on real
+            // samples; an auxiliary classifier learns to name their class.
+            let (real_scores, real_terms) = if targets.is_some() || d.classifies() {
+                let j = d.forward_info(real, labels.clone());
+                let err = match (targets.as_ref().map(part), &j.continuous) {
+                    (Some(t), Some(q)) => {
+                        let k = t.dims()[1];
+                        Some((q.clone().narrow(1, 0, k) - t).powi_scalar(2).mean())
+                    }
+                    _ => None,
+                };
+                (j.scores.clone(), plus(err, class_loss(&j, labels.clone())))
+            } else {
+                (d.forward(real, labels.clone()), None)
             };
-            (j.scores.clone(), plus(err, class_loss(&j, labels.clone())))
-        } else {
-            (d.forward(real, labels.clone()), None)
-        };
-        let judged = d.forward_info(fake, labels.clone());
-        let fake_scores = judged.scores.clone();
-        let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
-        let classes = class_loss(&judged, labels).filter(|_| cfg.classify_generated);
-        let fake_terms = plus(game.info_loss(&judged, &z, codes), classes);
-        let info = plus(fake_terms, real_terms);
-        let d_total = match info {
-            Some(info) => d_loss.clone() + info.mul_scalar(cfg.info_weight),
-            None => d_loss.clone(),
-        };
-        let grads = GradientsParams::from_grads(d_total.backward(), &d);
+            let judged = d.forward_info(fake, labels.clone());
+            let fake_scores = judged.scores.clone();
+            let d_loss = cfg.loss.discriminator(real_scores.clone(), fake_scores.clone(), cfg.label_smoothing);
+            let classes = class_loss(&judged, labels).filter(|_| cfg.classify_generated);
+            let fake_terms = plus(game.info_loss(&judged, &z, codes), classes);
+            let total = match plus(fake_terms, real_terms) {
+                Some(info) => d_loss.clone() + info.mul_scalar(cfg.info_weight),
+                None => d_loss.clone(),
+            };
+            let figures = vec![d_loss.detach(), real_scores.detach().mean(), fake_scores.detach().mean()];
+            Ok(ShardTerms { total, figures })
+        })?;
         let mut d = d_opt.step(cfg.d_lr, d, grads);
         if let Some(c) = cfg.weight_clip {
             d = d.map(&mut Clip(c));
         }
-        let step = DiscriminatorStep {
-            loss: f64::from(d_loss.into_scalar::<f32>()),
-            real: f64::from(real_scores.detach().mean().into_scalar::<f32>()),
-            fake: f64::from(fake_scores.detach().mean().into_scalar::<f32>()),
-        };
-        (Players { g, d, g_opt, d_opt, average }, step)
+        let step = DiscriminatorStep { loss: figures[0], real: figures[1], fake: figures[2] };
+        Ok((Players { g, d, g_opt, d_opt, average }, step))
     }
 
     /// One generator update of a batch of `b` through the (fixed)
     /// discriminator; the weight average follows it.
-    fn generator_step(self, game: &Game, b: usize, labels: Option<Tensor<1, Int>>) -> (Self, GeneratorStep) {
+    fn generator_step(self, game: &Game, b: usize, labels: Option<Tensor<1, Int>>) -> Result<(Self, GeneratorStep)> {
         let Players { g, d, mut g_opt, d_opt, average } = self;
         let cfg = game.cfg;
         let z = game.latent(b, g.latent_dim());
         let codes = (game.codes)(b);
-        // [b, sample_dim]
-        let fake = g.forward(z.clone(), labels.clone().or(codes.clone()));
         // The discriminator's weights get no gradient here (only the
         // generator's are stepped), so their products are skipped; its running
         // state (batch-norm statistics, spectral-norm estimates) is shared
         // with `d` and updates as before.
-        let judged = frozen(&d).forward_info(fake, labels.clone());
-        let g_loss = cfg.loss.generator(judged.scores.clone());
-        let (g_total, info_loss) = match plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels)) {
-            Some(info) => (g_loss.clone() + info.clone().mul_scalar(cfg.info_weight), Some(info)),
-            None => (g_loss.clone(), None),
-        };
-        let grads = GradientsParams::from_grads(g_total.backward(), &g);
+        let (grads, figures) = game.sharded(&g, &frozen(&d), b, |g, still, rows, device| {
+            let part = |t: &Tensor<2>| shard_rows(t, rows, device);
+            let ints = |t: &Option<Tensor<1, Int>>| t.as_ref().map(|t| shard_rows(t, rows, device));
+            let (z, labels, codes) = (part(&z), ints(&labels), ints(&codes));
+            // [b, sample_dim]
+            let fake = g.forward(z.clone(), labels.clone().or(codes.clone()));
+            let judged = still.forward_info(fake, labels.clone());
+            let g_loss = cfg.loss.generator(judged.scores.clone());
+            let (total, mut figures) = match plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels)) {
+                Some(info) => (g_loss.clone() + info.clone().mul_scalar(cfg.info_weight), vec![info.detach()]),
+                None => (g_loss.clone(), Vec::new()),
+            };
+            figures.insert(0, g_loss.detach());
+            Ok(ShardTerms { total, figures })
+        })?;
         let g = g_opt.step(cfg.g_lr, g, grads);
-        let loss = f64::from(g_loss.into_scalar::<f32>());
         let average = match (average, cfg.ema_decay) {
             (Some(avg), Some(decay)) => Some(update_average(avg, &g, decay)),
             (avg, _) => avg,
         };
-        let step = GeneratorStep { loss, info: info_loss.map(|ce| f64::from(ce.into_scalar::<f32>())) };
-        (Players { g, d, g_opt, d_opt, average }, step)
+        let step = GeneratorStep { loss: figures[0], info: figures.get(1).copied() };
+        Ok((Players { g, d, g_opt, d_opt, average }, step))
     }
 }
 
@@ -451,6 +527,31 @@ where
     })
 }
 
+/// [`train_gan`] with each batch split across `devices`: the networks live
+/// on `devices[0]`, which steps both optimizers and writes the checkpoints;
+/// every device must have autodiff. Each step draws its latent codes for the
+/// whole batch on the first device, so without batch normalisation k devices
+/// take the steps one device takes (docs/distributed.md).
+pub fn train_gan_data_parallel<G, D>(
+    g: G,
+    d: D,
+    data: &GanData,
+    cfg: &GanTrainConfig,
+    devices: &[Device],
+) -> Result<GanReport<G, D>>
+where
+    G: Generator + 'static,
+    D: Discriminator + 'static,
+{
+    let Some(device) = devices.first() else {
+        return Err(Error::empty("train_gan: the list of devices"));
+    };
+    dl_core::train::checkpointer::on_compute_threads(|| {
+        let mut hooks = default_hooks(&g, cfg, device);
+        play(g, d, data, cfg, devices, &mut hooks)
+    })
+}
+
 /// [`train_gan`] with the caller's end-of-epoch hooks, called in order after
 /// each epoch's checkpoint is written.
 pub fn train_gan_with_hooks<G, D>(
@@ -465,8 +566,27 @@ where
     G: Generator + 'static,
     D: Discriminator + 'static,
 {
+    play(g, d, data, cfg, std::slice::from_ref(device), hooks)
+}
+
+/// The training loop of [`train_gan_data_parallel`] and [`train_gan_with_hooks`].
+fn play<G, D>(
+    g: G,
+    d: D,
+    data: &GanData,
+    cfg: &GanTrainConfig,
+    devices: &[Device],
+    hooks: &mut [Box<dyn GanHook<G>>],
+) -> Result<GanReport<G, D>>
+where
+    G: Generator + 'static,
+    D: Discriminator + 'static,
+{
     cfg.validate()?;
-    if !device.is_autodiff() {
+    let Some(device) = devices.first() else {
+        return Err(Error::empty("train_gan: the list of devices"));
+    };
+    if devices.iter().any(|d| !d.is_autodiff()) {
         return Err(Error::NeedsAutodiff { what: "train_gan" });
     }
     check_game(&g, &d, data, cfg)?;
@@ -494,25 +614,25 @@ where
         state = saved.state;
     }
 
-    let game = Game { cfg, device, codes: &draw_codes, continuous: d_continuous };
+    let game = Game { cfg, device, devices, codes: &draw_codes, continuous: d_continuous };
     let mut monitor = Monitor::default();
     for epoch in state.epoch + 1..=cfg.epochs {
         let start = Instant::now();
         let seed = epoch_seed(cfg.seed, epoch);
-        device.seed(seed);
+        devices.iter().for_each(|d| d.seed(seed));
         let order = shuffled_indices(data.len(), seed);
         let pb = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", cfg.epochs), cfg.progress);
         let mut sums = Sums::default();
         for idx in order.chunks_exact(cfg.batch_size).take(steps_per_epoch) {
             let (real, labels) = data.batch(idx, device)?;
             let targets = data.code_target_batch(idx, device)?;
-            let (next, step) = p.discriminator_step(&game, real, labels.clone(), targets);
+            let (next, step) = p.discriminator_step(&game, real, labels.clone(), targets)?;
             p = next;
             state.d_step += 1;
             monitor.discriminator(&step, cfg, &state, epoch)?;
             sums.add_discriminator(&step);
             if state.d_step.is_multiple_of(cfg.d_steps) {
-                let (next, step) = p.generator_step(&game, idx.len(), labels);
+                let (next, step) = p.generator_step(&game, idx.len(), labels)?;
                 p = next;
                 state.g_step += 1;
                 monitor.generator(&step, cfg, &state, epoch)?;
