@@ -323,3 +323,31 @@ fn data_parallel_gan_training_with_batch_norm_samples_on_the_first_device() {
         assert!(samples.len() == 4 * 64 && samples.iter().all(|v| v.is_finite()), "{devices:?}");
     }
 }
+
+#[test]
+fn figures_read_back_every_few_steps_are_those_of_every_step() {
+    let _rng = rng_lock();
+    let train = load_digits(&DataDirs::resolve(None)).expect("embedded digits load").train;
+    let batcher = ImageBatcher::new(1, 8, 8);
+    for (backend, d) in backends() {
+        let ad = d.autodiff();
+        let run = |read_every: usize| {
+            ad.seed(6);
+            let model = LeNet5Config::new().with_input_size([8, 8]).with_c2_padding(2).init(&ad).unwrap();
+            let cfg = TrainConfig {
+                epochs: 2,
+                batch_size: 32,
+                max_batches_per_epoch: Some(9),
+                read_every,
+                progress: false,
+                ..TrainConfig::default()
+            };
+            let r = fit(model, &train, None, &batcher, &cfg, &ad).unwrap();
+            (r.history.epochs.iter().map(|e| (e.train_loss, e.train_metric)).collect::<Vec<_>>(), parameters(&r.model))
+        };
+        // Read after every step, every 4 steps (9 is not a multiple: the rest is read at the epoch's end), once an epoch.
+        let every = run(1);
+        assert_eq!(every, run(4), "{backend}");
+        assert_eq!(every, run(100), "{backend}");
+    }
+}

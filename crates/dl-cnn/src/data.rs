@@ -22,6 +22,9 @@ pub struct TextBatch {
     pub tokens: Tensor<2, Int>,
     /// Class ids.
     pub targets: Tensor<1, Int>,
+    /// One more than the largest token id (padding included): the model
+    /// checks it against its vocabulary on the host, without reading the device.
+    pub ids_below: usize,
 }
 
 /// Pads or truncates sequences to the longest of the batch, within `[min_len, max_len]`.
@@ -48,9 +51,11 @@ impl Batcher<TextItem, TextBatch> for TextBatcher {
             data.extend(std::iter::repeat_n(self.pad_id as i64, t.saturating_sub(item.ids.len())));
         }
         let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
+        let ids_below = data.iter().copied().max().map_or(0, |m| m as usize + 1);
         Ok(TextBatch {
             tokens: Tensor::from_data(TensorData::new(data, [items.len(), t]), device),
             targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),
+            ids_below,
         })
     }
 }

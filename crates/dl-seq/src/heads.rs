@@ -170,16 +170,25 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
 
     /// Embeds token inputs (checking ids) or passes features through.
     pub fn embed(&self, input: SequenceInput) -> dl_core::Result<Tensor<3>> {
+        self.embed_ids_below(input, None)
+    }
+
+    /// [`embed`](Self::embed) with the ids known on the host to lie below
+    /// `ids_below` (a batcher's [`SequenceBatch::ids_below`]): checked
+    /// against the vocabulary without reading the device.
+    fn embed_ids_below(&self, input: SequenceInput, ids_below: Option<usize>) -> dl_core::Result<Tensor<3>> {
         match input {
             SequenceInput::Features(x) => Ok(x),
             SequenceInput::Tokens(ids) => {
                 let emb = self.embedding.as_ref().ok_or_else(|| {
                     Error::Invalid("this sequence model takes real-valued features, not token ids".into())
                 })?;
-                let vocab = emb.weight.dims()[0] as i64;
-                let max = ids.clone().max().into_scalar::<i64>();
-                let min = ids.clone().min().into_scalar::<i64>();
-                if min < 0 || max >= vocab {
+                let vocab = emb.weight.dims()[0];
+                let (min, max) = match ids_below {
+                    Some(below) => (0, below as i64 - 1),
+                    None => (ids.clone().min().into_scalar::<i64>(), ids.clone().max().into_scalar::<i64>()),
+                };
+                if min < 0 || max >= vocab as i64 {
                     return Err(Error::Unknown {
                         kind: "token id",
                         value: if min < 0 { min.to_string() } else { max.to_string() },
@@ -194,9 +203,18 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
     /// Model outputs: `[B, K]` for many-to-one tasks, `[B, T, K]` flattened to
     /// `[B * T, K]` for tagging.
     pub fn forward(&self, input: SequenceInput, lengths: &[usize]) -> dl_core::Result<Tensor<2>> {
+        self.forward_ids_below(input, lengths, None)
+    }
+
+    fn forward_ids_below(
+        &self,
+        input: SequenceInput,
+        lengths: &[usize],
+        ids_below: Option<usize>,
+    ) -> dl_core::Result<Tensor<2>> {
         let [b, t] = input.dims();
         check_lengths("SequenceModel", lengths, b, t)?;
-        let x = self.embed(input)?;
+        let x = self.embed_ids_below(input, ids_below)?;
         let device = x.device();
         let enc = self.encoder.encode(x, Some(lengths), None)?;
         if let SequenceTask::Tag { .. } = self.task {
@@ -242,7 +260,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
 
 impl<E: SequenceEncoder + Module> Supervised<SequenceBatch> for SequenceModel<E> {
     fn step(&self, batch: &SequenceBatch) -> dl_core::Result<StepOutput> {
-        let out = self.forward(batch.input.clone(), &batch.lengths)?;
+        let out = self.forward_ids_below(batch.input.clone(), &batch.lengths, batch.ids_below)?;
         match (&self.task, &batch.target) {
             (SequenceTask::Classify { .. }, SequenceTarget::Classes(c)) => {
                 Ok(StepOutput::classification(out, c.clone()))

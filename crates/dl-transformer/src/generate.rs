@@ -22,6 +22,11 @@ pub trait CausalLm {
     /// Logits `[B, T, V]` of `ids` `[B, T]`, which follow the steps held in
     /// `cache` (extended with them); without a cache, `ids` is the whole prefix.
     fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Result<Tensor<3>>;
+    /// [`forward_cached`](Self::forward_cached) for ids the caller has
+    /// checked on the host to lie below [`vocab_size`](Self::vocab_size)
+    /// (a batcher, a prompt checked once, tokens the model picked): they are
+    /// not read back from the device to be checked again.
+    fn forward_checked(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Result<Tensor<3>>;
 }
 
 /// Logits `[B, T, V]` of hidden states `[B, T, d]`: an untied `head`, or the
@@ -41,10 +46,7 @@ pub fn output_logits(h: Tensor<3>, head: Option<&burn::nn::Linear>, embedding: &
 /// Checks that every id of `ids` is below `vocab` (an embedding lookup out of
 /// range would panic on CPU and read garbage on a GPU).
 pub fn check_ids(model: &str, ids: &Tensor<2, Int>, vocab: usize) -> Result<()> {
-    let [b, t] = ids.dims();
-    if b == 0 || t == 0 {
-        return Err(Error::shape(format!("{model} input ids"), "[B >= 1, T >= 1]", format!("[{b}, {t}]")));
-    }
+    check_id_shape(model, ids)?;
     let max = ids.clone().max().into_scalar::<i64>();
     let min = ids.clone().min().into_scalar::<i64>();
     if min < 0 || max >= vocab as i64 {
@@ -57,6 +59,15 @@ pub fn check_ids(model: &str, ids: &Tensor<2, Int>, vocab: usize) -> Result<()> 
     Ok(())
 }
 
+/// The part of [`check_ids`] that needs no device read: at least one id.
+pub fn check_id_shape(model: &str, ids: &Tensor<2, Int>) -> Result<()> {
+    let [b, t] = ids.dims();
+    if b == 0 || t == 0 {
+        return Err(Error::shape(format!("{model} input ids"), "[B >= 1, T >= 1]", format!("[{b}, {t}]")));
+    }
+    Ok(())
+}
+
 /// Next-token cross-entropy of a language model on a batch of `Tokens` inputs
 /// with `Tags` targets (the next token at every position; padded steps, past
 /// each sequence's length, are left out).
@@ -64,7 +75,18 @@ pub fn lm_step<M: CausalLm>(model: &M, batch: &SequenceBatch) -> Result<StepOutp
     let (SequenceInput::Tokens(ids), SequenceTarget::Tags(tags)) = (&batch.input, &batch.target) else {
         return Err(Error::Invalid("a language model learns from token inputs with next-token (tag) targets".into()));
     };
-    let logits = model.forward_cached(ids.clone(), None)?;
+    // Ids a batcher wrote are checked against the vocabulary on the host.
+    let logits = match batch.ids_below {
+        Some(below) if below <= model.vocab_size() => model.forward_checked(ids.clone(), None)?,
+        Some(below) => {
+            return Err(Error::Unknown {
+                kind: "token id",
+                value: (below - 1).to_string(),
+                context: format!("a language model with a vocabulary of {}", model.vocab_size()),
+            });
+        }
+        None => model.forward_cached(ids.clone(), None)?,
+    };
     let [b, t, v] = logits.dims();
     let logits = logits.reshape([b * t, v]);
     let tags = tags.clone().reshape([b * t]);
@@ -153,13 +175,13 @@ pub fn generate_streaming<M: CausalLm>(
                 // (Re)fill the cache from the last `window` tokens.
                 cache = model.new_cache();
                 let start = tokens.len().saturating_sub(window);
-                model.forward_cached(ids_tensor(&tokens[start..], device), Some(&mut cache))?
+                model.forward_checked(ids_tensor(&tokens[start..], device), Some(&mut cache))?
             } else {
-                model.forward_cached(ids_tensor(&pending, device), Some(&mut cache))?
+                model.forward_checked(ids_tensor(&pending, device), Some(&mut cache))?
             }
         } else {
             let start = tokens.len().saturating_sub(window);
-            model.forward_cached(ids_tensor(&tokens[start..], device), None)?
+            model.forward_checked(ids_tensor(&tokens[start..], device), None)?
         };
         let next = cfg.sampling.pick(&last_logits(logits)?, &mut rng)?;
         tokens.push(next);
@@ -198,7 +220,7 @@ pub fn generate_beam<M: CausalLm>(
             let t = rows[0].len().min(window);
             let ids: Vec<i64> = rows.iter().flat_map(|r| r[r.len() - t..].iter().map(|&i| i as i64)).collect();
             let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [rows.len(), t]), device);
-            let logits = model.forward_cached(ids, None)?;
+            let logits = model.forward_checked(ids, None)?;
             let last = logits.slice([0..rows.len(), t - 1..t, 0..vocab]).reshape([rows.len(), vocab]);
             Ok((to_f32(burn::tensor::activation::log_softmax(last, 1))?, Vec::new()))
         })?;

@@ -507,6 +507,12 @@ impl CausalLm for PretrainedLm {
             PretrainedLm::Llama { model, .. } => model.forward_cached(ids, cache),
         }
     }
+    fn forward_checked(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> Result<Tensor<3>> {
+        match self {
+            PretrainedLm::Gpt2 { model, .. } => model.forward_checked(ids, cache),
+            PretrainedLm::Llama { model, .. } => model.forward_checked(ids, cache),
+        }
+    }
 }
 
 /// The causal language model of a checkpoint folder (`config.json`,

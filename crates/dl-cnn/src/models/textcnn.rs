@@ -195,6 +195,15 @@ impl TextCnn {
 
 impl Supervised<TextBatch> for TextCnn {
     fn step(&self, batch: &TextBatch) -> dl_core::Result<StepOutput> {
+        // An id past the vocabulary would make the embedding lookup panic
+        // (CPU) or read other memory (GPU): refused here, from the batcher's count.
+        if batch.ids_below > self.vocab_size {
+            return Err(Error::Unknown {
+                kind: "token id",
+                value: (batch.ids_below - 1).to_string(),
+                context: format!("TextCnn with vocab_size {}", self.vocab_size),
+            });
+        }
         Ok(StepOutput::classification(self.forward(batch.tokens.clone()), batch.targets.clone()))
     }
 

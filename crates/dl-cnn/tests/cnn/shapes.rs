@@ -84,6 +84,13 @@ fn bad_inputs_are_errors() {
     assert!(matches!(b.batch(&[&item], &d), Err(Error::Shape { .. })));
     let text = TextCnnConfig::new(5, 2).init(&d).unwrap();
     assert!(matches!(text.check_tokens(&[1, 7]), Err(Error::Unknown { .. })));
+    // A batch holding an id past the vocabulary is an error at the step, not
+    // an out-of-range embedding lookup (a panic on CPU).
+    let batcher = TextBatcher { pad_id: 0, min_len: text.min_len(), max_len: 10 };
+    let batch = batcher.batch(&[&TextItem { ids: vec![1, 7, 2], label: 0 }], &d).unwrap();
+    assert_eq!(batch.ids_below, 8);
+    let err = dl_core::Supervised::step(&text, &batch).unwrap_err().to_string();
+    assert!(err.contains("token id `7`"), "{err}");
     let lenet = lenet8(&d);
     let ad = d.clone().autodiff();
     assert!(saliency_map(&lenet, &[0.0; 10], 0, &ad).is_err());

@@ -62,9 +62,20 @@ pub struct SequenceBatch {
     pub lengths: Vec<usize>,
     /// Targets.
     pub target: SequenceTarget,
+    /// For token inputs built on the host: one more than the largest id, so
+    /// that a model checks the ids against its vocabulary without reading the
+    /// device ([`SequenceBatch::with_ids_below`]); `None`: not known.
+    pub ids_below: Option<usize>,
 }
 
 impl SequenceBatch {
+    /// The batch with its token ids known to lie below `bound` (set by the
+    /// batcher that wrote them).
+    pub fn with_ids_below(mut self, bound: usize) -> Self {
+        self.ids_below = Some(bound);
+        self
+    }
+
     /// Checks lengths and target shapes against the input.
     pub fn new(input: SequenceInput, lengths: Vec<usize>, target: SequenceTarget) -> Result<Self> {
         let [b, t] = input.dims();
@@ -77,7 +88,7 @@ impl SequenceBatch {
         if !ok {
             return Err(Error::shape("SequenceBatch targets", format!("batch {b}, steps {t}"), format!("{target:?}")));
         }
-        Ok(Self { input, lengths, target })
+        Ok(Self { input, lengths, target, ids_below: None })
     }
 }
 
@@ -183,11 +194,13 @@ impl Batcher<TokenSequence, SequenceBatch> for TokenSequenceBatcher {
             data.extend(std::iter::repeat_n(self.pad_id as i64, t - kept));
         }
         let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
-        SequenceBatch::new(
+        let below = data.iter().copied().max().map_or(0, |m| m as usize + 1);
+        Ok(SequenceBatch::new(
             SequenceInput::Tokens(Tensor::from_data(TensorData::new(data, [items.len(), t]), device)),
             lengths,
             SequenceTarget::Classes(Tensor::from_data(TensorData::new(labels, [items.len()]), device)),
-        )
+        )?
+        .with_ids_below(below))
     }
 }
 
@@ -256,10 +269,12 @@ impl Batcher<Vec<usize>, SequenceBatch> for NextTokenBatcher {
         let b = items.len();
         let input: Vec<i64> = items.iter().flat_map(|w| w[..l].iter().map(|&i| i as i64)).collect();
         let tags: Vec<i64> = items.iter().flat_map(|w| w[1..].iter().map(|&i| i as i64)).collect();
-        SequenceBatch::new(
+        let below = input.iter().copied().max().map_or(0, |m| m as usize + 1);
+        Ok(SequenceBatch::new(
             SequenceInput::Tokens(Tensor::from_data(TensorData::new(input, [b, l]), device)),
             vec![l; b],
             SequenceTarget::Tags(Tensor::from_data(TensorData::new(tags, [b, l]), device)),
-        )
+        )?
+        .with_ids_below(below))
     }
 }

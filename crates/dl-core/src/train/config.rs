@@ -231,6 +231,16 @@ pub struct TrainConfig {
     pub progress: bool,
     /// Restore the weights of the best validation epoch at the end.
     pub restore_best: bool,
+    /// Steps between reads of the training figures (loss, accuracy) from
+    /// the device: each read waits for the device, so a GPU is not stopped
+    /// every step. The divergence check runs on every step's loss at these
+    /// reads (and at the end of each epoch) and names the step it failed at.
+    #[serde(default = "default_read_every")]
+    pub read_every: usize,
+}
+
+fn default_read_every() -> usize {
+    20
 }
 
 impl Default for TrainConfig {
@@ -252,6 +262,7 @@ impl Default for TrainConfig {
             max_batches_per_epoch: None,
             progress: true,
             restore_best: true,
+            read_every: default_read_every(),
         }
     }
 }
@@ -261,6 +272,7 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         check::positive("TrainConfig", "epochs", self.epochs)?;
         check::positive("TrainConfig", "batch_size", self.batch_size)?;
+        check::positive("TrainConfig", "read_every", self.read_every)?;
         check::positive_f("TrainConfig", "lr", self.lr)?;
         self.optimizer.validate()?;
         if let Some(c) = self.grad_clip_norm {

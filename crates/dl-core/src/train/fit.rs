@@ -14,7 +14,7 @@ use super::parallel::sharded_grads;
 use super::progress;
 use crate::checkpoint::{detached_copy, load_optimizer, load_weights, save_optimizer, save_weights};
 use crate::data::split::shuffled_indices;
-use crate::task::{Batcher, Evaluation, MetricAccumulator, Supervised, evaluate};
+use crate::task::{Batcher, Evaluation, MetricAccumulator, PendingStep, Supervised, evaluate};
 use crate::{Error, Result};
 
 /// What is saved beside the weights each epoch, so that `--resume` continues exactly.
@@ -199,17 +199,15 @@ where
         let order = shuffled_indices(train.len(), seed);
         let pb = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", cfg.epochs), cfg.progress);
         let mut acc = MetricAccumulator::default();
+        // Each shard's figures with the step they belong to, read every `read_every` steps.
+        let mut pending: Vec<(usize, PendingStep)> = Vec::new();
         let mut lr = cfg.lr;
         for idx in order.chunks(cfg.batch_size).take(steps_per_epoch) {
             let items: Vec<&I> = idx.iter().map(|&i| &train[i]).collect();
             let step = sharded_grads(&model, &items, batcher, devices)?;
-            let (mut loss, mut rows) = (0.0, 0);
             for out in &step.outputs {
-                let n = out.output.dims()[0];
-                loss += acc.add(out).map_err(|e| watch.describe(e, epoch, state.step + 1))? * n as f64;
-                rows += n;
+                pending.push((state.step + 1, MetricAccumulator::defer(out)?));
             }
-            watch.check(loss / rows.max(1) as f64, epoch, state.step + 1)?;
             let mut grads = step.grads;
             if let Some(max) = clip_all {
                 grads = clip_grad_norm_global(&model, grads, max).0;
@@ -217,8 +215,12 @@ where
             lr = cfg.schedule.lr(cfg.lr, state.step, total_steps, steps_per_epoch, cfg.warmup_steps);
             model = optim.step(lr, model, grads).after_step();
             state.step += 1;
+            if state.step.is_multiple_of(cfg.read_every) {
+                watch.read(&mut acc, std::mem::take(&mut pending), epoch)?;
+            }
             pb.inc(1);
         }
+        watch.read(&mut acc, pending, epoch)?;
         pb.finish_and_clear();
         let tr = acc.finish();
         let va = match valid {
@@ -325,6 +327,26 @@ struct Divergence {
 impl Divergence {
     /// How far above the first step's loss (taken as at least 0.01) a loss may go.
     const FACTOR: f64 = 100.0;
+
+    /// Reads the figures of the `pending` steps back (shards of one step are
+    /// adjacent), adds them to `acc` and checks each step's loss, its shards'
+    /// losses weighted by their rows.
+    fn read(&mut self, acc: &mut MetricAccumulator, pending: Vec<(usize, PendingStep)>, epoch: usize) -> Result<()> {
+        let (steps, figures): (Vec<usize>, Vec<PendingStep>) = pending.into_iter().unzip();
+        let read = MetricAccumulator::read(figures)?;
+        let mut i = 0;
+        while i < read.len() {
+            let step = steps[i];
+            let (mut loss, mut rows) = (0.0, 0);
+            while i < read.len() && steps[i] == step {
+                loss += acc.add_read(&read[i]).map_err(|e| self.describe(e, epoch, step))? * read[i].rows() as f64;
+                rows += read[i].rows();
+                i += 1;
+            }
+            self.check(loss / rows.max(1) as f64, epoch, step)?;
+        }
+        Ok(())
+    }
 
     fn check(&mut self, loss: f64, epoch: usize, step: usize) -> Result<()> {
         let start = *self.first.get_or_insert(loss);

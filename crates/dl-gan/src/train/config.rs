@@ -51,6 +51,8 @@ pub struct GanTrainConfig {
     /// conditional models get `per_class` codes per class instead).
     pub fixed_samples: usize,
     /// Points of the loss curve: one every `log_every` discriminator steps.
+    /// The steps' figures are read back from the device (and checked) then,
+    /// so that a GPU is not stopped at every step.
     pub log_every: usize,
     /// Weight of the auxiliary losses (used only with a Q head or an
     /// auxiliary classifier): the InfoGAN categorical code's cross-entropy,

@@ -1,6 +1,7 @@
 //! The adversarial trainer: `d_steps` discriminator updates, then one
-//! generator update, each network with its own optimizer; losses checked at
-//! every step (NaN, a discriminator that has won), a checkpoint of both
+//! generator update, each network with its own optimizer; every step's
+//! losses checked (NaN, a discriminator that has won) when they are read
+//! back, every `log_every` steps; a checkpoint of both
 //! networks, both optimizers and the weight average for exact resume, and a
 //! fixed batch of latent codes rendered after every epoch. With an InfoGAN Q
 //! head, the code's cross-entropy joins both losses (docs/gan.md).
@@ -131,6 +132,16 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
     }
 }
 
+/// A step's figures still on the device: the discriminator's loss, D(real)
+/// and D(fake), or the generator's loss and its code or class loss, if any.
+/// They are read back every `log_every` discriminator steps, all at once.
+struct PendingStep {
+    /// The discriminator step it belongs to (for a generator step: the one before it).
+    d_step: usize,
+    generator: bool,
+    figures: Vec<Tensor<1>>,
+}
+
 /// Figures of one discriminator step.
 struct DiscriminatorStep {
     loss: f64,
@@ -186,7 +197,7 @@ impl Game<'_> {
     /// each shard's gradients and figures are weighted by its share of the
     /// rows and summed on the first device. With one device, `terms` runs once
     /// on the whole batch.
-    fn sharded<M, O, F>(&self, net: &M, other: &O, b: usize, terms: F) -> Result<(GradientsParams, Vec<f64>)>
+    fn sharded<M, O, F>(&self, net: &M, other: &O, b: usize, terms: F) -> Result<(GradientsParams, Vec<Tensor<1>>)>
     where
         M: Module,
         O: Module,
@@ -195,12 +206,12 @@ impl Game<'_> {
         let rows: Vec<usize> = (0..b).collect();
         let parts: Vec<Range<usize>> =
             parallel::shards(&rows, self.devices.len()).into_iter().map(|s| s[0]..s[0] + s.len()).collect();
-        let run = |replica: M, other: O, part: &Range<usize>, device: &Device| -> Result<(GradientsParams, Vec<f64>)> {
-            let terms = terms(replica.clone(), other, part, device)?;
-            let grads = GradientsParams::from_grads(terms.total.backward(), &replica);
-            let figures = terms.figures.into_iter().map(|f| f64::from(f.into_scalar::<f32>())).collect();
-            Ok((grads, figures))
-        };
+        let run =
+            |replica: M, other: O, part: &Range<usize>, device: &Device| -> Result<(GradientsParams, Vec<Tensor<1>>)> {
+                let terms = terms(replica.clone(), other, part, device)?;
+                let grads = GradientsParams::from_grads(terms.total.backward(), &replica);
+                Ok((grads, terms.figures))
+            };
         if parts.len() == 1 {
             return run(net.clone(), other.clone(), &parts[0], self.device);
         }
@@ -209,12 +220,16 @@ impl Game<'_> {
         let done = parallel::run_each(jobs, |(replica, other, part, device)| {
             run(replica.fork(device), on_device(other, device), part, device)
         })?;
-        let mut figures: Vec<f64> = Vec::new();
+        let mut figures: Vec<Tensor<1>> = Vec::new();
         let mut grads = Vec::with_capacity(done.len());
         for ((shard_grads, shard_figures), part) in done.into_iter().zip(&parts) {
             let share = part.len() as f64 / b as f64;
-            figures.resize(shard_figures.len(), 0.0);
-            figures.iter_mut().zip(shard_figures).for_each(|(f, x)| *f += share * x);
+            let weighted = shard_figures.into_iter().map(|f| f.to_device(self.device).mul_scalar(share));
+            figures = if figures.is_empty() {
+                weighted.collect()
+            } else {
+                figures.into_iter().zip(weighted).map(|(a, x)| a + x).collect()
+            };
             grads.push((shard_grads, share));
         }
         Ok((parallel::weighted_sum(net, self.device, grads), figures))
@@ -252,7 +267,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         real: Tensor<2>,
         labels: Option<Tensor<1, Int>>,
         targets: Option<Tensor<2>>,
-    ) -> Result<(Self, DiscriminatorStep)> {
+    ) -> Result<(Self, Vec<Tensor<1>>)> {
         let Players { g, d, g_opt, mut d_opt, average } = self;
         let cfg = game.cfg;
         let b = real.dims()[0];
@@ -300,13 +315,12 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         if let Some(c) = cfg.weight_clip {
             d = d.map(&mut Clip(c));
         }
-        let step = DiscriminatorStep { loss: figures[0], real: figures[1], fake: figures[2] };
-        Ok((Players { g, d, g_opt, d_opt, average }, step))
+        Ok((Players { g, d, g_opt, d_opt, average }, figures))
     }
 
     /// One generator update of a batch of `b` through the (fixed)
     /// discriminator; the weight average follows it.
-    fn generator_step(self, game: &Game, b: usize, labels: Option<Tensor<1, Int>>) -> Result<(Self, GeneratorStep)> {
+    fn generator_step(self, game: &Game, b: usize, labels: Option<Tensor<1, Int>>) -> Result<(Self, Vec<Tensor<1>>)> {
         let Players { g, d, mut g_opt, d_opt, average } = self;
         let cfg = game.cfg;
         let z = game.latent(b, g.latent_dim());
@@ -335,8 +349,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
             (Some(avg), Some(decay)) => Some(update_average(avg, &g, decay)),
             (avg, _) => avg,
         };
-        let step = GeneratorStep { loss: figures[0], info: figures.get(1).copied() };
-        Ok((Players { g, d, g_opt, d_opt, average }, step))
+        Ok((Players { g, d, g_opt, d_opt, average }, figures))
     }
 }
 
@@ -348,14 +361,47 @@ struct Monitor {
 }
 
 impl Monitor {
+    /// Reads the `pending` steps' figures back (one read), checks each step
+    /// in order and adds it to `sums`.
+    fn read(
+        &mut self,
+        pending: Vec<PendingStep>,
+        sums: &mut Sums,
+        cfg: &GanTrainConfig,
+        state: &GanState,
+        epoch: usize,
+    ) -> Result<()> {
+        let Some(first) = pending.iter().find_map(|p| p.figures.first()) else {
+            return Ok(());
+        };
+        let device = first.device();
+        let all = pending.iter().flat_map(|p| p.figures.iter().map(|f| f.clone().to_device(&device))).collect();
+        let mut values = dl_core::task::to_f32(Tensor::cat(all, 0))?.into_iter().map(f64::from);
+        for p in &pending {
+            let mut next = || values.next().ok_or_else(|| Error::Device("a GAN step's figures are missing".into()));
+            if p.generator {
+                let loss = next()?;
+                let info = if p.figures.len() > 1 { Some(next()?) } else { None };
+                let s = GeneratorStep { loss, info };
+                self.generator(&s, cfg, state, p.d_step, epoch)?;
+                sums.add_generator(&s);
+            } else {
+                let s = DiscriminatorStep { loss: next()?, real: next()?, fake: next()? };
+                self.discriminator(&s, cfg, state, p.d_step, epoch)?;
+                sums.add_discriminator(&s);
+            }
+        }
+        Ok(())
+    }
+
     fn discriminator(
         &mut self,
         s: &DiscriminatorStep,
         cfg: &GanTrainConfig,
         state: &GanState,
+        step: usize,
         epoch: usize,
     ) -> Result<()> {
-        let step = state.d_step;
         if !s.loss.is_finite() || !s.real.is_finite() || !s.fake.is_finite() {
             let what = format!("the discriminator loss became {} at step {step} of epoch {epoch} (divergence)", s.loss);
             return Err(failure(cfg, state, what));
@@ -374,10 +420,16 @@ impl Monitor {
         Ok(())
     }
 
-    fn generator(&self, s: &GeneratorStep, cfg: &GanTrainConfig, state: &GanState, epoch: usize) -> Result<()> {
+    fn generator(
+        &self,
+        s: &GeneratorStep,
+        cfg: &GanTrainConfig,
+        state: &GanState,
+        step: usize,
+        epoch: usize,
+    ) -> Result<()> {
         if !s.loss.is_finite() {
-            let what =
-                format!("the generator loss became {} at step {} of epoch {epoch} (divergence)", s.loss, state.d_step);
+            let what = format!("the generator loss became {} at step {step} of epoch {epoch} (divergence)", s.loss);
             return Err(failure(cfg, state, what));
         }
         Ok(())
@@ -623,26 +675,27 @@ where
         let order = shuffled_indices(data.len(), seed);
         let pb = progress::bar(steps_per_epoch as u64, &format!("epoch {epoch}/{}", cfg.epochs), cfg.progress);
         let mut sums = Sums::default();
+        let mut pending = Vec::new();
         for idx in order.chunks_exact(cfg.batch_size).take(steps_per_epoch) {
             let (real, labels) = data.batch(idx, device)?;
             let targets = data.code_target_batch(idx, device)?;
-            let (next, step) = p.discriminator_step(&game, real, labels.clone(), targets)?;
+            let (next, figures) = p.discriminator_step(&game, real, labels.clone(), targets)?;
             p = next;
             state.d_step += 1;
-            monitor.discriminator(&step, cfg, &state, epoch)?;
-            sums.add_discriminator(&step);
+            pending.push(PendingStep { d_step: state.d_step, generator: false, figures });
             if state.d_step.is_multiple_of(cfg.d_steps) {
-                let (next, step) = p.generator_step(&game, idx.len(), labels)?;
+                let (next, figures) = p.generator_step(&game, idx.len(), labels)?;
                 p = next;
                 state.g_step += 1;
-                monitor.generator(&step, cfg, &state, epoch)?;
-                sums.add_generator(&step);
+                pending.push(PendingStep { d_step: state.d_step, generator: true, figures });
             }
             if state.d_step.is_multiple_of(cfg.log_every) {
+                monitor.read(std::mem::take(&mut pending), &mut sums, cfg, &state, epoch)?;
                 state.curve.push(sums.curve_point(state.d_step));
             }
             pb.inc(1);
         }
+        monitor.read(pending, &mut sums, cfg, &state, epoch)?;
         pb.finish_and_clear();
         let auxiliary = info.is_some() || d_continuous > 0 || p.d.classifies();
         let record = sums.epoch(epoch, auxiliary, start.elapsed().as_secs_f64());

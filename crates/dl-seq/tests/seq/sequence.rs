@@ -21,6 +21,16 @@ fn head_errors_name_the_problem() {
     // A token id outside the vocabulary.
     let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2, 10], [1, 3]), &d);
     assert!(error_text(model.forward(SequenceInput::Tokens(ids), &[3])).contains("token id `10`"));
+    // The same id in a batch a batcher wrote: checked on the host, same error.
+    let item = dl_core::data::sequence::TokenSequence { ids: vec![1, 2, 10], label: 0 };
+    let batch = TokenSequenceBatcher { pad_id: 0, max_len: 8 }.batch(&[&item], &d).unwrap();
+    assert_eq!(batch.ids_below, Some(11));
+    assert!(error_text(model.step(&batch)).contains("token id `10`"));
+    // Within the vocabulary, the host-checked step computes what the checked forward does.
+    let item = dl_core::data::sequence::TokenSequence { ids: vec![1, 2, 9], label: 1 };
+    let batch = TokenSequenceBatcher { pad_id: 0, max_len: 8 }.batch(&[&item], &d).unwrap();
+    let plain = SequenceBatch { ids_below: None, ..batch.clone() };
+    assert_eq!(values(model.step(&batch).unwrap().output), values(model.step(&plain).unwrap().output));
     // Features given to a token model, then the wrong target kind.
     let feats = SequenceInput::Features(Tensor::zeros([1, 3, 4], &d));
     let batch = SequenceBatch::new(feats, vec![3], SequenceTarget::Values(Tensor::zeros([1, 1], &d))).unwrap();

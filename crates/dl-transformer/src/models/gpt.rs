@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
-use crate::generate::{CausalLm, check_ids, lm_step, output_logits};
+use crate::generate::{CausalLm, check_id_shape, check_ids, lm_step, output_logits};
 use dl_core::config::check;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
 use dl_seq::SequenceBatch;
@@ -200,11 +200,26 @@ impl Gpt {
     pub fn hidden(
         &self,
         ids: Tensor<2, Int>,
+        cache: Option<&mut KvCache>,
+    ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
+        self.hidden_with(ids, cache, false)
+    }
+
+    /// [`hidden`](Self::hidden); `host_checked`: the ids were checked on the
+    /// host ([`CausalLm::forward_checked`]), only their shape is checked here.
+    fn hidden_with(
+        &self,
+        ids: Tensor<2, Int>,
         mut cache: Option<&mut KvCache>,
+        host_checked: bool,
     ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
         let [b, t] = ids.dims();
         let past = cache.as_ref().map_or(0, |c| c.len());
-        check_ids("Gpt", &ids, self.vocab_size)?;
+        if host_checked {
+            check_id_shape("Gpt", &ids)?;
+        } else {
+            check_ids("Gpt", &ids, self.vocab_size)?;
+        }
         if past + t > self.n_positions {
             return Err(Error::shape("Gpt input", format!("at most {} positions", self.n_positions), past + t));
         }
@@ -252,6 +267,10 @@ impl CausalLm for Gpt {
 
     fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> dl_core::Result<Tensor<3>> {
         let (h, _) = self.hidden(ids, cache)?;
+        Ok(self.logits(h))
+    }
+    fn forward_checked(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> dl_core::Result<Tensor<3>> {
+        let (h, _) = self.hidden_with(ids, cache, true)?;
         Ok(self.logits(h))
     }
 }

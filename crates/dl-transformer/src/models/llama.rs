@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
-use crate::generate::{CausalLm, check_ids, lm_step, output_logits};
+use crate::generate::{CausalLm, check_id_shape, check_ids, lm_step, output_logits};
 use crate::position::{Llama3RopeScaling, Rope};
 use dl_core::config::check;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
@@ -189,10 +189,25 @@ impl Llama {
     pub fn hidden(
         &self,
         ids: Tensor<2, Int>,
+        cache: Option<&mut KvCache>,
+    ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
+        self.hidden_with(ids, cache, false)
+    }
+
+    /// [`hidden`](Self::hidden); `host_checked`: the ids were checked on the
+    /// host ([`CausalLm::forward_checked`]), only their shape is checked here.
+    fn hidden_with(
+        &self,
+        ids: Tensor<2, Int>,
         mut cache: Option<&mut KvCache>,
+        host_checked: bool,
     ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
         let t = ids.dims()[1];
-        check_ids("Llama", &ids, self.vocab_size)?;
+        if host_checked {
+            check_id_shape("Llama", &ids)?;
+        } else {
+            check_ids("Llama", &ids, self.vocab_size)?;
+        }
         if let Some(c) = cache.as_ref()
             && c.layers.len() != self.layers.len()
         {
@@ -237,6 +252,10 @@ impl CausalLm for Llama {
 
     fn forward_cached(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> dl_core::Result<Tensor<3>> {
         let (h, _) = self.hidden(ids, cache)?;
+        Ok(self.logits(h))
+    }
+    fn forward_checked(&self, ids: Tensor<2, Int>, cache: Option<&mut KvCache>) -> dl_core::Result<Tensor<3>> {
+        let (h, _) = self.hidden_with(ids, cache, true)?;
         Ok(self.logits(h))
     }
 }

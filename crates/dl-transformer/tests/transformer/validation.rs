@@ -54,6 +54,17 @@ fn configs_and_inputs_are_checked() {
     assert!(err(BertConfig::new(10, 8, 1, 2, 16).with_pad_token_id(10).init(&d).unwrap_err()).contains("pad_token_id"));
     let gpt = GptConfig::new(10, 8, 8, 1, 2).init(&d).unwrap();
     assert!(err(gpt.forward(ids(&[1, 2, 10], &d)).unwrap_err()).contains("token id"));
+    // A batcher's batch is checked on the host: the same error, and the same
+    // logits as the device-checked forward for ids in range.
+    let window = |w: &[usize]| dl_core::data::sequence::NextTokenBatcher.batch(&[&w.to_vec()], &d).unwrap();
+    assert!(err(gpt.step(&window(&[1, 2, 10, 3])).unwrap_err()).contains("token id `10`"));
+    let batch = window(&[1, 2, 9, 3]);
+    assert_eq!(batch.ids_below, Some(10));
+    let unchecked = dl_core::data::sequence::SequenceBatch { ids_below: None, ..batch.clone() };
+    assert_eq!(
+        gpt.step(&batch).unwrap().output.into_data().to_vec::<f32>().unwrap(),
+        gpt.step(&unchecked).unwrap().output.into_data().to_vec::<f32>().unwrap()
+    );
     assert!(err(gpt.forward(ids(&[1; 9], &d)).unwrap_err()).contains("8 positions"));
     let bert = BertConfig::new(10, 8, 1, 2, 16).with_max_position_embeddings(6).init(&d).unwrap();
     assert!(err(bert.forward(ids(&[1; 7], &d), None, None).unwrap_err()).contains("6 tokens"));
