@@ -128,15 +128,15 @@ pub struct PendingStep {
 
 #[derive(Debug, Clone)]
 enum Pending {
-    /// The predicted and the true classes, `[N]` each (boxed: a tensor
-    /// handle is large).
+    /// The predicted and the true classes, `[N]` each (tensors boxed: a
+    /// tensor handle is large).
     Classes {
         pred: Box<Tensor<1, Int>>,
         target: Box<Tensor<1, Int>>,
         classes: usize,
     },
     Values {
-        squared_error: Tensor<1>,
+        squared_error: Box<Tensor<1>>,
         values: usize,
     },
     Sequences {
@@ -201,7 +201,7 @@ impl MetricAccumulator {
             }
             Targets::Values(t) => {
                 let squared_error = (out.output.clone().detach() - t.clone()).powf_scalar(2.0).sum();
-                Pending::Values { squared_error, values: n * k }
+                Pending::Values { squared_error: Box::new(squared_error), values: n * k }
             }
             Targets::Sequences { read, truth } => {
                 if read.len() != truth.len() {

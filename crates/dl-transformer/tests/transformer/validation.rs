@@ -62,8 +62,8 @@ fn configs_and_inputs_are_checked() {
     assert_eq!(batch.ids_below, Some(10));
     let unchecked = dl_core::data::sequence::SequenceBatch { ids_below: None, ..batch.clone() };
     assert_eq!(
-        gpt.step(&batch).unwrap().output.into_data().to_vec::<f32>().unwrap(),
-        gpt.step(&unchecked).unwrap().output.into_data().to_vec::<f32>().unwrap()
+        gpt.step(&batch).unwrap().output.into_data().try_to_vec::<f32>().unwrap(),
+        gpt.step(&unchecked).unwrap().output.into_data().try_to_vec::<f32>().unwrap()
     );
     assert!(err(gpt.forward(ids(&[1; 9], &d)).unwrap_err()).contains("8 positions"));
     let bert = BertConfig::new(10, 8, 1, 2, 16).with_max_position_embeddings(6).init(&d).unwrap();
