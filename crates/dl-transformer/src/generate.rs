@@ -68,6 +68,13 @@ pub fn check_id_shape(model: &str, ids: &Tensor<2, Int>) -> Result<()> {
     Ok(())
 }
 
+/// A model's check of its input ids: only their shape when they were
+/// checked on the host (`host_checked`, [`CausalLm::forward_checked`]), else
+/// [`check_ids`].
+pub fn check_input_ids(model: &str, ids: &Tensor<2, Int>, vocab: usize, host_checked: bool) -> Result<()> {
+    if host_checked { check_id_shape(model, ids) } else { check_ids(model, ids, vocab) }
+}
+
 /// Next-token cross-entropy of a language model on a batch of `Tokens` inputs
 /// with `Tags` targets (the next token at every position; padded steps, past
 /// each sequence's length, are left out).

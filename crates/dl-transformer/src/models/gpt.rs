@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
-use crate::generate::{CausalLm, check_id_shape, check_ids, lm_step, output_logits};
+use crate::generate::{CausalLm, check_input_ids, lm_step, output_logits};
 use dl_core::config::check;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
 use dl_seq::SequenceBatch;
@@ -215,11 +215,7 @@ impl Gpt {
     ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
         let [b, t] = ids.dims();
         let past = cache.as_ref().map_or(0, |c| c.len());
-        if host_checked {
-            check_id_shape("Gpt", &ids)?;
-        } else {
-            check_ids("Gpt", &ids, self.vocab_size)?;
-        }
+        check_input_ids("Gpt", &ids, self.vocab_size, host_checked)?;
         if past + t > self.n_positions {
             return Err(Error::shape("Gpt input", format!("at most {} positions", self.n_positions), past + t));
         }

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Int, Tensor};
 
 use crate::attention::{Attention, AttentionConfig, KvCache, LayerCache, causal_mask, normal_linear};
 use crate::ffn::{Activation, FeedForward, FeedForwardConfig};
-use crate::generate::{CausalLm, check_id_shape, check_ids, lm_step, output_logits};
+use crate::generate::{CausalLm, check_input_ids, lm_step, output_logits};
 use crate::position::{Llama3RopeScaling, Rope};
 use dl_core::config::check;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
@@ -203,11 +203,7 @@ impl Llama {
         host_checked: bool,
     ) -> dl_core::Result<(Tensor<3>, Vec<Tensor<4>>)> {
         let t = ids.dims()[1];
-        if host_checked {
-            check_id_shape("Llama", &ids)?;
-        } else {
-            check_ids("Llama", &ids, self.vocab_size)?;
-        }
+        check_input_ids("Llama", &ids, self.vocab_size, host_checked)?;
         if let Some(c) = cache.as_ref()
             && c.layers.len() != self.layers.len()
         {
