@@ -45,7 +45,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 pub use beam::{Decoded, beam_search};
 pub use dl_core::data::sequence::{
     NextTokenBatcher, PairBatcher, PairItem, Seq2SeqBatch, SequenceBatch, SequenceInput, SequenceTarget, SeriesBatcher,
-    SeriesSequence, TokenSequence, TokenSequenceBatcher, check_lengths,
+    SeriesSequence, TokenSequence, TokenSequenceBatcher, check_ids_below, check_lengths, ids_below,
 };
 pub use heads::{HeadConfig, Pooling, SequenceModel, SequenceModelConfig, SequenceTask};
 pub use seq2seq::{

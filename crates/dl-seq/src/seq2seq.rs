@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use dl_core::Error;
 use dl_core::config::{ModelConfig, check};
-use dl_core::data::sequence::{PairBatcher, PairItem, Seq2SeqBatch, check_lengths};
+use dl_core::data::sequence::{PairBatcher, PairItem, Seq2SeqBatch, check_ids_below, check_lengths, ids_below};
 use dl_core::task::{Batcher, StepOutput, Supervised, to_f32};
 
 use crate::beam::{Decoded, beam_search};
@@ -216,21 +216,37 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
     fn check_ids(&self, ids: &Tensor<2, Int>, vocab: usize, what: &str) -> dl_core::Result<()> {
         let max = ids.clone().max().into_scalar::<i64>();
         let min = ids.clone().min().into_scalar::<i64>();
-        if min < 0 || max >= vocab as i64 {
+        if min < 0 {
             return Err(Error::Unknown {
                 kind: "token id",
-                value: if min < 0 { min.to_string() } else { max.to_string() },
+                value: min.to_string(),
                 context: format!("the {what} vocabulary of {vocab}"),
             });
         }
-        Ok(())
+        check_ids_below(max as usize + 1, vocab, || format!("the {what} vocabulary of {vocab}"))
+    }
+
+    /// The host-side check of ids known to lie below `below` (a batcher's or
+    /// the caller's bound), with [`Seq2Seq::check_ids`]'s error.
+    fn check_below(&self, below: usize, target: bool) -> dl_core::Result<()> {
+        let (vocab, what) = if target {
+            (self.tgt_embedding.weight.dims()[0], "target")
+        } else {
+            (self.src_embedding.weight.dims()[0], "source")
+        };
+        check_ids_below(below, vocab, || format!("the {what} vocabulary of {vocab}"))
     }
 
     /// Encodes source ids `[B, S]` with their lengths.
     pub fn encode(&self, src: Tensor<2, Int>, lengths: &[usize]) -> dl_core::Result<(Encoded, DecoderState)> {
+        self.check_ids(&src, self.src_embedding.weight.dims()[0], "source")?;
+        self.encode_checked(src, lengths)
+    }
+
+    /// [`Seq2Seq::encode`] for ids already checked against the vocabulary.
+    fn encode_checked(&self, src: Tensor<2, Int>, lengths: &[usize]) -> dl_core::Result<(Encoded, DecoderState)> {
         let [b, s] = src.dims();
         check_lengths("Seq2Seq source", lengths, b, s)?;
-        self.check_ids(&src, self.src_embedding.weight.dims()[0], "source")?;
         let device = src.device();
         let x = self.dropout.forward(self.src_embedding.forward(src));
         let enc = self.encoder.encode(x, Some(lengths), None)?;
@@ -286,8 +302,19 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Seq2Seq<E, C> {
     pub fn forward(&self, batch: &Seq2SeqBatch) -> dl_core::Result<Tensor<3>> {
         let [b, t] = batch.tgt_in.dims();
         check_lengths("Seq2Seq target", &batch.tgt_lengths, b, t)?;
-        self.check_ids(&batch.tgt_in, self.tgt_embedding.weight.dims()[0], "target")?;
-        let (enc, mut state) = self.encode(batch.src.clone(), &batch.src_lengths)?;
+        // Ids a batcher wrote are checked on the host, others on the device.
+        match batch.ids_below {
+            Some([src, tgt]) => {
+                self.check_below(src, false)?;
+                self.check_below(tgt, true)?;
+            }
+            None => {
+                self.check_ids(&batch.src, self.src_embedding.weight.dims()[0], "source")?;
+                self.check_ids(&batch.tgt_in, self.tgt_embedding.weight.dims()[0], "target")?;
+                self.check_ids(&batch.tgt_out, self.tgt_embedding.weight.dims()[0], "target")?;
+            }
+        }
+        let (enc, mut state) = self.encode_checked(batch.src.clone(), &batch.src_lengths)?;
         let device = batch.src.device();
         let gold: Vec<Tensor<1, Int>> = batch.tgt_in.clone().chunk(t, 1).into_iter().map(|c| c.reshape([b])).collect();
         let mut logits = Vec::with_capacity(t);
@@ -359,7 +386,9 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
                 .collect::<Vec<_>>(),
             device,
         )?;
-        let (enc, mut state) = self.encode(batch.src, &batch.src_lengths)?;
+        self.check_below(ids_below(sources.iter().flatten()), false)?;
+        self.check_below(bos + 1, true)?;
+        let (enc, mut state) = self.encode_checked(batch.src, &batch.src_lengths)?;
         let mut prev = Tensor::<1, Int>::from_data(TensorData::new(vec![bos as i64; b], [b]), device);
         let mut out: Vec<Decoded> =
             (0..b).map(|_| Decoded { tokens: vec![], attention: vec![], log_prob: 0.0 }).collect();
@@ -412,7 +441,9 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
             TensorData::new(source.iter().map(|&i| i as i64).collect(), [1, source.len()]),
             device,
         );
-        let (enc1, state1) = self.encode(src, &[source.len()])?;
+        self.check_below(ids_below(source), false)?;
+        self.check_below(bos + 1, true)?;
+        let (enc1, state1) = self.encode_checked(src, &[source.len()])?;
         let mut state = Some(state1);
         beam_search(bos, eos, beam, max_len, alpha, |live, parents| {
             let k = live.len();

@@ -40,7 +40,7 @@ pub use idx::{
 pub use locate::DataDirs;
 pub use sequence::{
     NextTokenBatcher, PairBatcher, PairItem, Seq2SeqBatch, SequenceBatch, SequenceInput, SequenceTarget, SeriesBatcher,
-    SeriesSequence, TokenSequence, TokenSequenceBatcher, check_lengths,
+    SeriesSequence, TokenSequence, TokenSequenceBatcher, check_ids_below, check_lengths, ids_below,
 };
 pub use split::{SplitRng, batches, shuffle, shuffled_indices, train_valid_split};
 pub use text::{LabelSet, WordClassData, read_labeled_tsv, read_parallel_tsv, read_text};

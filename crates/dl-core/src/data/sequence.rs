@@ -23,6 +23,21 @@ pub fn check_lengths(context: &str, lengths: &[usize], batch: usize, t: usize) -
     Ok(())
 }
 
+/// One more than the largest of `ids` (0 for none): the bound a batcher
+/// records so that a model checks ids against its vocabulary on the host.
+pub fn ids_below<'a>(ids: impl IntoIterator<Item = &'a usize>) -> usize {
+    ids.into_iter().max().map_or(0, |&m| m + 1)
+}
+
+/// Checks on the host that ids known to lie below `below` fit a vocabulary
+/// of `vocab`; the error names the largest possible id and `context`.
+pub fn check_ids_below(below: usize, vocab: usize, context: impl FnOnce() -> String) -> Result<()> {
+    if below > vocab {
+        return Err(Error::Unknown { kind: "token id", value: (below - 1).to_string(), context: context() });
+    }
+    Ok(())
+}
+
 /// Input of a sequence model.
 #[derive(Debug, Clone)]
 pub enum SequenceInput {
@@ -105,6 +120,11 @@ pub struct Seq2SeqBatch {
     pub tgt_out: Tensor<2, Int>,
     /// Real target lengths (target + 1).
     pub tgt_lengths: Vec<usize>,
+    /// For ids built on the host: one more than the largest source id and
+    /// than the largest target id (`tgt_in` and `tgt_out`, markers and
+    /// padding included), so that a model checks them without reading the
+    /// device; `None`: not known.
+    pub ids_below: Option<[usize; 2]>,
 }
 
 /// A translation pair as token ids (without `<bos>` / `<eos>`).
@@ -156,6 +176,10 @@ impl Batcher<PairItem, Seq2SeqBatch> for PairBatcher {
             tgt_in: Tensor::from_data(TensorData::new(tin, [b, t]), device),
             tgt_out: Tensor::from_data(TensorData::new(tout, [b, t]), device),
             tgt_lengths: items.iter().map(|p| p.tgt.len() + 1).collect(),
+            ids_below: Some([
+                ids_below(items.iter().flat_map(|p| &p.src).chain([&self.pad])),
+                ids_below(items.iter().flat_map(|p| &p.tgt).chain([&self.pad, &self.bos, &self.eos])),
+            ]),
         })
     }
 }

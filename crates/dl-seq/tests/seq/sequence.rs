@@ -244,4 +244,36 @@ mod seq2seq {
         assert!(error_text(c.init(&d)).contains("teacher_forcing"));
         assert!(model.beam_search(&[], BOS, EOS, 3, 5, 0.0, &d).is_err());
     }
+
+    #[test]
+    fn ids_a_batcher_wrote_are_checked_on_the_host_with_the_device_checks_error_and_output() {
+        let _rng = rng_lock();
+        let d = device();
+        d.seed(15);
+        let model = config(AttentionKind::Additive).init(&d).unwrap();
+        let batcher = PairBatcher { pad: 0, bos: BOS, eos: EOS };
+        let items = [PairItem { src: vec![4, 5, 9], tgt: vec![9, 5] }, PairItem { src: vec![6], tgt: vec![6, 7, 8] }];
+        let batch = batcher.batch(&items.iter().collect::<Vec<_>>(), &d).unwrap();
+        assert_eq!(batch.ids_below, Some([10, 10]));
+        let unchecked = Seq2SeqBatch { ids_below: None, ..batch.clone() };
+        assert_eq!(values(model.forward(&batch).unwrap()), values(model.forward(&unchecked).unwrap()));
+        // A source id, a target id, and an end marker past the vocabulary of 10.
+        for (src, tgt, eos, id, side) in [
+            (vec![4, 10], vec![5], EOS, 10, "source"),
+            (vec![4], vec![5, 11], EOS, 11, "target"),
+            (vec![4], vec![5], 12, 12, "target"),
+        ] {
+            let item = PairItem { src, tgt };
+            let batch = PairBatcher { pad: 0, bos: BOS, eos }.batch(&[&item], &d).unwrap();
+            let unchecked = Seq2SeqBatch { ids_below: None, ..batch.clone() };
+            let (host, dev) = (error_text(model.forward(&batch)), error_text(model.forward(&unchecked)));
+            assert!(host.contains(&format!("token id `{id}`")) && host.contains(side), "{host}");
+            assert_eq!(host, dev);
+        }
+        // Decoding checks its sources and start marker before the first step.
+        assert!(error_text(model.greedy(&[vec![4, 10]], BOS, EOS, 5, &d)).contains("token id `10`"));
+        assert!(error_text(model.greedy(&[vec![4]], 10, EOS, 5, &d)).contains("token id `10`"));
+        assert!(error_text(model.beam_search(&[4, 10], BOS, EOS, 2, 5, 0.0, &d)).contains("token id `10`"));
+        assert!(error_text(model.beam_search(&[4], 10, EOS, 2, 5, 0.0, &d)).contains("token id `10`"));
+    }
 }

@@ -13,13 +13,13 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::attention::{KvCache, causal_mask, lengths_mask};
 use crate::ffn::Activation;
-use crate::generate::check_ids;
+use crate::generate::{check_ids, check_input_ids};
 use crate::layer::{DecoderLayer, EncoderLayer, TransformerLayerConfig};
 use crate::position::sinusoidal;
 use dl_core::config::check;
 use dl_core::task::to_f32;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
-use dl_seq::{Decoded, Seq2SeqBatch, Translator, beam_search, target_step_output};
+use dl_seq::{Decoded, Seq2SeqBatch, Translator, beam_search, check_ids_below, ids_below, target_step_output};
 
 /// Hyper-parameters of [`TransformerSeq2Seq`].
 #[derive(Config, Debug)]
@@ -156,9 +156,15 @@ impl TransformerSeq2Seq {
 
     /// Encodes padded sources `[B, S]` with their lengths.
     pub fn encode(&self, src: Tensor<2, Int>, lengths: &[usize]) -> dl_core::Result<Memory> {
+        self.encode_with(src, lengths, false)
+    }
+
+    /// [`TransformerSeq2Seq::encode`]; `host_checked`: the ids were checked
+    /// against the vocabulary on the host ([`TransformerSeq2Seq::check_below`]).
+    fn encode_with(&self, src: Tensor<2, Int>, lengths: &[usize], host_checked: bool) -> dl_core::Result<Memory> {
         let [b, s] = src.dims();
         dl_seq::check_lengths("TransformerSeq2Seq source", lengths, b, s)?;
-        check_ids("TransformerSeq2Seq source", &src, self.vocab[0])?;
+        check_input_ids("TransformerSeq2Seq source", &src, self.vocab[0], host_checked)?;
         let mask = lengths_mask(lengths, s, &src.device())?;
         let mut x = self.embed(&self.src_embed, src, 0)?;
         for layer in &self.encoder {
@@ -177,9 +183,27 @@ impl TransformerSeq2Seq {
         &self,
         tgt: Tensor<2, Int>,
         memory: &Memory,
-        mut cache: Option<&mut KvCache>,
+        cache: Option<&mut KvCache>,
     ) -> dl_core::Result<(Tensor<3>, Tensor<3>)> {
-        check_ids("TransformerSeq2Seq target", &tgt, self.vocab[1])?;
+        self.decode_with(tgt, memory, cache, false)
+    }
+
+    /// Checks on the host that ids below `below` fit the source
+    /// (`target = false`) or target vocabulary, with `check_ids`'s error.
+    fn check_below(&self, below: usize, target: bool) -> dl_core::Result<()> {
+        let (vocab, what) = if target { (self.vocab[1], "target") } else { (self.vocab[0], "source") };
+        check_ids_below(below, vocab, || format!("TransformerSeq2Seq {what} with a vocabulary of {vocab}"))
+    }
+
+    /// [`TransformerSeq2Seq::decode`]; `host_checked` as in `encode_with`.
+    fn decode_with(
+        &self,
+        tgt: Tensor<2, Int>,
+        memory: &Memory,
+        mut cache: Option<&mut KvCache>,
+        host_checked: bool,
+    ) -> dl_core::Result<(Tensor<3>, Tensor<3>)> {
+        check_input_ids("TransformerSeq2Seq target", &tgt, self.vocab[1], host_checked)?;
         let t = tgt.dims()[1];
         let past = cache.as_ref().map_or(0, |c| c.len());
         let device = tgt.device();
@@ -202,8 +226,20 @@ impl TransformerSeq2Seq {
 
     /// Teacher-forced logits `[B, T, V]` of a batch.
     pub fn forward(&self, batch: &Seq2SeqBatch) -> dl_core::Result<Tensor<3>> {
-        let memory = self.encode(batch.src.clone(), &batch.src_lengths)?;
-        Ok(self.decode(batch.tgt_in.clone(), &memory, None)?.0)
+        // Ids a batcher wrote are checked on the host, others on the device.
+        let host_checked = match batch.ids_below {
+            Some([src, tgt]) => {
+                self.check_below(src, false)?;
+                self.check_below(tgt, true)?;
+                true
+            }
+            None => {
+                check_ids("TransformerSeq2Seq target", &batch.tgt_out, self.vocab[1])?;
+                false
+            }
+        };
+        let memory = self.encode_with(batch.src.clone(), &batch.src_lengths, host_checked)?;
+        Ok(self.decode_with(batch.tgt_in.clone(), &memory, None, host_checked)?.0)
     }
 
     fn source_tensor(sources: &[Vec<usize>], device: &Device) -> dl_core::Result<(Tensor<2, Int>, Vec<usize>)> {
@@ -237,7 +273,10 @@ impl Translator for TransformerSeq2Seq {
             return Ok(Vec::new());
         }
         let (src, lengths) = Self::source_tensor(sources, device)?;
-        let memory = self.encode(src, &lengths)?;
+        // The sources and `bos` are checked here; later steps feed the model's own picks.
+        self.check_below(ids_below(sources.iter().flatten()), false)?;
+        self.check_below(bos + 1, true)?;
+        let memory = self.encode_with(src, &lengths, true)?;
         let mut cache = KvCache::new(self.decoder.len());
         let mut out: Vec<Decoded> =
             (0..b).map(|_| Decoded { tokens: vec![], attention: vec![], log_prob: 0.0 }).collect();
@@ -245,7 +284,7 @@ impl Translator for TransformerSeq2Seq {
         let mut prev = vec![bos as i64; b];
         for _ in 0..max_len.min(self.max_len) {
             let ids = Tensor::<2, Int>::from_data(TensorData::new(prev.clone(), [b, 1]), device);
-            let (logits, attn) = self.decode(ids, &memory, Some(&mut cache))?;
+            let (logits, attn) = self.decode_with(ids, &memory, Some(&mut cache), true)?;
             let v = logits.dims()[2];
             let lp = to_f32(log_softmax(logits.reshape([b, v]), 1))?;
             let attn = to_f32(attn)?;
@@ -285,13 +324,15 @@ impl Translator for TransformerSeq2Seq {
         device: &Device,
     ) -> dl_core::Result<Decoded> {
         let (src, lengths) = Self::source_tensor(&[source.to_vec()], device)?;
-        let memory1 = self.encode(src, &lengths)?;
+        self.check_below(ids_below(source), false)?;
+        self.check_below(bos + 1, true)?;
+        let memory1 = self.encode_with(src, &lengths, true)?;
         let s = source.len();
         beam_search(bos, eos, beam, max_len.min(self.max_len - 1), alpha, |live, _| {
             let (k, t) = (live.len(), live[0].tokens.len());
             let prefix: Vec<i64> = live.iter().flat_map(|h| h.tokens.iter().map(|&x| x as i64)).collect();
             let ids = Tensor::<2, Int>::from_data(TensorData::new(prefix, [k, t]), device);
-            let (logits, attn) = self.decode(ids, &memory1.repeat(k), None)?;
+            let (logits, attn) = self.decode_with(ids, &memory1.repeat(k), None, true)?;
             let v = logits.dims()[2];
             let last = logits.slice([0..k, t - 1..t, 0..v]).reshape([k, v]);
             Ok((to_f32(log_softmax(last, 1))?, to_f32(attn.slice([0..k, t - 1..t, 0..s]))?))

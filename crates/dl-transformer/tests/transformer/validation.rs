@@ -80,3 +80,38 @@ fn configs_and_inputs_are_checked() {
     assert!(err(hf::llama_config(&cfg).unwrap_err()).contains("hidden_act"));
     assert!(hf::bert_from_dir(Path::new("/nonexistent"), &d).unwrap_err().to_string().contains("config.json"));
 }
+
+#[test]
+fn encoder_decoder_ids_a_batcher_wrote_are_checked_on_the_host_with_the_device_checks_error_and_output() {
+    use dl_seq::{PairBatcher, PairItem, Seq2SeqBatch};
+    let _rng = rng_lock();
+    let d = device();
+    d.seed(16);
+    let cfg = TransformerSeq2SeqConfig::new(10, 10).with_d_model(16).with_n_heads(2).with_d_ff(32).with_max_len(8);
+    let model = cfg.init(&d).unwrap();
+    let err = |e: dl_core::Result<Tensor<3>>| e.unwrap_err().to_string();
+    let items = [PairItem { src: vec![4, 5, 9], tgt: vec![9, 5] }, PairItem { src: vec![6], tgt: vec![6, 7, 8] }];
+    let batch = PairBatcher { pad: 0, bos: 1, eos: 2 }.batch(&items.iter().collect::<Vec<_>>(), &d).unwrap();
+    assert_eq!(batch.ids_below, Some([10, 10]));
+    let unchecked = Seq2SeqBatch { ids_below: None, ..batch.clone() };
+    assert_eq!(values(model.forward(&batch).unwrap()), values(model.forward(&unchecked).unwrap()));
+    // A source id, a target id, and an end marker past the vocabulary of 10.
+    for (src, tgt, eos, id, side) in [
+        (vec![4, 10], vec![5], 2, 10, "source"),
+        (vec![4], vec![5, 11], 2, 11, "target"),
+        (vec![4], vec![5], 12, 12, "target"),
+    ] {
+        let item = PairItem { src, tgt };
+        let batch = PairBatcher { pad: 0, bos: 1, eos }.batch(&[&item], &d).unwrap();
+        let unchecked = Seq2SeqBatch { ids_below: None, ..batch.clone() };
+        let (host, dev) = (err(model.forward(&batch)), err(model.forward(&unchecked)));
+        assert!(host.contains(&format!("token id `{id}`")) && host.contains(side), "{host}");
+        assert_eq!(host, dev);
+    }
+    // Decoding checks its sources and start marker before the first step.
+    let text = |e: dl_core::Error| e.to_string();
+    assert!(text(model.greedy(&[vec![4, 10]], 1, 2, 5, &d).unwrap_err()).contains("token id `10`"));
+    assert!(text(model.greedy(&[vec![4]], 10, 2, 5, &d).unwrap_err()).contains("token id `10`"));
+    assert!(text(model.beam_search(&[4, 10], 1, 2, 2, 5, 0.0, &d).unwrap_err()).contains("token id `10`"));
+    assert!(text(model.beam_search(&[4], 10, 2, 2, 5, 0.0, &d).unwrap_err()).contains("token id `10`"));
+}
