@@ -1,34 +1,16 @@
-//! The adding problem (Hochreiter & Schmidhuber 1997): why LSTMs exist, measured.
+//! The adding problem (Hochreiter & Schmidhuber 1997): an Elman RNN, a GRU
+//! and an LSTM with the same parameter and training budgets must carry a
+//! marked value across T steps. Task, outputs and results: docs/rnn.md.
 //!
-//! Each sequence has T steps of (value, marker); two steps are marked, one in
-//! each half, and the target is the sum of the two marked values. The first
-//! marked value must be carried across up to T steps. An Elman RNN, a GRU and
-//! an LSTM with the same parameter budget and the same training budget are
-//! trained at each length; the constant-mean baseline has MSE ~0.167.
-//!
-//! ```text
-//! cargo run --release --example adding_problem -- [--lengths 50,100,200] [--models rnn,gru,lstm]
-//! ```
-//! Writes `out/adding_problem/T<T>_<model>/` (checkpoint, metrics.csv, curves),
-//! `valid_mse_T<T>.png` per length, `test_mse.png`, the trained LSTM's gates on
-//! one test sequence (`gates_T<T>_{input,forget,cell}.png`, units x steps, the
-//! marked steps labelled `*`), and prints `result: {json}`.
+//! `cargo run --release --example adding_problem -- [--lengths 50,100,200] [--models rnn,gru,lstm]`
 
-use std::path::Path;
-
-use burn::tensor::{Device, Tensor, TensorData};
 use clap::Parser;
-use dl_core::ModelConfig;
-use dl_core::checkpoint::load_weights;
-use dl_core::config::load_json;
 use dl_core::data::synthetic::adding_problem;
 use dl_core::plot::{Series, line_chart};
+use dl_core::train::TrainConfig;
 use dl_examples::cli::{CommonArgs, at_least, run_example};
-use dl_families::recurrent::{Family, RegressorSetup, train_regressor};
-use dl_lstm::LstmConfig;
-use dl_lstm::gates::{forward_with_gates, gate_heatmaps};
+use dl_families::recurrent::{Family, RegressorSetup, lstm_gate_maps, train_regressor};
 use dl_seq::Pooling;
-use dl_seq::{SequenceModelConfig, SeriesSequence};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -59,21 +41,6 @@ struct Args {
     lr: f64,
 }
 
-/// Reloads the trained LSTM of `run_dir` and draws its input and forget gates
-/// and cell state on one test sequence (the marked steps labelled `*`): the
-/// forget gate stays near 1 in the units that carry the first marked value,
-/// and the input gate opens at the marked steps.
-fn gate_maps(run_dir: &Path, item: &SeriesSequence, prefix: &Path, device: &Device) -> dl_core::Result<()> {
-    let config: SequenceModelConfig<LstmConfig> = load_json(run_dir.join("config.json"))?;
-    let model = load_weights(config.init(device)?, run_dir.join("best").join("model.bpk"))?;
-    let t = item.values.len() / 2;
-    // [1, T, (value, marker)]
-    let x = Tensor::<3>::from_data(TensorData::new(item.values.clone(), [1, t, 2]), device);
-    let (_, gates) = forward_with_gates(&model.encoder, x, None, None)?;
-    let marked: Vec<bool> = (0..t).map(|s| item.values[2 * s + 1] == 1.0).collect();
-    gate_heatmaps(&gates, &marked, prefix)
-}
-
 fn main() {
     let args = Args::parse();
     run_example(|| {
@@ -93,28 +60,19 @@ fn main() {
             for (fi, &family) in families.iter().enumerate() {
                 let hidden = family.hidden_for_budget(2, budget);
                 eprintln!("[T={t}] {} with {hidden} hidden units ...", family.name());
-                let mut cfg = c.train_config(20, Some(out.join(format!("T{t}_{}", family.name()))));
-                cfg.batch_size = args.batch_size;
-                cfg.lr = args.lr;
-                cfg.grad_clip_norm = Some(1.0);
-                cfg.restore_best = true;
+                let run_dir = out.join(format!("T{t}_{}", family.name()));
+                let cfg = c.train_config(20, Some(run_dir.clone()));
+                let cfg = TrainConfig { batch_size: args.batch_size, lr: args.lr, grad_clip_norm: Some(1.0), ..cfg };
                 let setup = RegressorSetup { family, hidden, layers: 1, pooling: Pooling::Last, tolerance: 0.04 };
                 let r = train_regressor(&setup, &train, &valid, &test, &cfg, &device)?;
-                eprintln!(
-                    "[T={t}] {}: test MSE {:.4}, |error| < 0.04 for {:.1}%, {} params, {:.0} s",
-                    family.name(),
-                    r.test_mse,
-                    100.0 * r.within_tolerance,
-                    r.params,
-                    r.seconds
-                );
+                eprintln!("[T={t}] {}", r.summary());
                 curves.push(Series::new(
                     family.name(),
                     r.valid_curve.iter().enumerate().map(|(i, v)| ((i + 1) as f64, *v)).collect(),
                 ));
                 test_series[fi].points.push((t as f64, r.test_mse));
                 if family == Family::Lstm {
-                    gate_maps(&out.join(format!("T{t}_lstm")), &test[0], &out.join(format!("gates_T{t}")), &device)?;
+                    lstm_gate_maps(&run_dir, &test[0], &out.join(format!("gates_T{t}")), &device)?;
                 }
                 rows.push(json!({
                     "T": t, "model": family.name(), "hidden": r.hidden, "params": r.params,

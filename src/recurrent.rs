@@ -1,17 +1,21 @@
 //! Recipes that train an Elman RNN, a GRU and an LSTM the same way, so their
 //! differences are the cells' and nothing else.
 
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
 use dl_core::ModelConfig;
+use dl_core::checkpoint::load_weights;
+use dl_core::config::load_json;
 use dl_core::task::{evaluate, predict_outputs};
 use dl_core::train::{TrainConfig, fit};
 use dl_core::{Error, Result};
 use dl_lstm::LstmConfig;
+use dl_lstm::gates::{forward_with_gates, gate_heatmaps};
 use dl_rnn::{GruConfig, RnnConfig};
 use dl_seq::SequenceEncoder;
 use dl_seq::{HeadConfig, Pooling, SequenceModel, SequenceModelConfig, SequenceTask, SeriesBatcher, SeriesSequence};
@@ -61,6 +65,20 @@ impl Family {
     }
 }
 
+impl RegressionReport {
+    /// The run in one line: test MSE, share within the tolerance, size, time.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: test MSE {:.4}, within tolerance {:.1}%, {} params, {:.0} s",
+            self.family.name(),
+            self.test_mse,
+            100.0 * self.within_tolerance,
+            self.params,
+            self.seconds
+        )
+    }
+}
+
 /// What a regression run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegressionReport {
@@ -81,6 +99,23 @@ pub struct RegressionReport {
     /// Test predictions, row per example.
     #[serde(skip)]
     pub predictions: Vec<Vec<f32>>,
+}
+
+/// Reloads the LSTM regressor [`train_regressor`] kept in `run_dir` (its
+/// `config.json` and best weights) and draws its input and forget gates and
+/// cell state on `item` (`prefix_{input,forget,cell}.png`, units x steps; the
+/// steps whose second feature is 1, the adding problem's markers, labelled
+/// `*`): the forget gate stays near 1 in the units that carry the first
+/// marked value, and the input gate opens at the marked steps.
+pub fn lstm_gate_maps(run_dir: &Path, item: &SeriesSequence, prefix: &Path, device: &Device) -> Result<()> {
+    let config: SequenceModelConfig<LstmConfig> = load_json(run_dir.join("config.json"))?;
+    let model = load_weights(config.init(device)?, run_dir.join("best").join("model.bpk"))?;
+    let t = item.values.len() / item.width;
+    // [1, T, width]
+    let x = Tensor::<3>::from_data(TensorData::new(item.values.clone(), [1, t, item.width]), device);
+    let (_, gates) = forward_with_gates(&model.encoder, x, None, None)?;
+    let marked: Vec<bool> = (0..t).map(|s| item.width > 1 && item.values[item.width * s + 1] == 1.0).collect();
+    gate_heatmaps(&gates, &marked, prefix)
 }
 
 /// Options of [`train_regressor`].

@@ -115,6 +115,27 @@ pub fn score(
     Ok((s, fd))
 }
 
+/// A score in one line: "63.4% confident, 10 classes present, Frechet 62.80".
+pub fn score_line(s: &ClassifierScore, fd: f64) -> String {
+    format!("{:.1}% confident, {} classes present, Frechet {fd:.2}", 100.0 * s.confident, s.classes_present)
+}
+
+/// Writes the first 100 of `images` (flat 28x28) as a 10x10 grid, each
+/// captioned with the classifier's label and its probability.
+pub fn captioned_grid(model: &LeNet5, images: &[f32], path: &std::path::Path, device: &Device) -> Result<()> {
+    let images = &images[..images.len().min(100 * 784)];
+    let (probs, _) = classify(model, images, device)?;
+    let captions: Vec<String> = probs
+        .chunks(10)
+        .map(|p| {
+            let (k, v) = p.iter().enumerate().fold((0, 0.0f32), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
+            format!("{k} {:.0}%", 100.0 * v)
+        })
+        .collect();
+    let tiles: Vec<Vec<f32>> = images.chunks(784).map(<[f32]>::to_vec).collect();
+    dl_core::plot::image_grid_png(path, &tiles, 28, 28, 10, 2, Some(&captions))
+}
+
 /// The JSON of a score.
 pub fn score_json(s: &ClassifierScore, fd: f64) -> serde_json::Value {
     json!({

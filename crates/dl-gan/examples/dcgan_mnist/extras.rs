@@ -10,19 +10,36 @@ use dl_gan::{DcDiscriminator, DcGenerator, GanReport};
 use serde_json::json;
 
 use crate::Args;
-use crate::common::{score, score_json};
+use crate::common::{score, score_json, score_line};
+
+/// The optional measurements' flags.
+#[derive(clap::Args)]
+pub struct ExtraArgs {
+    /// Also score samples from codes scaled by this factor (< 1: the truncation
+    /// trick, trading diversity for quality).
+    #[arg(long)]
+    truncation: Option<f32>,
+    /// Also score samples filtered by the discriminator: draw `n / F` and keep
+    /// the `n` it rates most real (discriminator rejection sampling, simplest form).
+    #[arg(long)]
+    keep_best: Option<f32>,
+    /// Also score the generator as trained (no average) and the average before
+    /// its batch-norm statistics were measured again.
+    #[arg(long)]
+    variants: bool,
+}
 
 /// The sampling options, checked before hours of training, not after.
 pub fn check(args: &Args) -> Result<()> {
     if !args.common.quick && args.samples < 100 {
         return Err(dl_core::Error::out_of_range("--samples", args.samples, ">= 100 (the grid)"));
     }
-    if let Some(t) = args.truncation
+    if let Some(t) = args.extra.truncation
         && !(t > 0.0 && t <= 1.0)
     {
         return Err(dl_core::Error::out_of_range("--truncation", t, "(0, 1]"));
     }
-    if let Some(f) = args.keep_best
+    if let Some(f) = args.extra.keep_best
         && !(f > 0.0 && f < 1.0)
     {
         return Err(dl_core::Error::out_of_range("--keep-best", f, "(0, 1)"));
@@ -52,7 +69,7 @@ impl Extras<'_> {
         live: &DcGenerator,
         averaged: &DcGenerator,
     ) -> Result<Scores> {
-        let truncated = match self.args.truncation {
+        let truncated = match self.args.extra.truncation {
             Some(t) if t > 0.0 && t < 1.0 => {
                 let z = (self.z_of)(self.n).mul_scalar(t);
                 let (s, fd) = score(
@@ -62,26 +79,18 @@ impl Extras<'_> {
                     self.real_feats,
                     self.device,
                 )?;
-                println!(
-                    "truncation {t}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                    100.0 * s.confident,
-                    s.classes_present
-                );
+                println!("truncation {t}: {}", score_line(&s, fd));
                 Some(json!({ "truncation": t, "score": score_json(&s, fd) }))
             }
             _ => None,
         };
-        let filtered = match self.args.keep_best {
+        let filtered = match self.args.extra.keep_best {
             Some(f) if f > 0.0 && f < 1.0 => {
                 let m = (self.n as f64 / f64::from(f)).ceil() as usize;
                 let d = report.discriminator.valid();
                 let (kept, _) = best_rated_samples(g, &d, (self.z_of)(m), (self.codes_of)(m), self.n, 500)?;
                 let (s, fd) = score(self.lenet, &kept, None, self.real_feats, self.device)?;
-                println!(
-                    "discriminator keeps the best {f} of {m}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                    100.0 * s.confident,
-                    s.classes_present
-                );
+                println!("discriminator keeps the best {f} of {m}: {}", score_line(&s, fd));
                 println!("histogram {:?}", s.histogram);
                 Some(json!({ "keep_best": f, "drawn": m, "score": score_json(&s, fd) }))
             }
@@ -90,8 +99,9 @@ impl Extras<'_> {
         // The same codes through the generator as trained (no average) and through
         // the average before its batch-norm statistics were measured again.
         let mut variants = serde_json::Map::new();
-        for (name, v) in
-            [("live", live), ("averaged_before_recalibration", averaged)].into_iter().filter(|_| self.args.variants)
+        for (name, v) in [("live", live), ("averaged_before_recalibration", averaged)]
+            .into_iter()
+            .filter(|_| self.args.extra.variants)
         {
             let (s, fd) = score(
                 self.lenet,
@@ -100,11 +110,7 @@ impl Extras<'_> {
                 self.real_feats,
                 self.device,
             )?;
-            println!(
-                "{name}: {:.1}% confident, {} classes present, Frechet {fd:.2}",
-                100.0 * s.confident,
-                s.classes_present
-            );
+            println!("{name}: {}", score_line(&s, fd));
             variants.insert(name.to_string(), score_json(&s, fd));
         }
         Ok((truncated, filtered, variants))
