@@ -281,7 +281,7 @@ impl RegionTransformer {
             attention = Some(out.cross_weights.sum_dim(1).reshape([b, t, r]) / heads as f32);
         }
         let logits = self.out.forward(dropout.forward(self.norm.forward(x)));
-        let attention = attention.ok_or_else(|| Error::Invalid("a Transformer captioner without layers".into()))?;
+        let attention = attention.ok_or_else(|| Error::Internal("a Transformer captioner without layers".into()))?;
         Ok(CaptionOutput { logits, attention })
     }
 }

@@ -20,7 +20,7 @@ fn linear(fx: &Fixture, mut layer: Linear, name: &str, device: &Device) -> Resul
     let [d_in, d_out] = layer.weight.dims();
     fx.check_shape(&format!("{name}.weight"), &[d_out, d_in])?;
     layer.weight = Param::from_tensor(fx.param::<2>(&format!("{name}.weight"), device)?.transpose());
-    let bias = layer.bias.take().ok_or_else(|| dl_core::Error::Invalid(format!("`{name}` has no bias")))?;
+    let bias = layer.bias.take().ok_or_else(|| dl_core::Error::Internal(format!("`{name}` has no bias")))?;
     layer.bias = Some(fx.param_like(&format!("{name}.bias"), &bias, device)?);
     Ok(layer)
 }
@@ -29,7 +29,7 @@ fn run_lenet5(fx: &Fixture, device: &Device) -> Result<Vec<NamedOutput>> {
     let mut m = LeNet5Config::new().init(device)?;
     for (conv, name) in [(&mut m.c1, "c1"), (&mut m.c2, "c2")] {
         conv.weight = fx.param_like(&format!("{name}.weight"), &conv.weight, device)?;
-        let bias = conv.bias.take().ok_or_else(|| dl_core::Error::Invalid(format!("`{name}` has no bias")))?;
+        let bias = conv.bias.take().ok_or_else(|| dl_core::Error::Internal(format!("`{name}` has no bias")))?;
         conv.bias = Some(fx.param_like(&format!("{name}.bias"), &bias, device)?);
     }
     m.f1 = linear(fx, m.f1, "f1", device)?;

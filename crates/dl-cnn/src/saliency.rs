@@ -35,7 +35,7 @@ pub fn saliency_map<M: ImageClassifier>(model: &M, pixels: &[f32], class: usize,
     }
     let score = logits.narrow(1, class, 1).sum();
     let grads = score.backward();
-    let g = x.grad(&grads).ok_or_else(|| Error::Invalid("no gradient reached the input".into()))?;
+    let g = x.grad(&grads).ok_or_else(|| Error::Internal("no gradient reached the input".into()))?;
     let g = g.abs().max_dim(1).reshape([h * w]);
     to_f32(g)
 }

@@ -121,6 +121,21 @@ pub enum Error {
     /// The device failed to hand back values it computed.
     #[error("device: {0}")]
     Device(String),
+    /// A model, layer or option that the other side cannot express: a PyTorch
+    /// or Hugging Face layout (peepholes, grouped-query attention, SwiGLU in
+    /// an MLP slot), the parity fixture format.
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    /// An input of a kind the model does not take: token ids for a model of
+    /// real-valued features (or the reverse), labels for an unconditional
+    /// generator (or none for a conditional one), a recurrent state the
+    /// network does not have, targets of another task.
+    #[error("wrong input: {0}")]
+    WrongInput(String),
+    /// A state the library itself should never reach (a decoder without
+    /// layers, a missing recurrent state); the message says which.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Anything else that a caller asked for and that cannot be done.
     #[error("{0}")]
     Invalid(String),

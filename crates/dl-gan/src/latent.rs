@@ -127,8 +127,10 @@ pub fn search_latent<G: Generator>(
             Some(Tensor::<1, Int>::from_data(TensorData::new(ids, [n * r]), device))
         }
         (None, None) => None,
-        (Some(_), None) => return Err(Error::Invalid("inpaint: the generator is conditional; pass labels".into())),
-        (None, Some(_)) => return Err(Error::Invalid("inpaint: the generator is unconditional; labels given".into())),
+        (Some(_), None) => return Err(Error::WrongInput("inpaint: the generator is conditional; pass labels".into())),
+        (None, Some(_)) => {
+            return Err(Error::WrongInput("inpaint: the generator is unconditional; labels given".into()));
+        }
     };
     let targets: Vec<f32> = images.iter().flat_map(|im| std::iter::repeat_n(im.iter().copied(), r).flatten()).collect();
     let target = Tensor::<2>::from_data(TensorData::new(targets, [n * r, dim]), device);

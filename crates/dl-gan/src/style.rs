@@ -16,7 +16,7 @@ use dl_core::{Error, Result};
 /// the [-1, 1] they were drawn from.
 ///
 /// # Errors
-/// [`Error::Invalid`] when `d` has no continuous codes; [`Error::Shape`] for
+/// [`Error::WrongInput`] when `d` has no continuous codes; [`Error::Shape`] for
 /// images of another width.
 pub fn estimate_codes<D: Discriminator>(d: &D, images: Tensor<2>) -> Result<Tensor<2>> {
     let [b, w] = images.dims();
@@ -26,7 +26,7 @@ pub fn estimate_codes<D: Discriminator>(d: &D, images: Tensor<2>) -> Result<Tens
     d.forward_info(images, None)
         .continuous
         .map(|c| c.clamp(-1.0, 1.0))
-        .ok_or_else(|| Error::Invalid("estimate_codes: the discriminator has no continuous-code head".into()))
+        .ok_or_else(|| Error::WrongInput("estimate_codes: the discriminator has no continuous-code head".into()))
 }
 
 /// Generates, for each row of `codes` `[B, k]` and each class of `classes`,
@@ -34,11 +34,13 @@ pub fn estimate_codes<D: Discriminator>(d: &D, images: Tensor<2>) -> Result<Tens
 /// mean (0): `[B * classes.len(), sample_dim]`, source-major.
 ///
 /// # Errors
-/// [`Error::Invalid`] for an unconditional generator, a class past its
-/// classes or more codes than latent values; [`Error::Shape`] for no classes.
+/// [`Error::WrongInput`] for an unconditional generator, [`Error::OutOfRange`]
+/// for a class past its classes, [`Error::Invalid`] for more codes than
+/// latent values; [`Error::Shape`] for no classes.
 pub fn restyle<G: Generator>(g: &G, codes: Tensor<2>, classes: &[usize]) -> Result<Tensor<2>> {
     let [b, k] = codes.dims();
-    let n = g.num_classes().ok_or_else(|| Error::Invalid("restyle: the generator is not class-conditional".into()))?;
+    let n =
+        g.num_classes().ok_or_else(|| Error::WrongInput("restyle: the generator is not class-conditional".into()))?;
     if classes.is_empty() {
         return Err(Error::shape("restyle classes", "at least one class", "none"));
     }

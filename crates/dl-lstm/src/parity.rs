@@ -16,7 +16,7 @@ pub fn register(registry: &mut Registry) {
 
 fn run_lstm(fx: &Fixture, device: &Device) -> dl_core::Result<Vec<NamedOutput>> {
     if !fx.bool_or("batch_first", false)? {
-        return Err(Error::Invalid("only batch_first=True fixtures are defined by the format".into()));
+        return Err(Error::Unsupported("only batch_first=True fixtures are defined by the format".into()));
     }
     let cfg = LstmConfig::new(fx.usize_req("input_size")?, fx.usize_req("hidden_size")?)
         .with_num_layers(fx.usize_or("num_layers", 1)?)
@@ -31,6 +31,6 @@ fn run_lstm(fx: &Fixture, device: &Device) -> dl_core::Result<Vec<NamedOutput>> 
         _ => return Err(Error::Invalid("an LSTM fixture gives both h0 and c0 or neither".into())),
     };
     let out = lstm.forward(fx.float::<3>("input", device)?, None, state)?;
-    let c = out.state.c.ok_or_else(|| Error::Invalid("the LSTM returned no cell state".into()))?;
+    let c = out.state.c.ok_or_else(|| Error::Internal("the LSTM returned no cell state".into()))?;
     Ok(vec![output("output", out.output)?, output("h_n", out.state.h)?, output("c_n", c)?])
 }

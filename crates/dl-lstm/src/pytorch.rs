@@ -20,7 +20,7 @@ use dl_core::weights::{StateDictWriter, TensorSource, expect, load_recurrent_pai
 pub fn load_lstm<S: TensorSource>(lstm: Lstm, src: &S, prefix: &str, device: &Device) -> dl_core::Result<Lstm> {
     lstm.map_pytorch_cells(|mut cell: LstmCell, sfx| {
         if cell.peephole.is_some() {
-            return Err(Error::Invalid(
+            return Err(Error::Unsupported(
                 "PyTorch's nn.LSTM has no peepholes: build the LSTM with peephole = false".into(),
             ));
         }
@@ -47,7 +47,7 @@ pub fn load_lstm<S: TensorSource>(lstm: Lstm, src: &S, prefix: &str, device: &De
 pub fn put_lstm(lstm: &Lstm, w: &mut StateDictWriter, prefix: &str) -> dl_core::Result<()> {
     lstm.clone().map_pytorch_cells(|cell: LstmCell, sfx| {
         if cell.peephole.is_some() {
-            return Err(Error::Invalid("PyTorch's nn.LSTM has no peepholes: this LSTM cannot be exported".into()));
+            return Err(Error::Unsupported("PyTorch's nn.LSTM has no peepholes: this LSTM cannot be exported".into()));
         }
         w.put_recurrent_pair(prefix, sfx, &cell.input, &cell.hidden)?;
         if let Some(p) = &cell.projection {

@@ -19,7 +19,7 @@ pub fn register(registry: &mut Registry) {
 /// Rejects configurations the fixture format rules out (`batch_first` must be true).
 pub fn check_batch_first(fx: &Fixture) -> dl_core::Result<()> {
     if !fx.bool_or("batch_first", false)? {
-        return Err(Error::Invalid("only batch_first=True fixtures are defined by the format".into()));
+        return Err(Error::Unsupported("only batch_first=True fixtures are defined by the format".into()));
     }
     Ok(())
 }
@@ -37,7 +37,7 @@ fn run_rnn(fx: &Fixture, device: &Device) -> dl_core::Result<Vec<NamedOutput>> {
     let nonlinearity = match fx.str_or("nonlinearity", "tanh")? {
         "tanh" => Nonlinearity::Tanh,
         "relu" => Nonlinearity::Relu,
-        other => return Err(Error::Invalid(format!("unknown nonlinearity `{other}`"))),
+        other => return Err(Error::Unsupported(format!("unknown nonlinearity `{other}`"))),
     };
     let cfg = RnnConfig::new(fx.usize_req("input_size")?, fx.usize_req("hidden_size")?)
         .with_num_layers(fx.usize_or("num_layers", 1)?)

@@ -84,7 +84,7 @@ pub fn beam_search(
     let best = finished
         .into_iter()
         .max_by(|a, b| (a.log_prob / penalty(a.tokens.len())).total_cmp(&(b.log_prob / penalty(b.tokens.len()))))
-        .ok_or_else(|| Error::Invalid("beam search produced nothing".into()))?;
+        .ok_or_else(|| Error::Internal("beam search produced nothing".into()))?;
     Ok(Decoded { tokens: best.tokens[1..].to_vec(), attention: best.attention, log_prob: best.log_prob })
 }
 

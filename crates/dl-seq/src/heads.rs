@@ -181,7 +181,7 @@ impl<E: SequenceEncoder + Module> SequenceModel<E> {
             SequenceInput::Features(x) => Ok(x),
             SequenceInput::Tokens(ids) => {
                 let emb = self.embedding.as_ref().ok_or_else(|| {
-                    Error::Invalid("this sequence model takes real-valued features, not token ids".into())
+                    Error::WrongInput("this sequence model takes real-valued features, not token ids".into())
                 })?;
                 let vocab = emb.weight.dims()[0];
                 let (min, max) = match ids_below {
@@ -291,7 +291,7 @@ impl<E: SequenceEncoder + Module> Supervised<SequenceBatch> for SequenceModel<E>
                 Ok(StepOutput::classification(logits, tags))
             }
             (task, _) => {
-                Err(Error::Invalid(format!("a batch with {:?} targets given to a {task:?} model", batch.target)))
+                Err(Error::WrongInput(format!("a batch with {:?} targets given to a {task:?} model", batch.target)))
             }
         }
     }

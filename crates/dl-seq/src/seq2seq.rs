@@ -456,7 +456,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
             let parents: Vec<i64> = parents.iter().map(|&p| p as i64).collect();
             let kept = state
                 .take()
-                .ok_or_else(|| Error::Invalid("beam search: decoder state missing".into()))?
+                .ok_or_else(|| Error::Internal("beam search: decoder state missing".into()))?
                 .select(Tensor::from_data(TensorData::new(parents, [k]), device));
             let prev: Vec<i64> = live.iter().map(|h| *h.tokens.last().unwrap_or(&bos) as i64).collect();
             let prev = Tensor::<1, Int>::from_data(TensorData::new(prev, [k]), device);

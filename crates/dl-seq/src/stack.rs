@@ -149,13 +149,13 @@ impl<C: RecurrentCell + Module> RecurrentStack<C> {
             if layer > 0 {
                 x = self.dropout.forward(x);
             }
-            let init = initial.next().ok_or_else(|| Error::Invalid("missing initial state".into()))?;
+            let init = initial.next().ok_or_else(|| Error::Internal("missing initial state".into()))?;
             // [B, T, hidden] per direction.
             let (fwd, fwd_final) = self.forward[layer].run_sequence(x.clone(), init, mask.clone(), false);
             finals.push(fwd_final);
             x = match self.reverse.get(layer) {
                 Some(cell) => {
-                    let init = initial.next().ok_or_else(|| Error::Invalid("missing initial state".into()))?;
+                    let init = initial.next().ok_or_else(|| Error::Internal("missing initial state".into()))?;
                     let (rev, rev_final) = cell.run_sequence(x, init, mask.clone(), true);
                     finals.push(rev_final);
                     Tensor::cat(vec![fwd, rev], 2)
@@ -218,12 +218,12 @@ impl<C: RecurrentCell + Module> RecurrentStack<C> {
             if layer > 0 {
                 steps = steps.into_iter().map(|s| self.dropout.forward(s)).collect();
             }
-            let fwd_init = initial.next().ok_or_else(|| Error::Invalid("missing initial state".into()))?;
+            let fwd_init = initial.next().ok_or_else(|| Error::Internal("missing initial state".into()))?;
             let (fwd_out, fwd_final) =
                 run_direction(&self.forward[layer], layer, false, &steps, &masks, fwd_init, observer);
             finals.push(fwd_final);
             steps = if let Some(cell) = self.reverse.get(layer) {
-                let rev_init = initial.next().ok_or_else(|| Error::Invalid("missing initial state".into()))?;
+                let rev_init = initial.next().ok_or_else(|| Error::Internal("missing initial state".into()))?;
                 let (rev_out, rev_final) = run_direction(cell, layer, true, &steps, &masks, rev_init, observer);
                 finals.push(rev_final);
                 fwd_out.into_iter().zip(rev_out).map(|(a, r)| Tensor::cat(vec![a, r], 1)).collect()
@@ -276,10 +276,10 @@ impl<C: RecurrentCell + Module> RecurrentStack<C> {
                 Some(c.chunk(rows, 0).into_iter().map(|r| r.reshape([b, width])).collect::<Vec<_>>())
             }
             (true, None) => {
-                return Err(Error::Invalid("this recurrent network has a cell state: give both h0 and c0".into()));
+                return Err(Error::WrongInput("this recurrent network has a cell state: give both h0 and c0".into()));
             }
             (false, Some(_)) => {
-                return Err(Error::Invalid("this recurrent network has no cell state: c0 must be None".into()));
+                return Err(Error::WrongInput("this recurrent network has no cell state: c0 must be None".into()));
             }
             (false, None) => None,
         };

@@ -81,7 +81,7 @@ fn bert_layer(w: &mut StateDictWriter, p: &str, l: &EncoderLayer) -> Result<()> 
     linear(w, &format!("{p}.attention.self.value"), &a.value)?;
     linear(w, &format!("{p}.attention.output.dense"), &a.output)?;
     layer_norm(w, &format!("{p}.attention.output.LayerNorm"), &l.norm1)?;
-    let inner = l.ffn.inner.as_ref().ok_or_else(|| Error::Invalid("BERT layers have an MLP".into()))?;
+    let inner = l.ffn.inner.as_ref().ok_or_else(|| Error::Unsupported("BERT layers have an MLP".into()))?;
     linear(w, &format!("{p}.intermediate.dense"), inner)?;
     linear(w, &format!("{p}.output.dense"), &l.ffn.down)?;
     layer_norm(w, &format!("{p}.output.LayerNorm"), &l.norm2)
@@ -153,14 +153,14 @@ pub fn save_gpt2_dir(config: &GptConfig, model: &Gpt, dir: impl AsRef<Path>) -> 
         conv1d(&mut w, &format!("{h}.attn.c_attn"), &[&a.query, &a.key, &a.value])?;
         conv1d(&mut w, &format!("{h}.attn.c_proj"), &[&a.output])?;
         layer_norm(&mut w, &format!("{h}.ln_2"), &b.ln_2)?;
-        let inner = b.mlp.inner.as_ref().ok_or_else(|| Error::Invalid("GPT blocks have an MLP".into()))?;
+        let inner = b.mlp.inner.as_ref().ok_or_else(|| Error::Unsupported("GPT blocks have an MLP".into()))?;
         conv1d(&mut w, &format!("{h}.mlp.c_fc"), &[inner])?;
         conv1d(&mut w, &format!("{h}.mlp.c_proj"), &[&b.mlp.down])?;
     }
     layer_norm(&mut w, "transformer.ln_f", &model.ln_f)?;
     if let Some(head) = &model.lm_head {
         if head.bias.is_some() {
-            return Err(Error::Invalid("GPT-2 export: GPT2LMHeadModel's lm_head has no bias".into()));
+            return Err(Error::Unsupported("GPT-2 export: GPT2LMHeadModel's lm_head has no bias".into()));
         }
         linear(&mut w, "lm_head", head)?;
     }
@@ -214,7 +214,7 @@ pub fn save_llama_dir(config: &LlamaConfig, model: &Llama, dir: impl AsRef<Path>
         linear(&mut w, &format!("{p}.self_attn.v_proj"), &a.value)?;
         linear(&mut w, &format!("{p}.self_attn.o_proj"), &a.output)?;
         rms_norm(&mut w, &format!("{p}.post_attention_layernorm.weight"), &b.post_attention_layernorm)?;
-        let swiglu = b.mlp.swiglu.as_ref().ok_or_else(|| Error::Invalid("LLaMA blocks use SwiGLU".into()))?;
+        let swiglu = b.mlp.swiglu.as_ref().ok_or_else(|| Error::Unsupported("LLaMA blocks use SwiGLU".into()))?;
         linear(&mut w, &format!("{p}.mlp.gate_proj"), &swiglu.linear_inner)?;
         linear(&mut w, &format!("{p}.mlp.up_proj"), &swiglu.linear_outer)?;
         linear(&mut w, &format!("{p}.mlp.down_proj"), &b.mlp.down)?;

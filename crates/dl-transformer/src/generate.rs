@@ -80,7 +80,9 @@ pub fn check_input_ids(model: &str, ids: &Tensor<2, Int>, vocab: usize, host_che
 /// each sequence's length, are left out).
 pub fn lm_step<M: CausalLm>(model: &M, batch: &SequenceBatch) -> Result<StepOutput> {
     let (SequenceInput::Tokens(ids), SequenceTarget::Tags(tags)) = (&batch.input, &batch.target) else {
-        return Err(Error::Invalid("a language model learns from token inputs with next-token (tag) targets".into()));
+        return Err(Error::WrongInput(
+            "a language model learns from token inputs with next-token (tag) targets".into(),
+        ));
     };
     // Ids a batcher wrote are checked against the vocabulary on the host.
     let logits = match batch.ids_below {

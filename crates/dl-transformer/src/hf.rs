@@ -267,7 +267,7 @@ fn load_mlp<S: TensorSource>(
     down: &str,
     device: &Device,
 ) -> Result<FeedForward> {
-    let inner = f.inner.take().ok_or_else(|| Error::Invalid("an MLP feed-forward was expected".into()))?;
+    let inner = f.inner.take().ok_or_else(|| Error::Unsupported("an MLP feed-forward was expected".into()))?;
     f.inner = Some(pt_linear(inner, src, up, device)?);
     f.down = pt_linear(f.down, src, down, device)?;
     Ok(f)
@@ -332,7 +332,7 @@ pub fn load_gpt2<S: TensorSource>(mut gpt: Gpt, src: &S, device: &Device) -> Res
             let [q, k, v] = [a.query.clone(), a.key.clone(), a.value.clone()];
             [a.query, a.key, a.value] = conv1d_split([q, k, v], src, &format!("{h}.attn.c_attn"), device)?;
             [a.output] = conv1d_split([a.output.clone()], src, &format!("{h}.attn.c_proj"), device)?;
-            let inner = b.mlp.inner.take().ok_or_else(|| Error::Invalid("GPT blocks have an MLP".into()))?;
+            let inner = b.mlp.inner.take().ok_or_else(|| Error::Unsupported("GPT blocks have an MLP".into()))?;
             let [inner] = conv1d_split([inner], src, &format!("{h}.mlp.c_fc"), device)?;
             b.mlp.inner = Some(inner);
             [b.mlp.down] = conv1d_split([b.mlp.down.clone()], src, &format!("{h}.mlp.c_proj"), device)?;
@@ -368,7 +368,7 @@ pub fn load_llama<S: TensorSource>(mut llama: Llama, src: &S, device: &Device) -
             a.key = pt_linear(a.key.clone(), src, &format!("{p}.self_attn.k_proj"), device)?;
             a.value = pt_linear(a.value.clone(), src, &format!("{p}.self_attn.v_proj"), device)?;
             a.output = pt_linear(a.output.clone(), src, &format!("{p}.self_attn.o_proj"), device)?;
-            let mut swiglu = b.mlp.swiglu.take().ok_or_else(|| Error::Invalid("LLaMA blocks use SwiGLU".into()))?;
+            let mut swiglu = b.mlp.swiglu.take().ok_or_else(|| Error::Unsupported("LLaMA blocks use SwiGLU".into()))?;
             swiglu.linear_inner = pt_linear(swiglu.linear_inner, src, &format!("{p}.mlp.gate_proj"), device)?;
             swiglu.linear_outer = pt_linear(swiglu.linear_outer, src, &format!("{p}.mlp.up_proj"), device)?;
             b.mlp.swiglu = Some(swiglu);

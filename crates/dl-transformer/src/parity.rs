@@ -26,7 +26,7 @@ fn batch_first(fx: &Fixture) -> Result<()> {
     if fx.bool_or("batch_first", false)? {
         Ok(())
     } else {
-        Err(Error::Invalid("only batch_first=True fixtures are defined by the format".into()))
+        Err(Error::Unsupported("only batch_first=True fixtures are defined by the format".into()))
     }
 }
 

@@ -49,7 +49,7 @@ fn in_proj<S: TensorSource>(layers: [Linear; 3], src: &S, p: &str, device: &Devi
 /// `nn.MultiheadAttention` (`in_proj_weight` rows `[W_q; W_k; W_v]`, `out_proj`) under `prefix`.
 pub fn load_mha<S: TensorSource>(mut a: Attention, src: &S, prefix: &str, device: &Device) -> Result<Attention> {
     if a.n_kv_heads() != a.n_heads() {
-        return Err(Error::Invalid("nn.MultiheadAttention has one key/value head per query head".into()));
+        return Err(Error::Unsupported("nn.MultiheadAttention has one key/value head per query head".into()));
     }
     let [q, k, v] = [a.query.clone(), a.key.clone(), a.value.clone()];
     [a.query, a.key, a.value] = in_proj([q, k, v], src, prefix, device)?;
@@ -77,7 +77,7 @@ fn load_ffn<S: TensorSource>(
     p: &str,
     device: &Device,
 ) -> Result<crate::ffn::FeedForward> {
-    let inner = f.inner.take().ok_or_else(|| Error::Invalid("PyTorch layers have an MLP feed-forward".into()))?;
+    let inner = f.inner.take().ok_or_else(|| Error::Unsupported("PyTorch layers have an MLP feed-forward".into()))?;
     f.inner = Some(linear(inner, src, &format!("{p}linear1"), device)?);
     f.down = linear(f.down, src, &format!("{p}linear2"), device)?;
     Ok(f)
@@ -118,7 +118,7 @@ pub fn load_decoder_layer<S: TensorSource>(
 /// have biases, `out_proj.*`.
 pub fn put_mha(a: &Attention, w: &mut StateDictWriter, prefix: &str) -> Result<()> {
     if a.n_kv_heads() != a.n_heads() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Unsupported(format!(
             "{prefix}: nn.MultiheadAttention has one key/value head per query head, this layer has {} for {}",
             a.n_kv_heads(),
             a.n_heads()
@@ -131,7 +131,7 @@ pub fn put_mha(a: &Attention, w: &mut StateDictWriter, prefix: &str) -> Result<(
     match [q, k, v].map(|l| l.bias.as_ref().map(|b| b.val())) {
         [Some(bq), Some(bk), Some(bv)] => w.put(format!("{prefix}in_proj_bias"), Tensor::cat(vec![bq, bk, bv], 0))?,
         [None, None, None] => {}
-        _ => return Err(Error::Invalid(format!("{prefix}: the query, key and value projections differ in bias"))),
+        _ => return Err(Error::Unsupported(format!("{prefix}: the query, key and value projections differ in bias"))),
     }
     w.put_linear(&format!("{prefix}out_proj.weight"), &format!("{prefix}out_proj.bias"), &a.output)
 }
@@ -146,7 +146,7 @@ fn put_norm(ln: &LayerNorm, w: &mut StateDictWriter, prefix: &str) -> Result<()>
 
 fn put_ffn(f: &FeedForward, w: &mut StateDictWriter, p: &str) -> Result<()> {
     let (Some(inner), Activation::Relu | Activation::Gelu) = (&f.inner, f.activation()) else {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Unsupported(format!(
             "{p}: PyTorch's Transformer layers have a ReLU or exact-GELU MLP, this one is {:?}",
             f.activation()
         )));

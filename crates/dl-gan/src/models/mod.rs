@@ -83,8 +83,8 @@ fn check_labels(
     labels: Option<&Tensor<1, Int>>,
 ) -> Result<()> {
     match (num_classes, labels) {
-        (Some(_), None) => Err(Error::Invalid(format!("{context}: the model is class-conditional; pass labels"))),
-        (None, Some(_)) => Err(Error::Invalid(format!("{context}: the model is unconditional; labels were given"))),
+        (Some(_), None) => Err(Error::WrongInput(format!("{context}: the model is class-conditional; pass labels"))),
+        (None, Some(_)) => Err(Error::WrongInput(format!("{context}: the model is unconditional; labels were given"))),
         (Some(n), Some(l)) => {
             let [b] = l.dims();
             if b != batch {

@@ -34,7 +34,7 @@ fn head_errors_name_the_problem() {
     // Features given to a token model, then the wrong target kind.
     let feats = SequenceInput::Features(Tensor::zeros([1, 3, 4], &d));
     let batch = SequenceBatch::new(feats, vec![3], SequenceTarget::Values(Tensor::zeros([1, 1], &d))).unwrap();
-    assert!(model.step(&batch).is_err());
+    assert!(matches!(model.step(&batch), Err(dl_core::Error::WrongInput(_))));
     // A batch whose targets do not match its size.
     let feats = SequenceInput::Features(Tensor::zeros([2, 3, 4], &d));
     let t = SequenceTarget::Classes(Tensor::zeros([3], &d));

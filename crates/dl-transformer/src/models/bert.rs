@@ -294,7 +294,7 @@ impl BertClassifier {
 impl Supervised<SequenceBatch> for BertClassifier {
     fn step(&self, batch: &SequenceBatch) -> dl_core::Result<StepOutput> {
         let (SequenceInput::Tokens(ids), SequenceTarget::Classes(c)) = (&batch.input, &batch.target) else {
-            return Err(Error::Invalid("BertClassifier learns from token inputs with class targets".into()));
+            return Err(Error::WrongInput("BertClassifier learns from token inputs with class targets".into()));
         };
         Ok(StepOutput::classification(self.forward(ids.clone(), &batch.lengths)?, c.clone()))
     }

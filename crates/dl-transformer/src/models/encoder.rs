@@ -107,7 +107,7 @@ impl SequenceEncoder for TransformerEncoder {
         state: Option<EncoderState>,
     ) -> dl_core::Result<EncoderOutput> {
         if state.is_some() {
-            return Err(Error::Invalid("a Transformer encoder has no recurrent state to start from".into()));
+            return Err(Error::WrongInput("a Transformer encoder has no recurrent state to start from".into()));
         }
         let [b, t, f] = input.dims();
         if f != self.input_size() {

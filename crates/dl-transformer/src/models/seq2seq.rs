@@ -219,7 +219,7 @@ impl TransformerSeq2Seq {
         if let Some(n) = &self.decoder_norm {
             x = n.forward(x);
         }
-        let cross = cross.ok_or_else(|| Error::Invalid("the decoder has no layers".into()))?;
+        let cross = cross.ok_or_else(|| Error::Internal("the decoder has no layers".into()))?;
         let [b, h, tt, s] = cross.dims();
         Ok((self.output.forward(x), cross.sum_dim(1).reshape([b, tt, s]).div_scalar(h as f64)))
     }
