@@ -1,21 +1,8 @@
-//! Time-series forecasting with an Elman RNN and an LSTM, against the classic
-//! baselines.
+//! Time-series forecasting with an Elman RNN and an LSTM against the classic
+//! baselines, on the airline passengers and yearly sunspots; each network with
+//! several seeds. Method, baselines and results: docs/rnn.md, "Forecasting".
 //!
-//! * Airline passengers (Box & Jenkins series G, monthly 1949-1960): first 96
-//!   months to train, last 48 to test, one step ahead. The series grows and its
-//!   seasonal swing grows with it, so the networks model the seasonal log-ratio
-//!   `z_t = log x_t - log x_{t-12}` (a standard de-seasonalisation; SARIMA's
-//!   seasonal difference does the same), read the last `window` values of `z`
-//!   and predict the next; the forecast is `x_{t-12} * exp(z_t)`. Baselines:
-//!   persistence (48.0), seasonal naive (41.9), SARIMA(0,1,1)(0,1,1)12 (13.8,
-//!   the reference figure from the dataset notes).
-//! * Yearly sunspots (1700-2008): last 67 years to test, one step ahead, MSE;
-//!   AR(9) gives about 309. The networks read the last `window` standardised
-//!   values.
-//!
-//! Each network is trained with several seeds; the table gives the mean and the
-//! spread. `cargo run --release --example forecast -- [--seeds 3]`
-//! Writes `out/forecast/{airline,sunspots}.png` (test forecasts) and checkpoints.
+//! `cargo run --release --example forecast -- [--seeds 3]`
 
 use clap::Parser;
 use dl_core::data::timeseries::read_complete_series_csv;

@@ -347,7 +347,24 @@ fn figures_read_back_every_few_steps_are_those_of_every_step() {
         };
         // Read after every step, every 4 steps (9 is not a multiple: the rest is read at the epoch's end), once an epoch.
         let every = run(1);
-        assert_eq!(every, run(4), "{backend}");
-        assert_eq!(every, run(100), "{backend}");
+        for read_every in [4, 100] {
+            let later = run(read_every);
+            if backend == Backend::Wgpu {
+                // On wgpu a read ends a fused kernel, so reading later can fuse the
+                // loss's operations differently and change its last bits (seen:
+                // 2.301774025 vs 2.301773998); the CPU backends must agree exactly.
+                let (a, b) = (&every.0, &later.0);
+                for ((la, ma), (lb, mb)) in a.iter().zip(b) {
+                    assert!(
+                        (la - lb).abs() <= 1e-6 * la.abs() && ma == mb,
+                        "{backend}, every {read_every}: {a:?} {b:?}"
+                    );
+                }
+                let d = max_diff(&every.1, &later.1);
+                assert!(d <= 1e-5, "{backend}, every {read_every}: parameters differ by {d}");
+            } else {
+                assert_eq!(every, later, "{backend}, every {read_every}");
+            }
+        }
     }
 }

@@ -1,23 +1,9 @@
 //! Style transfer on MNIST: a class-conditional DCGAN with continuous InfoGAN
-//! codes learns to draw a digit's class from its label and its style from
-//! the codes; the discriminator's Q head reads the codes of a real test
-//! digit, and the generator draws all ten digits with them.
+//! codes; a real test digit's codes (Q head, latent search, or measured with
+//! `--guide`) redraw it as each of 0-9. Measures, outputs and results:
+//! docs/gan.md, "Style transfer through continuous codes".
 //!
 //! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--guide] [--sources N] [--quick]`
-//!
-//! A real digit's codes are found two ways: the Q head's estimate, and a
-//! latent search for the codes that redraw it (as the class LeNet-5 reads
-//! in it). Measures, on `--sources` real test digits restyled as each of
-//! 0-9: how often the scoring LeNet-5 reads the digit asked for, and how
-//! well the style carries over: the correlation between source and output
-//! of the slant (image moments) and of the stroke width (ink area over
-//! outline), beside the same figures for random codes (the floor). Writes
-//! `out/style_transfer/`: the trainer's files, `model/`, and `transfer.png`
-//! (each row: a real digit, then its style on 0-9). `--guide` anchors the
-//! first two codes to the measured slant and stroke width of the training
-//! digits (the Q head also regresses them on real digits) and adds two ways
-//! to find the codes: measure the source (the other codes from the search,
-//! or at their mean, 0).
 
 mod common;
 

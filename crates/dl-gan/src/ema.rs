@@ -1,20 +1,8 @@
-//! An exponential moving average of a module's weights.
-//!
-//! GAN generators oscillate around a good solution rather than settling on
-//! it; averaging their weights over recent steps (Yazıcı et al. 2019, used
-//! by BigGAN and StyleGAN) gives steadier and usually better samples at no
-//! training cost. burn has no weight averaging, so it is written here: the
-//! average lives on the plain (non-autodiff) device and is updated from the
-//! trained module's parameters, matched by parameter id.
-//!
-//! Batch norm needs one more step. Its running statistics are averaged with
-//! the weights, but the average of the statistics is not the statistics of
-//! the averaged weights: weights that wander (and batch norm lets them, since
-//! it undoes their scale) average to smaller ones whose activations are
-//! narrower than the averaged variance says, so the averaged generator
-//! normalises with the wrong numbers. [`recalibrate_batch_norm`] measures
-//! them again on the averaged generator's own samples (the "standing
-//! statistics" of BigGAN's code, Brock et al. 2019).
+//! An exponential moving average of a module's weights (Yazıcı et al. 2019),
+//! kept on the plain device and matched by parameter id, and
+//! [`recalibrate_batch_norm`]: the averaged generator's batch-norm statistics
+//! measured again on its own samples, since the average of the statistics is
+//! not the statistics of the averaged weights (docs/gan.md, "What the crate does about the delicate training").
 
 use std::collections::HashMap;
 
