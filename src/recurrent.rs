@@ -110,7 +110,14 @@ pub struct RegressionReport {
 pub fn lstm_gate_maps(run_dir: &Path, item: &SeriesSequence, prefix: &Path, device: &Device) -> Result<()> {
     let config: SequenceModelConfig<LstmConfig> = load_json(run_dir.join("config.json"))?;
     let model = load_weights(config.init(device)?, run_dir.join("best").join("model.bpk"))?;
-    let t = item.values.len() / item.width;
+    let t = item.values.len().checked_div(item.width).unwrap_or(0);
+    if t == 0 || t * item.width != item.values.len() {
+        return Err(Error::shape(
+            "lstm_gate_maps item",
+            "steps x width values, at least one step",
+            format!("{} values of width {}", item.values.len(), item.width),
+        ));
+    }
     // [1, T, width]
     let x = Tensor::<3>::from_data(TensorData::new(item.values.clone(), [1, t, item.width]), device);
     let (_, gates) = forward_with_gates(&model.encoder, x, None, None)?;

@@ -1,7 +1,7 @@
 //! Speech generation: a conditional SpecGAN asked for a spoken digit, its
 //! spectrograms turned into 8 kHz audio by Griffin-Lim.
 //!
-//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier [--aux-real-only]] [--quick]`
+//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier [--aux-real-only]] [--augment-shift 8 --augment-cutout 0.25] [--quick]`
 //!
 //! Trains on the 2,700 training clips of the Free Spoken Digit Dataset as
 //! 128 x 64 log-magnitude images (256-sample frames every 96 samples, 0.79 s),
@@ -30,6 +30,7 @@ use dl_core::checkpoint::{load_model, save_model};
 use dl_core::task::to_f32;
 use dl_core::{Error, ModelConfig, Result};
 use dl_examples::cli::{CommonArgs, run_example};
+use dl_gan::augment::Augment;
 use dl_gan::metrics::{ClassifierScore, classifier_score, frechet_distance};
 use dl_gan::sampling::{grid_labels, latent_codes, sample_values};
 use dl_gan::{SpecGan, SpecGanConfig};
@@ -59,6 +60,14 @@ struct Args {
     /// The auxiliary classifier learns from real clips only (not from generated ones).
     #[arg(long, requires = "aux_classifier")]
     aux_real_only: bool,
+    /// Move each clip the discriminator judges, real and generated, by up to
+    /// this many frames in time (DiffAugment; 0 = no move).
+    #[arg(long, default_value_t = 0)]
+    augment_shift: usize,
+    /// Zero a rectangle of this fraction of the bins and frames in each clip
+    /// the discriminator judges (DiffAugment's cutout; 0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    augment_cutout: f32,
 }
 
 fn main() {
@@ -147,6 +156,11 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     dl_core::config::check::positive("speech_gan", "--per-class", args.per_class)?;
     dl_core::config::check::positive("speech_gan", "--base-channels", args.base_channels)?;
     GriffinLimConfig { iterations: args.griffin_lim, ..GriffinLimConfig::default() }.validate()?;
+    let augment = (args.augment_shift > 0 || args.augment_cutout != 0.0)
+        .then_some(Augment { shift: args.augment_shift, cutout: args.augment_cutout });
+    if let Some(a) = &augment {
+        a.validate([1, stft_config().n_fft / 2, FRAMES])?;
+    }
     let dir = c.data_dirs().find("fsdd", &["train.tar.gz", "test.tar.gz"])?;
     let mut train = read_fsdd_split(dir.join("train.tar.gz"))?;
     let test = read_fsdd_split(dir.join("test.tar.gz"))?;
@@ -184,6 +198,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     cfg.image_shape = Some([1, bins, FRAMES]);
     cfg.fixed_samples = 10;
     cfg.classify_generated = !args.aux_real_only;
+    cfg.augment = augment;
     let trained_at = std::time::Instant::now();
     let report = dl_gan::train_gan(model.generator, model.discriminator, &data, &cfg, &ad)?;
     let train_secs = trained_at.elapsed().as_secs_f64();
@@ -271,6 +286,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "spectral_norm": args.gan.spectral_norm,
         "auxiliary_classifier": args.aux_classifier,
         "auxiliary_classifier_real_only": args.aux_real_only,
+        "augment": augment,
         "epochs": report.state.epoch,
         "generator_steps": report.state.g_step,
         "train_seconds": train_secs,

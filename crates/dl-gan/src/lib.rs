@@ -16,6 +16,7 @@ pub use dl_core;
 /// burn, as this crate uses it.
 pub use dl_core::burn;
 
+pub mod augment;
 pub mod data;
 pub mod ema;
 pub mod latent;

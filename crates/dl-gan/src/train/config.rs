@@ -6,6 +6,7 @@ use dl_core::config::check;
 use dl_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Augment;
 use crate::loss::GanLoss;
 
 /// Hyper-parameters of adversarial training.
@@ -65,6 +66,10 @@ pub struct GanTrainConfig {
     /// generator is trained against it either way.
     #[serde(default = "yes")]
     pub classify_generated: bool,
+    /// Differentiable augmentation of every sample the discriminator judges,
+    /// real and generated alike (needs `image_shape`; `None` = none).
+    #[serde(default)]
+    pub augment: Option<Augment>,
 }
 
 fn yes() -> bool {
@@ -96,6 +101,7 @@ impl Default for GanTrainConfig {
             log_every: 50,
             info_weight: 1.0,
             classify_generated: true,
+            augment: None,
         }
     }
 }
@@ -138,6 +144,10 @@ impl GanTrainConfig {
         }
         if self.collapse_floor.is_nan() || self.collapse_floor < 0.0 {
             return Err(Error::config(c, "collapse_floor", "must be >= 0"));
+        }
+        if let Some(a) = &self.augment {
+            let shape = self.image_shape.ok_or_else(|| Error::config(c, "augment", "needs image_shape"))?;
+            a.validate(shape)?;
         }
         if self.resume && self.out_dir.is_none() {
             return Err(Error::config(c, "resume", "needs out_dir (where the checkpoint is)"));

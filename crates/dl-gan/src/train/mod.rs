@@ -31,6 +31,7 @@ use dl_core::train::parallel;
 use dl_core::train::{OptimizerKind, progress};
 use dl_core::{Error, Result};
 
+use crate::augment::Draw;
 use crate::data::GanData;
 use crate::ema::update_average;
 use crate::models::{Discriminator, Generator, Judgement};
@@ -235,6 +236,19 @@ impl Game<'_> {
         Ok((parallel::weighted_sum(net, self.device, grads), figures))
     }
 
+    /// The augmentation draws of a batch of `b` on the first device (`None` without augmentation).
+    fn augment_draw(&self, b: usize) -> Option<Draw> {
+        Some(self.cfg.augment?.draw(b, self.cfg.image_shape?, self.device))
+    }
+
+    /// Samples `x` of rows `rows` augmented as `draw` says (`x` itself without augmentation).
+    fn augment(&self, x: Tensor<2>, draw: &Option<Draw>, rows: &Range<usize>, device: &Device) -> Tensor<2> {
+        match (self.cfg.augment, self.cfg.image_shape, draw) {
+            (Some(a), Some(shape), Some(draw)) => a.apply(x, shape, &draw.rows(rows, device)),
+            _ => x,
+        }
+    }
+
     /// Latent codes `[b, dim]`: the continuous codes uniform in [-1, 1], the rest N(0, 1).
     fn latent(&self, b: usize, dim: usize) -> Tensor<2> {
         let z = Tensor::<2>::random([b, dim - self.continuous], Distribution::Normal(0.0, 1.0), self.device);
@@ -275,6 +289,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         // so that the draws do not depend on the number of devices.
         let z = game.latent(b, g.latent_dim());
         let codes = (game.codes)(b);
+        let (real_draw, fake_draw) = (game.augment_draw(b), game.augment_draw(b));
         // The generator with its weights frozen (nothing is recorded for a
         // backward pass): this step trains the discriminator only. Its running
         // state (batch-norm statistics) is shared with `g`.
@@ -282,8 +297,10 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
             let part = |t: &Tensor<2>| shard_rows(t, rows, device);
             let ints = |t: &Option<Tensor<1, Int>>| t.as_ref().map(|t| shard_rows(t, rows, device));
             let (real, z, labels, codes) = (part(&real), part(&z), ints(&labels), ints(&codes));
+            let real = game.augment(real, &real_draw, rows, device);
             // [b, sample_dim]
-            let fake = still.forward(z.clone(), labels.clone().or(codes.clone()));
+            let fake =
+                game.augment(still.forward(z.clone(), labels.clone().or(codes.clone())), &fake_draw, rows, device);
             // With code targets the Q head also learns to read them on real
             // samples; an auxiliary classifier learns to name their class.
             let (real_scores, real_terms) = if targets.is_some() || d.classifies() {
@@ -325,6 +342,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
         let cfg = game.cfg;
         let z = game.latent(b, g.latent_dim());
         let codes = (game.codes)(b);
+        let draw = game.augment_draw(b);
         // The discriminator's weights get no gradient here (only the
         // generator's are stepped), so their products are skipped; its running
         // state (batch-norm statistics, spectral-norm estimates) is shared
@@ -334,7 +352,7 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
             let ints = |t: &Option<Tensor<1, Int>>| t.as_ref().map(|t| shard_rows(t, rows, device));
             let (z, labels, codes) = (part(&z), ints(&labels), ints(&codes));
             // [b, sample_dim]
-            let fake = g.forward(z.clone(), labels.clone().or(codes.clone()));
+            let fake = game.augment(g.forward(z.clone(), labels.clone().or(codes.clone())), &draw, rows, device);
             let judged = still.forward_info(fake, labels.clone());
             let g_loss = cfg.loss.generator(judged.scores.clone());
             let (total, mut figures) = match plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels)) {

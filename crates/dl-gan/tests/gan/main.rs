@@ -21,6 +21,7 @@ use dl_gan::sampling::{latent_codes, sample_values};
 use dl_gan::train::GanState;
 use dl_gan::*;
 
+mod augment;
 mod latent;
 mod models;
 mod pretrained;
