@@ -275,25 +275,34 @@ fn data_parallel_gan_training_takes_the_combined_batch_steps() {
         progress: false,
         ..GanTrainConfig::default()
     };
-    let run = |devices: &[Device]| {
+    let run = |devices: &[Device], cfg: &GanTrainConfig| {
         devices[0].seed(9);
         let gan = dl_gan::models::mlp::MlpGanConfig::new().with_hidden(32).with_layers(2).init(&devices[0]).unwrap();
-        let r = dl_gan::train_gan_data_parallel(gan.generator, gan.discriminator, &data, &cfg, devices).unwrap();
+        let r = dl_gan::train_gan_data_parallel(gan.generator, gan.discriminator, &data, cfg, devices).unwrap();
         let flex = device();
         let losses: Vec<f64> = r.state.epochs.iter().flat_map(|e| [e.d_loss, e.g_loss]).collect();
         (parameters(&r.generator.to_device(&flex)), parameters(&r.discriminator.to_device(&flex)), losses)
     };
     let flex = device().autodiff();
-    let (g, d, losses) = run(std::slice::from_ref(&flex));
     let mut layouts = vec![vec![flex.clone(); 2], vec![flex.clone(); 4]];
     layouts.extend(others().into_iter().map(|(_, d)| vec![flex.clone(), d.autodiff()]));
-    for devices in layouts {
-        let (got_g, got_d, got_losses) = run(&devices);
-        let (dg, dd) = (max_diff(&g, &got_g), max_diff(&d, &got_d));
-        eprintln!("{} devices: generator {dg:.2e}, discriminator {dd:.2e}", devices.len());
-        assert!(dg < 1e-5 && dd < 1e-5, "{devices:?}: generator differs by {dg}, discriminator by {dd}");
-        for (a, b) in losses.iter().zip(&got_losses) {
-            assert!((a - b).abs() < 1e-5, "{devices:?}: losses {got_losses:?} against {losses:?}");
+    // With augmentation (each 2-d sample as a 1 x 2 image: moved by up to one
+    // column, one pixel cut), its draws are sharded with the samples.
+    let augmented = GanTrainConfig {
+        image_shape: Some([1, 1, 2]),
+        augment: Some(dl_gan::augment::Augment { shift: 1, cutout: 0.5 }),
+        ..cfg.clone()
+    };
+    for (cfg, layouts) in [(&cfg, &layouts[..]), (&augmented, &layouts[..2])] {
+        let (g, d, losses) = run(std::slice::from_ref(&flex), cfg);
+        for devices in layouts {
+            let (got_g, got_d, got_losses) = run(devices, cfg);
+            let (dg, dd) = (max_diff(&g, &got_g), max_diff(&d, &got_d));
+            eprintln!("{} devices: generator {dg:.2e}, discriminator {dd:.2e}", devices.len());
+            assert!(dg < 1e-5 && dd < 1e-5, "{devices:?}: generator differs by {dg}, discriminator by {dd}");
+            for (a, b) in losses.iter().zip(&got_losses) {
+                assert!((a - b).abs() < 1e-5, "{devices:?}: losses {got_losses:?} against {losses:?}");
+            }
         }
     }
 }
