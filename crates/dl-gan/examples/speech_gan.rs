@@ -1,18 +1,9 @@
 //! Speech generation: a conditional SpecGAN asked for a spoken digit, its
-//! spectrograms turned into 8 kHz audio by Griffin-Lim.
+//! spectrograms turned into 8 kHz audio by Griffin-Lim and scored by the
+//! `spoken_digits` CNN. Images, scoring, outputs and results: docs/gan.md,
+//! "Spoken digits from a conditional SpecGAN".
 //!
 //! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier [--aux-real-only]] [--augment-shift 8 --augment-cutout 0.25] [--quick]`
-//!
-//! Trains on the 2,700 training clips of the Free Spoken Digit Dataset as
-//! 128 x 64 log-magnitude images (256-sample frames every 96 samples, 0.79 s),
-//! each frequency row standardised over the training set and clipped at
-//! 3 standard deviations. Scores 8 kHz WAVs, not images: each generated
-//! clip goes through Griffin-Lim, then the `spoken_digits` CNN (trained by
-//! that example, on its own log-mel features) names the digit. Reported
-//! beside the same scores of the real test clips and of the real test clips
-//! sent through the same image + Griffin-Lim path. Writes `out/speech_gan/`:
-//! the trainer's files, `spectrograms.png` (row k: a real test clip of digit
-//! k, then generated ones), `wav/` and `model/` with `scaler.json`.
 
 mod common;
 
