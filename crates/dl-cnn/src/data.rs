@@ -51,7 +51,7 @@ impl Batcher<TextItem, TextBatch> for TextBatcher {
             data.extend(std::iter::repeat_n(self.pad_id as i64, t.saturating_sub(item.ids.len())));
         }
         let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
-        let ids_below = data.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let ids_below = dl_core::data::sequence::ids_below(data.iter().map(|&i| i as usize));
         Ok(TextBatch {
             tokens: Tensor::from_data(TensorData::new(data, [items.len(), t]), device),
             targets: Tensor::from_data(TensorData::new(labels, [items.len()]), device),

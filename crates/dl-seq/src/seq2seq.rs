@@ -386,7 +386,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
                 .collect::<Vec<_>>(),
             device,
         )?;
-        self.check_below(ids_below(sources.iter().flatten()), false)?;
+        self.check_below(ids_below(sources.iter().flatten().copied()), false)?;
         self.check_below(bos + 1, true)?;
         let (enc, mut state) = self.encode_checked(batch.src, &batch.src_lengths)?;
         let mut prev = Tensor::<1, Int>::from_data(TensorData::new(vec![bos as i64; b], [b]), device);
@@ -441,7 +441,7 @@ impl<E: SequenceEncoder + Module, C: RecurrentCell + Module> Translator for Seq2
             TensorData::new(source.iter().map(|&i| i as i64).collect(), [1, source.len()]),
             device,
         );
-        self.check_below(ids_below(source), false)?;
+        self.check_below(ids_below(source.iter().copied()), false)?;
         self.check_below(bos + 1, true)?;
         let (enc1, state1) = self.encode_checked(src, &[source.len()])?;
         let mut state = Some(state1);

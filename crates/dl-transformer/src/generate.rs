@@ -9,7 +9,7 @@ use dl_core::data::split::SplitRng;
 use dl_core::sampling::Sampling;
 use dl_core::task::to_f32;
 use dl_core::{Error, Result, StepOutput};
-use dl_seq::{SequenceBatch, SequenceInput, SequenceTarget};
+use dl_seq::{SequenceBatch, SequenceInput, SequenceTarget, check_ids_below};
 
 /// A decoder-only language model that can run incrementally.
 pub trait CausalLm {
@@ -86,13 +86,10 @@ pub fn lm_step<M: CausalLm>(model: &M, batch: &SequenceBatch) -> Result<StepOutp
     };
     // Ids a batcher wrote are checked against the vocabulary on the host.
     let logits = match batch.ids_below {
-        Some(below) if below <= model.vocab_size() => model.forward_checked(ids.clone(), None)?,
         Some(below) => {
-            return Err(Error::Unknown {
-                kind: "token id",
-                value: (below - 1).to_string(),
-                context: format!("a language model with a vocabulary of {}", model.vocab_size()),
-            });
+            let vocab = model.vocab_size();
+            check_ids_below(below, vocab, || format!("a language model with a vocabulary of {vocab}"))?;
+            model.forward_checked(ids.clone(), None)?
         }
         None => model.forward_cached(ids.clone(), None)?,
     };

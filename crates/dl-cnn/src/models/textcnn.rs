@@ -16,6 +16,7 @@ use dl_kernels::relu;
 
 use crate::data::TextBatch;
 use dl_core::config::check;
+use dl_core::data::sequence::check_ids_below;
 use dl_core::{Error, ModelConfig, StepOutput, Supervised};
 
 /// TextCNN hyper-parameters (defaults are Kim's).
@@ -197,13 +198,8 @@ impl Supervised<TextBatch> for TextCnn {
     fn step(&self, batch: &TextBatch) -> dl_core::Result<StepOutput> {
         // An id past the vocabulary would make the embedding lookup panic
         // (CPU) or read other memory (GPU): refused here, from the batcher's count.
-        if batch.ids_below > self.vocab_size {
-            return Err(Error::Unknown {
-                kind: "token id",
-                value: (batch.ids_below - 1).to_string(),
-                context: format!("TextCnn with vocab_size {}", self.vocab_size),
-            });
-        }
+        let vocab = self.vocab_size;
+        check_ids_below(batch.ids_below, vocab, || format!("TextCnn with vocab_size {vocab}"))?;
         Ok(StepOutput::classification(self.forward(batch.tokens.clone()), batch.targets.clone()))
     }
 

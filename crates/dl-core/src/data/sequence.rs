@@ -25,8 +25,8 @@ pub fn check_lengths(context: &str, lengths: &[usize], batch: usize, t: usize) -
 
 /// One more than the largest of `ids` (0 for none): the bound a batcher
 /// records so that a model checks ids against its vocabulary on the host.
-pub fn ids_below<'a>(ids: impl IntoIterator<Item = &'a usize>) -> usize {
-    ids.into_iter().max().map_or(0, |&m| m + 1)
+pub fn ids_below(ids: impl IntoIterator<Item = usize>) -> usize {
+    ids.into_iter().max().map_or(0, |m| m + 1)
 }
 
 /// Checks on the host that ids known to lie below `below` fit a vocabulary
@@ -177,8 +177,8 @@ impl Batcher<PairItem, Seq2SeqBatch> for PairBatcher {
             tgt_out: Tensor::from_data(TensorData::new(tout, [b, t]), device),
             tgt_lengths: items.iter().map(|p| p.tgt.len() + 1).collect(),
             ids_below: Some([
-                ids_below(items.iter().flat_map(|p| &p.src).chain([&self.pad])),
-                ids_below(items.iter().flat_map(|p| &p.tgt).chain([&self.pad, &self.bos, &self.eos])),
+                ids_below(items.iter().flat_map(|p| p.src.iter().copied()).chain([self.pad])),
+                ids_below(items.iter().flat_map(|p| p.tgt.iter().copied()).chain([self.pad, self.bos, self.eos])),
             ]),
         })
     }
@@ -218,7 +218,8 @@ impl Batcher<TokenSequence, SequenceBatch> for TokenSequenceBatcher {
             data.extend(std::iter::repeat_n(self.pad_id as i64, t - kept));
         }
         let labels: Vec<i64> = items.iter().map(|i| i.label as i64).collect();
-        let below = data.iter().copied().max().map_or(0, |m| m as usize + 1);
+        // The ids written (padding included) are non-negative.
+        let below = ids_below(data.iter().map(|&i| i as usize));
         Ok(SequenceBatch::new(
             SequenceInput::Tokens(Tensor::from_data(TensorData::new(data, [items.len(), t]), device)),
             lengths,
@@ -293,7 +294,7 @@ impl Batcher<Vec<usize>, SequenceBatch> for NextTokenBatcher {
         let b = items.len();
         let input: Vec<i64> = items.iter().flat_map(|w| w[..l].iter().map(|&i| i as i64)).collect();
         let tags: Vec<i64> = items.iter().flat_map(|w| w[1..].iter().map(|&i| i as i64)).collect();
-        let below = input.iter().copied().max().map_or(0, |m| m as usize + 1);
+        let below = ids_below(input.iter().map(|&i| i as usize));
         Ok(SequenceBatch::new(
             SequenceInput::Tokens(Tensor::from_data(TensorData::new(input, [b, l]), device)),
             vec![l; b],

@@ -274,7 +274,7 @@ impl Translator for TransformerSeq2Seq {
         }
         let (src, lengths) = Self::source_tensor(sources, device)?;
         // The sources and `bos` are checked here; later steps feed the model's own picks.
-        self.check_below(ids_below(sources.iter().flatten()), false)?;
+        self.check_below(ids_below(sources.iter().flatten().copied()), false)?;
         self.check_below(bos + 1, true)?;
         let memory = self.encode_with(src, &lengths, true)?;
         let mut cache = KvCache::new(self.decoder.len());
@@ -324,7 +324,7 @@ impl Translator for TransformerSeq2Seq {
         device: &Device,
     ) -> dl_core::Result<Decoded> {
         let (src, lengths) = Self::source_tensor(&[source.to_vec()], device)?;
-        self.check_below(ids_below(source), false)?;
+        self.check_below(ids_below(source.iter().copied()), false)?;
         self.check_below(bos + 1, true)?;
         let memory1 = self.encode_with(src, &lengths, true)?;
         let s = source.len();
