@@ -118,6 +118,8 @@ fn the_speech_examples_name_a_clip_at_another_sample_rate() {
     assert!(e.contains("iterations") && e.contains("got 0"), "{e}");
     let e = fails("speech_gan", &["--data", data.to_str().unwrap(), "--per-class", "0"], &temp("fsdd-gan-out"));
     assert!(e.contains("--per-class") && e.contains("at least 1"), "{e}");
+    let e = fails("speech_gan", &["--data", data.to_str().unwrap(), "--truncation", "1.5"], &temp("fsdd-gan-out"));
+    assert!(e.contains("--truncation") && e.contains("(0, 1]"), "{e}");
     // Without the scoring CNN of `spoken_digits`, the error names the command that trains it.
     let ok = temp("fsdd-8k");
     std::fs::create_dir_all(ok.join("fsdd")).unwrap();

@@ -3,7 +3,7 @@
 //! `spoken_digits` CNN. Images, scoring, outputs and results: docs/gan.md,
 //! "Spoken digits from a conditional SpecGAN".
 //!
-//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier [--aux-real-only]] [--augment-shift 8 --augment-cutout 0.25] [--quick]`
+//! `cargo run -p dl-gan --release --example speech_gan -- [--epochs N] [--aux-classifier [--aux-real-only]] [--augment-shift 8 --augment-cutout 0.25] [--truncation 0.5] [--quick]`
 
 mod common;
 
@@ -59,6 +59,10 @@ struct Args {
     /// the discriminator judges (DiffAugment's cutout; 0 = none).
     #[arg(long, default_value_t = 0.0)]
     augment_cutout: f32,
+    /// Scale the scored clips' latent codes by this factor (< 1: the
+    /// truncation trick, clearer clips for less variety; 1 = none).
+    #[arg(long, default_value_t = 1.0)]
+    truncation: f32,
 }
 
 fn main() {
@@ -147,6 +151,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     dl_core::config::check::positive("speech_gan", "--per-class", args.per_class)?;
     dl_core::config::check::positive("speech_gan", "--base-channels", args.base_channels)?;
     GriffinLimConfig { iterations: args.griffin_lim, ..GriffinLimConfig::default() }.validate()?;
+    if !(args.truncation > 0.0 && args.truncation <= 1.0) {
+        return Err(Error::out_of_range("--truncation", args.truncation, "(0, 1]"));
+    }
     let augment = (args.augment_shift > 0 || args.augment_cutout != 0.0)
         .then_some(Augment { shift: args.augment_shift, cutout: args.augment_cutout });
     if let Some(a) = &augment {
@@ -212,7 +219,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let vocoded = classifier_score(&voc_probs, 10, 0.9, Some(&test_digits))?;
 
     let asked: Vec<usize> = (0..10 * per).map(|i| i / per).collect();
-    let z = latent_codes(10 * per, config.latent_dim, c.seed + 1, &device);
+    let z = latent_codes(10 * per, config.latent_dim, c.seed + 1, &device) * args.truncation;
     let generated = sample_values(&g, z, Some(grid_labels(10, per, &device)), 250)?;
     let generated: Vec<Vec<f32>> = generated.chunks(dim).map(<[f32]>::to_vec).collect();
     let gen_wavs = waveforms(&generated, &repr, &scaler, gl)?;
@@ -282,6 +289,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "generator_steps": report.state.g_step,
         "train_seconds": train_secs,
         "griffin_lim_iterations": gl,
+        "truncation": args.truncation,
         "generated": score_json(&generated_score, fd_gen),
         "generated_per_digit_asked_and_p_ge_0_9": per_class,
         "real_test": score_json(&real, 0.0),

@@ -3,7 +3,7 @@
 //! `--guide`) redraw it as each of 0-9. Measures, outputs and results:
 //! docs/gan.md, "Style transfer through continuous codes".
 //!
-//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--guide] [--sources N] [--quick]`
+//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--guide [--guide-ranks class]] [--sources N] [--quick]`
 
 mod common;
 
@@ -50,6 +50,21 @@ struct Args {
     /// learns to read them on real digits (a semi-supervised InfoGAN).
     #[arg(long)]
     guide: bool,
+    /// With `--guide`: rank slant and stroke width among all training digits,
+    /// or among the digits of each one's class (the source's rank then
+    /// carries over to each digit it is drawn as, read by LeNet).
+    #[arg(long, value_enum, default_value_t = GuideRanks::All, requires = "guide")]
+    guide_ranks: GuideRanks,
+}
+
+/// What `--guide`'s codes rank a digit's slant and stroke width among.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum GuideRanks {
+    /// All training digits.
+    All,
+    /// The training digits of the same class.
+    Class,
 }
 
 fn main() {
@@ -109,6 +124,64 @@ fn style_correlations(sources: &[Style], labels: &[usize], outputs: &[Style]) ->
     }))
 }
 
+/// Ranks of slant and stroke width, among all digits or among each class's.
+struct StyleScales {
+    slants: Vec<RankScale>,
+    widths: Vec<RankScale>,
+}
+
+impl StyleScales {
+    /// The scales of `styles` (labelled `labels`): one, or one per class.
+    fn new(styles: &[Style], labels: &[usize], ranks: GuideRanks) -> Result<Self> {
+        let classes = if ranks == GuideRanks::Class { 10 } else { 1 };
+        let scale = |pick: fn(&Style) -> Option<f64>| -> Result<Vec<RankScale>> {
+            (0..classes)
+                .map(|k| {
+                    let of_k = styles.iter().zip(labels).filter(|(_, l)| classes == 1 || **l == k);
+                    RankScale::new(of_k.map(|(s, _)| pick(s)))
+                })
+                .collect()
+        };
+        Ok(StyleScales { slants: scale(|s| s.slant)?, widths: scale(|s| s.width)? })
+    }
+
+    /// The scale of class `k`.
+    fn of(scales: &[RankScale], k: usize) -> &RankScale {
+        &scales[k.min(scales.len() - 1)]
+    }
+
+    /// Codes 0 and 1 of each style: its slant's and stroke width's ranks, scaled to [-1, 1].
+    fn codes(&self, styles: &[Style], labels: &[usize]) -> Vec<f32> {
+        styles
+            .iter()
+            .zip(labels)
+            .flat_map(|(s, &k)| [Self::of(&self.slants, k).code(s.slant), Self::of(&self.widths, k).code(s.width)])
+            .collect()
+    }
+}
+
+/// What a perfect transfer would score with real digits: for each source
+/// and each digit k, the slant and the stroke width that digit k's real
+/// digits (`pool`) have at the source's rank within its own class. Their
+/// correlations with the sources' are the most the raw figures can reach
+/// while each class keeps its own typical slant and width.
+fn rank_matched(sources: &[Style], labels: &[usize], pool: &[Style], pool_labels: &[usize]) -> Result<Vec<Style>> {
+    let scales = StyleScales::new(pool, pool_labels, GuideRanks::Class)?;
+    let at =
+        |scales: &[RankScale], v: Option<f64>, c: usize, k: usize| v.map(|v| scales[k].value(scales[c].code(Some(v))));
+    Ok(sources
+        .iter()
+        .zip(labels)
+        .flat_map(|(s, &c)| {
+            let scales = &scales;
+            (0..10).map(move |k| Style {
+                slant: at(&scales.slants, s.slant, c, k),
+                width: at(&scales.widths, s.width, c, k),
+            })
+        })
+        .collect())
+}
+
 fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
     check::positive("style_transfer", "--codes", args.codes)?;
@@ -133,21 +206,30 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     }
     // With --guide: each training digit's slant and stroke width as codes 0 and 1.
     let train_styles = styles(&pixels(&data.train))?;
-    let slants = RankScale::new(train_styles.iter().map(|s| s.slant))?;
-    let widths = RankScale::new(train_styles.iter().map(|s| s.width))?;
-    let measured_codes =
-        |s: &[Style]| -> Vec<f32> { s.iter().flat_map(|s| [slants.code(s.slant), widths.code(s.width)]).collect() };
+    let train_labels: Vec<usize> = data.train.iter().map(|item| item.label).collect();
+    let scales = StyleScales::new(&train_styles, &train_labels, args.guide_ranks)?;
     let mut train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
     if args.guide {
-        train = train.with_code_targets(measured_codes(&train_styles), 2)?;
+        train = train.with_code_targets(scales.codes(&train_styles, &train_labels), 2)?;
     }
+    let n = args.sources.min(data.test.len());
+    let source_values = pixels(&data.test[..n]);
+    let source_styles = styles(&source_values)?;
+    let source_labels: Vec<usize> = data.test[..n].iter().map(|item| item.label).collect();
+    // The raw figures' ceiling: each source's within-class rank carried to real digits of 0-9.
+    let test_labels: Vec<usize> = data.test.iter().map(|item| item.label).collect();
+    let ceiling = rank_matched(&source_styles, &source_labels, &styles(&pixels(&data.test))?, &test_labels)?;
+    let ceiling = style_correlations(&source_styles, &source_labels, &ceiling)?;
+    eprintln!(
+        "a perfect transfer (real digits of each class at the source's within-class rank): slant {:.3}, stroke width {:.3}",
+        ceiling["slant"].as_f64().unwrap_or(f64::NAN),
+        ceiling["stroke_width"].as_f64().unwrap_or(f64::NAN),
+    );
     let trained = train_dcgan_on(c, &args.gan, &config, &train, &out, &out.join("model"), &device)?;
     let (g, d) = (&trained.generator, trained.report.discriminator.valid());
 
     // Each source's codes, by the Q head and by a latent search that redraws the
     // source (as the class LeNet reads in it); each source drawn as 0-9 with them.
-    let n = args.sources.min(data.test.len());
-    let source_values = pixels(&data.test[..n]);
     let digits: Vec<usize> = (0..10).collect();
     let q_codes = {
         let images = Tensor::<2>::from_data(TensorData::new(source_values.clone(), [n, 784]), &device);
@@ -169,11 +251,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     // The floor: codes drawn at random.
     let mut rng = dl_core::data::split::SplitRng::new(c.seed + 3);
     let random: Vec<f32> = (0..n * args.codes).map(|_| 2.0 * rng.next_f32() - 1.0).collect();
-    let source_styles = styles(&source_values)?;
-    let source_labels: Vec<usize> = data.test[..n].iter().map(|item| item.label).collect();
     // Guided: the source's measured slant and width as codes 0 and 1, the rest from the search.
     let anchored: Vec<f32> = {
-        let m = measured_codes(&source_styles);
+        let m = scales.codes(&source_styles, &read_sources);
         searched
             .chunks(args.codes)
             .zip(m.chunks(2))
@@ -182,7 +262,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     };
     // Guided: the measured slant and width alone, the other codes at their mean (0).
     let anchored_alone: Vec<f32> = {
-        let m = measured_codes(&source_styles);
+        let m = scales.codes(&source_styles, &read_sources);
         m.chunks(2)
             .flat_map(|m| m.iter().copied().chain(std::iter::repeat_n(0.0, args.codes.saturating_sub(2))))
             .collect()
@@ -244,6 +324,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "codes": args.codes,
         "latent": args.latent,
         "guided": args.guide,
+        "guide_ranks": args.guide_ranks,
         "epochs": trained.report.state.epoch,
         "generator_steps": trained.report.state.g_step,
         "train_seconds": trained.seconds,
@@ -251,6 +332,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "sources": n,
         "search": { "restarts": search.restarts, "steps": search.steps, "mean_squared_error": mean_error },
         "transfer": measured,
+        "perfect_transfer_correlation": ceiling,
         "final_code_loss": trained.report.state.epochs.last().and_then(|e| e.info_loss),
         "generator_parameters": g.num_params(),
     }))

@@ -159,6 +159,16 @@ impl RankScale {
         let upto = self.sorted.partition_point(|x| *x <= v);
         ((below + upto) as f64 / self.sorted.len() as f64 - 1.0) as f32
     }
+
+    /// The value at code `code` (the inverse of [`RankScale::code`]): the
+    /// value whose mid-rank the code falls on, the extremes beyond [-1, 1].
+    pub fn value(&self, code: f32) -> f64 {
+        let n = self.sorted.len();
+        let at = ((f64::from(code) + 1.0) / 2.0 * n as f64).floor();
+        // NaN and codes below -1 take the smallest value, codes from 1 the largest.
+        let i = if at >= 0.0 { (at as usize).min(n - 1) } else { 0 };
+        self.sorted[i]
+    }
 }
 
 #[cfg(test)]
@@ -222,5 +232,20 @@ mod tests {
         assert_eq!(t.code(Some(1.0)), -0.5);
         assert!(matches!(RankScale::new([None, None]), Err(Error::Empty { .. })));
         assert!(RankScale::new([Some(f64::NAN)]).is_err());
+    }
+
+    #[test]
+    fn rank_values_invert_rank_codes() {
+        let r = RankScale::new([Some(3.0), Some(1.0), None, Some(2.0), Some(4.0)]).unwrap();
+        for v in [1.0, 2.0, 3.0, 4.0] {
+            assert_eq!(r.value(r.code(Some(v))), v);
+        }
+        // A code between two mid-ranks takes the value whose rank it falls in.
+        assert_eq!([-1.0, -0.6, -0.5, -0.1, 0.0, 0.4, 0.99].map(|c| r.value(c)), [1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0]);
+        // Beyond [-1, 1] and NaN: the extremes.
+        assert_eq!([-3.0, 1.0, 7.0, f32::NAN].map(|c| r.value(c)), [1.0, 4.0, 4.0, 1.0]);
+        // The same rank in another class's values: the 75th percentile of each.
+        let other = RankScale::new((1..=4).map(|v| Some(10.0 * f64::from(v)))).unwrap();
+        assert_eq!(other.value(r.code(Some(3.0))), 30.0);
     }
 }
