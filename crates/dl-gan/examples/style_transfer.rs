@@ -162,9 +162,9 @@ impl StyleScales {
 
 /// What a perfect transfer would score with real digits: for each source
 /// and each digit k, the slant and the stroke width that digit k's real
-/// digits (`pool`) have at the source's rank within its own class. Their
-/// correlations with the sources' are the most the raw figures can reach
-/// while each class keeps its own typical slant and width.
+/// digits (`pool`) have at the source's rank within its own class: what
+/// the raw figures of a transfer that keeps style come to while each class
+/// keeps its own typical slant and width.
 fn rank_matched(sources: &[Style], labels: &[usize], pool: &[Style], pool_labels: &[usize]) -> Result<Vec<Style>> {
     let scales = StyleScales::new(pool, pool_labels, GuideRanks::Class)?;
     let at =
@@ -216,7 +216,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let source_values = pixels(&data.test[..n]);
     let source_styles = styles(&source_values)?;
     let source_labels: Vec<usize> = data.test[..n].iter().map(|item| item.label).collect();
-    // The raw figures' ceiling: each source's within-class rank carried to real digits of 0-9.
+    // A perfect transfer's figures: each source's within-class rank carried to real digits of 0-9.
     let test_labels: Vec<usize> = data.test.iter().map(|item| item.label).collect();
     let ceiling = rank_matched(&source_styles, &source_labels, &styles(&pixels(&data.test))?, &test_labels)?;
     let ceiling = style_correlations(&source_styles, &source_labels, &ceiling)?;
