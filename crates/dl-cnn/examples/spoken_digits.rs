@@ -10,12 +10,11 @@
 
 use std::path::Path;
 
-use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use clap::Parser;
 use dl_cnn::audio::{Spectrogram, SpectrogramConfig, normalize_per_utterance, read_wav_tar_gz};
-use dl_cnn::{ImageBatcher, ImageClassifier, ImageItem, SpectrogramCnnConfig, Vgg};
-use dl_core::task::to_f32;
+use dl_cnn::{ImageBatcher, ImageItem, SpectrogramCnnConfig, Vgg};
+use dl_core::task::predict_outputs;
 use dl_core::train::{LrSchedule, fit};
 use dl_core::{Error, ModelConfig, Result};
 use dl_examples::cli::{CommonArgs, run_example};
@@ -63,13 +62,10 @@ fn load_split(path: &Path) -> Result<Vec<ImageItem>> {
 /// Share of `items` named right with a probability of at least `p` (how sure
 /// the classifier is of what it knows; `speech_gan` scores with p >= 0.9).
 fn sure_and_right(model: &Vgg, items: &[ImageItem], p: f32, device: &Device) -> Result<f64> {
-    let mut hits = 0;
-    for chunk in items.chunks(256) {
-        let x: Vec<f32> = chunk.iter().flat_map(|i| i.pixels.iter().copied()).collect();
-        let x = Tensor::<4>::from_data(TensorData::new(x, [chunk.len(), 1, N_MELS, FRAMES]), device);
-        let probs = to_f32(burn::tensor::activation::softmax(model.forward(x), 1))?;
-        hits += probs.chunks(10).zip(chunk).filter(|(row, item)| row[item.label] >= p).count();
-    }
+    let batcher = ImageBatcher::new(1, N_MELS, FRAMES);
+    let mut probs = predict_outputs(model, items, &batcher, 256, device)?.concat();
+    dl_kernels::rows::softmax(&mut probs, 10);
+    let hits = probs.chunks(10).zip(items).filter(|(row, item)| row[item.label] >= p).count();
     Ok(hits as f64 / items.len().max(1) as f64)
 }
 
@@ -97,13 +93,12 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     cfg.schedule = LrSchedule::Cosine { min_lr: 2e-5 };
     // The test split is watched, never used to pick weights: the final epoch's model is reported.
     cfg.restore_best = false;
-    let plain = c.device()?;
-    let device = plain.clone().autodiff();
+    let device = c.device()?.autodiff();
     device.seed(c.seed);
     let config = SpectrogramCnnConfig::new(N_MELS, FRAMES, 10);
     let report = fit(config.init(&device)?, &train, Some(&test), &ImageBatcher::new(1, N_MELS, FRAMES), &cfg, &device)?;
     dl_core::checkpoint::save_model(&config, &report.model, out.join("model"))?;
-    let sure = sure_and_right(&report.model.valid(), &test, 0.9, &plain)?;
+    let sure = sure_and_right(&report.model, &test, 0.9, &device)?;
     let eval = report.valid.ok_or_else(|| Error::Invalid("no test evaluation".into()))?;
     if let Some(cm) = &eval.confusion {
         let labels: Vec<String> = (0..10).map(|d| d.to_string()).collect();

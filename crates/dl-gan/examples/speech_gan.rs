@@ -151,9 +151,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     dl_core::config::check::positive("speech_gan", "--per-class", args.per_class)?;
     dl_core::config::check::positive("speech_gan", "--base-channels", args.base_channels)?;
     GriffinLimConfig { iterations: args.griffin_lim, ..GriffinLimConfig::default() }.validate()?;
-    if !(args.truncation > 0.0 && args.truncation <= 1.0) {
-        return Err(Error::out_of_range("--truncation", args.truncation, "(0, 1]"));
-    }
+    common::check_truncation(args.truncation)?;
     let augment = (args.augment_shift > 0 || args.augment_cutout != 0.0)
         .then_some(Augment { shift: args.augment_shift, cutout: args.augment_cutout });
     if let Some(a) = &augment {

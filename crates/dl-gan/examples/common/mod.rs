@@ -94,6 +94,11 @@ pub fn classify(model: &LeNet5, images: &[f32], device: &Device) -> Result<(Vec<
     Ok((probs, feats))
 }
 
+/// A `--truncation` factor: latent codes are scaled by it, so it lies in (0, 1].
+pub fn check_truncation(t: f32) -> Result<()> {
+    if t > 0.0 && t <= 1.0 { Ok(()) } else { Err(dl_core::Error::out_of_range("--truncation", t, "(0, 1]")) }
+}
+
 /// Flat pixels of `items`.
 pub fn pixels(items: &[ImageItem]) -> Vec<f32> {
     items.iter().flat_map(|i| i.pixels.iter().copied()).collect()

@@ -10,7 +10,7 @@ use dl_gan::{DcDiscriminator, DcGenerator, GanReport};
 use serde_json::json;
 
 use crate::Args;
-use crate::common::{score, score_json, score_line};
+use crate::common::{check_truncation, score, score_json, score_line};
 
 /// The optional measurements' flags.
 #[derive(clap::Args)]
@@ -34,10 +34,8 @@ pub fn check(args: &Args) -> Result<()> {
     if !args.common.quick && args.samples < 100 {
         return Err(dl_core::Error::out_of_range("--samples", args.samples, ">= 100 (the grid)"));
     }
-    if let Some(t) = args.extra.truncation
-        && !(t > 0.0 && t <= 1.0)
-    {
-        return Err(dl_core::Error::out_of_range("--truncation", t, "(0, 1]"));
+    if let Some(t) = args.extra.truncation {
+        check_truncation(t)?;
     }
     if let Some(f) = args.extra.keep_best
         && !(f > 0.0 && f < 1.0)
