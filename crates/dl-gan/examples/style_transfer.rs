@@ -3,7 +3,7 @@
 //! `--guide`) redraw it as each of 0-9. Measures, outputs and results:
 //! docs/gan.md, "Style transfer through continuous codes".
 //!
-//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--guide [--guide-ranks class]] [--sources N] [--quick]`
+//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--guide [--guide-ranks class] [--style-weight W]] [--sources N] [--quick]`
 
 mod common;
 
@@ -19,7 +19,7 @@ use dl_core::{Error, Result};
 use dl_examples::cli::{CommonArgs, run_example};
 use dl_gan::latent::{InpaintConfig, search_latent};
 use dl_gan::sampling::save_sample_grid;
-use dl_gan::style::{RankScale, estimate_codes, restyle, slant, stroke_width};
+use dl_gan::style::{RankScale, StyleTerm, estimate_codes, restyle, slant, stroke_width};
 use dl_gan::{Dcgan, DcganConfig};
 use serde_json::json;
 
@@ -55,6 +55,11 @@ struct Args {
     /// carries over to each digit it is drawn as, read by LeNet).
     #[arg(long, value_enum, default_value_t = GuideRanks::All, requires = "guide")]
     guide_ranks: GuideRanks,
+    /// With `--guide`: weight of a generator loss that makes the slant and
+    /// stroke width measured on each generated digit the values its codes 0
+    /// and 1 stand for (`dl_gan::style::StyleTerm`; 0 = none).
+    #[arg(long, default_value_t = 0.0, requires = "guide")]
+    style_weight: f64,
 }
 
 /// What `--guide`'s codes rank a digit's slant and stroke width among.
@@ -186,6 +191,13 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let c = &args.common;
     check::positive("style_transfer", "--codes", args.codes)?;
     check::positive("style_transfer", "--sources", args.sources)?;
+    if !args.style_weight.is_finite() || args.style_weight < 0.0 {
+        return Err(Error::config(
+            "style_transfer",
+            "--style-weight",
+            format!("must be >= 0, got {}", args.style_weight),
+        ));
+    }
     let config = DcganConfig::new()
         .with_num_classes(Some(10))
         .with_continuous_codes(args.codes)
@@ -205,7 +217,8 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         ));
     }
     // With --guide: each training digit's slant and stroke width as codes 0 and 1.
-    let train_styles = styles(&pixels(&data.train))?;
+    let train_pixels = pixels(&data.train);
+    let train_styles = styles(&train_pixels)?;
     let train_labels: Vec<usize> = data.train.iter().map(|item| item.label).collect();
     let scales = StyleScales::new(&train_styles, &train_labels, args.guide_ranks)?;
     let mut train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
@@ -225,7 +238,15 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         ceiling["slant"].as_f64().unwrap_or(f64::NAN),
         ceiling["stroke_width"].as_f64().unwrap_or(f64::NAN),
     );
-    let trained = train_dcgan_on(c, &args.gan, &config, &train, &out, &out.join("model"), &device)?;
+    // With --style-weight: the generator drawn to the slant and width its codes stand for.
+    let term = if args.style_weight > 0.0 {
+        let classes = (args.guide_ranks == GuideRanks::Class).then_some((&train_labels[..], 10));
+        Some(StyleTerm::new(&train_pixels, 784, 28, classes, args.style_weight)?)
+    } else {
+        None
+    };
+    let term = term.as_ref().map(|t| t as &dyn dl_gan::SampleTerm);
+    let trained = train_dcgan_on(c, &args.gan, &config, &train, term, &out, &out.join("model"), &device)?;
     let (g, d) = (&trained.generator, trained.report.discriminator.valid());
 
     // Each source's codes, by the Q head and by a latent search that redraws the
@@ -325,6 +346,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "latent": args.latent,
         "guided": args.guide,
         "guide_ranks": args.guide_ranks,
+        "style_weight": args.style_weight,
         "epochs": trained.report.state.epoch,
         "generator_steps": trained.report.state.g_step,
         "train_seconds": trained.seconds,
@@ -334,6 +356,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "transfer": measured,
         "perfect_transfer_correlation": ceiling,
         "final_code_loss": trained.report.state.epochs.last().and_then(|e| e.info_loss),
+        "final_style_loss": trained.report.state.epochs.last().and_then(|e| e.term_loss),
         "generator_parameters": g.num_params(),
     }))
 }

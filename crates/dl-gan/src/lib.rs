@@ -38,5 +38,6 @@ pub use models::mlp::{MlpDiscriminator, MlpGan, MlpGanConfig, MlpGenerator};
 pub use models::specgan::{SpecDiscriminator, SpecGan, SpecGanConfig, SpecGenerator};
 pub use models::{Discriminator, Generator, Judgement, discriminate, generate};
 pub use train::{
-    EpochEnd, GanHook, GanReport, GanTrainConfig, train_gan, train_gan_data_parallel, train_gan_with_hooks,
+    EpochEnd, GanHook, GanReport, GanTrainConfig, SampleTerm, train_gan, train_gan_data_parallel, train_gan_with_hooks,
+    train_gan_with_term,
 };

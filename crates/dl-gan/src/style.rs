@@ -4,11 +4,14 @@
 //! those codes back from any image, a real one included. Restyling a real
 //! image as another class is then: estimate its codes, generate the other
 //! class with them. The measures of style (slant and stroke width from
-//! image moments and the ink's outline) say whether it carried over.
+//! image moments and the ink's outline) say whether it carried over;
+//! [`StyleTerm`] trains a generator to draw the slant and width its codes ask for.
 
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::models::{Discriminator, Generator};
+use crate::train::SampleTerm;
+use dl_core::config::check;
 use dl_core::{Error, Result};
 
 /// The continuous codes `[B, codes]` that `d`'s Q head estimates for
@@ -126,6 +129,225 @@ pub fn stroke_width(image: &[f32], width: usize) -> Result<Option<f64>> {
     Ok((area > 0).then(|| 2.0 * area as f64 / outline as f64))
 }
 
+/// Stroke width of `image` as [`stroke_width`] measures it, on the ink
+/// itself rather than on its pixels with more ink than not: twice the ink
+/// over its total variation (the ink differences of neighbouring pixels,
+/// the border counting as paper). The same on images of pure ink and
+/// paper; differentiable in the ink ([`soft_stroke_width_of`]). `None` for
+/// an image without ink.
+///
+/// # Errors
+/// [`Error::Shape`] when `image` is not whole rows of `width`.
+pub fn soft_stroke_width(image: &[f32], width: usize) -> Result<Option<f64>> {
+    let height = check_image("soft_stroke_width", image, width)?;
+    let w: Vec<f64> = ink(image).collect();
+    let at = |x: usize, y: usize| w[y * width + x];
+    let (mut area, mut outline) = (0.0, 0.0);
+    for y in 0..height {
+        for x in 0..width {
+            area += at(x, y);
+            outline += if x + 1 < width { (at(x + 1, y) - at(x, y)).abs() } else { at(x, y) };
+            outline += if y + 1 < height { (at(x, y + 1) - at(x, y)).abs() } else { at(x, y) };
+            outline += if x == 0 { at(x, y) } else { 0.0 } + if y == 0 { at(x, y) } else { 0.0 };
+        }
+    }
+    Ok((area > 0.0 && outline > 0.0).then(|| 2.0 * area / outline))
+}
+
+/// The ink of images `[B, H * W]` in [-1, 1] as weights in [0, 1], `[B, H, W]`.
+fn ink_of(images: Tensor<2>, width: usize) -> Tensor<3> {
+    let [b, n] = images.dims();
+    images.add_scalar(1.0).div_scalar(2.0).clamp(0.0, 1.0).reshape([b, n / width, width])
+}
+
+/// [`slant`] of each image of `images` `[B, H * W]` (rows of `width`
+/// pixels, values in [-1, 1]), differentiable: `[B]`. An image without ink
+/// or with all of it on one row gets 0.
+pub fn slant_of(images: Tensor<2>, width: usize) -> Tensor<1> {
+    let [b, n] = images.dims();
+    let device = images.device();
+    // Pixel coordinates about the centre (fewer digits lost in the sums), [1, H * W].
+    let coord = |f: &dyn Fn(usize) -> usize, centre: f32| {
+        let v: Vec<f32> = (0..n).map(|i| f(i) as f32 - centre).collect();
+        Tensor::<2>::from_data(TensorData::new(v, [1, n]), &device)
+    };
+    let xs = coord(&|i| i % width, (width as f32 - 1.0) / 2.0);
+    let ys = coord(&|i| i / width, ((n / width) as f32 - 1.0) / 2.0);
+    // [B, H * W] ink, [B, 1] its mass and centre.
+    let w = ink_of(images, width).reshape([b, n]);
+    let m = w.clone().sum_dim(1).clamp_min(1e-6);
+    let mean = |t: Tensor<2>| (w.clone() * t).sum_dim(1) / m.clone();
+    let (mx, my) = (mean(xs.clone()), mean(ys.clone()));
+    let mu11 = mean(xs * ys.clone()) - mx * my.clone();
+    let mu02 = mean(ys.clone() * ys) - my.clone() * my;
+    // -mu11 / mu02, with 0 where the ink has no height.
+    let defined = mu02.clone().greater_elem(1e-6).float();
+    (mu11.neg() * defined / mu02.clamp_min(1e-6)).reshape([b])
+}
+
+/// [`soft_stroke_width`] of each image of `images` `[B, H * W]` (rows of
+/// `width` pixels, values in [-1, 1]), differentiable: `[B]` (0 for an image
+/// without ink).
+pub fn soft_stroke_width_of(images: Tensor<2>, width: usize) -> Tensor<1> {
+    let [b, n] = images.dims();
+    let h = n / width;
+    // [B, H, W]
+    let w = ink_of(images, width);
+    let total = |t: Tensor<3>| t.sum_dim(2).sum_dim(1).reshape([b]);
+    let area = total(w.clone());
+    let across = (w.clone().narrow(2, 1, width - 1) - w.clone().narrow(2, 0, width - 1)).abs();
+    let down = (w.clone().narrow(1, 1, h - 1) - w.clone().narrow(1, 0, h - 1)).abs();
+    let border = total(w.clone().narrow(2, 0, 1))
+        + total(w.clone().narrow(2, width - 1, 1))
+        + total(w.clone().narrow(1, 0, 1))
+        + total(w.narrow(1, h - 1, 1));
+    let outline = total(across) + total(down) + border;
+    area.mul_scalar(2.0) / outline.clamp_min(1e-6)
+}
+
+/// Points of the code-to-value tables of [`StyleTerm`].
+const KNOTS: usize = 129;
+
+/// A generator loss that makes the measured slant and stroke width of each
+/// sample ([`slant_of`], [`soft_stroke_width_of`]) the values its first
+/// two codes stand for: code `c` stands for the value at rank `(c + 1) / 2`
+/// among the training digits (of all classes, or of the sample's class), as
+/// [`RankScale`] ranks them into the codes `style_transfer` anchors. Each
+/// squared error is in units of the attribute's spread over the training
+/// digits; their sum, averaged over the batch, is weighted by `weight`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleTerm {
+    width: usize,
+    pixels: usize,
+    /// `[groups * KNOTS]` slant and stroke width at evenly spaced codes, per group.
+    slants: Vec<f32>,
+    widths: Vec<f32>,
+    groups: usize,
+    spread: (f32, f32),
+    weight: f64,
+}
+
+impl StyleTerm {
+    /// The term for samples like `images` (rows of `pixels` values, images
+    /// with rows of `width` pixels, in [-1, 1]); with `classes` `(labels,
+    /// n)`, each of `n` classes gets the values of its own images.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for images that are not whole rows or labels that do
+    /// not match them, [`Error::OutOfRange`] for a label past `n`,
+    /// [`Error::Empty`] for a class without a measurable image,
+    /// [`Error::Config`] for a weight that is negative or not finite.
+    pub fn new(
+        images: &[f32],
+        pixels: usize,
+        width: usize,
+        classes: Option<(&[usize], usize)>,
+        weight: f64,
+    ) -> Result<Self> {
+        if !weight.is_finite() || weight < 0.0 {
+            return Err(Error::config("StyleTerm", "weight", format!("must be finite and >= 0, got {weight}")));
+        }
+        check::positive("StyleTerm", "pixels", pixels)?;
+        if images.is_empty() || !images.len().is_multiple_of(pixels) {
+            return Err(Error::shape("StyleTerm images", format!("rows of {pixels} values"), images.len()));
+        }
+        check_image("StyleTerm image", &images[..pixels], width)?;
+        if pixels / width < 2 || width < 2 {
+            return Err(Error::shape("StyleTerm image", "at least 2 x 2 pixels", format!("rows of {width}")));
+        }
+        let count = images.len() / pixels;
+        let (labels, groups) = match classes {
+            Some((labels, n)) => {
+                if labels.len() != count {
+                    return Err(Error::shape("StyleTerm labels", count, labels.len()));
+                }
+                if let Some(&bad) = labels.iter().find(|&&l| l >= n) {
+                    return Err(Error::out_of_range("StyleTerm label", bad, format!("< {n}")));
+                }
+                (labels.to_vec(), n)
+            }
+            None => (vec![0; count], 1),
+        };
+        let measured: Vec<(Option<f64>, Option<f64>)> = images
+            .chunks(pixels)
+            .map(|img| Ok((slant(img, width)?, soft_stroke_width(img, width)?)))
+            .collect::<Result<_>>()?;
+        let table = |pick: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| -> Result<Vec<f32>> {
+            let mut out = Vec::with_capacity(groups * KNOTS);
+            for k in 0..groups {
+                let scale =
+                    RankScale::new(measured.iter().zip(&labels).filter(|(_, l)| **l == k).map(|(m, _)| pick(m)))?;
+                out.extend((0..KNOTS).map(|j| scale.value(2.0 * j as f32 / (KNOTS - 1) as f32 - 1.0) as f32));
+            }
+            Ok(out)
+        };
+        let spread = |pick: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| {
+            let v: Vec<f64> = measured.iter().filter_map(pick).collect();
+            let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64;
+            var.sqrt().max(1e-6) as f32
+        };
+        Ok(StyleTerm {
+            width,
+            pixels,
+            slants: table(|m| m.0)?,
+            widths: table(|m| m.1)?,
+            groups,
+            spread: (spread(|m| m.0), spread(|m| m.1)),
+            weight,
+        })
+    }
+
+    /// The values that codes `codes` `[B]` stand for in `table`, for samples
+    /// of groups `groups` (group 0 for all without), linearly between knots.
+    fn values(table: &[f32], codes: Tensor<1>, groups: Option<Tensor<1, Int>>) -> Tensor<1> {
+        let device = codes.device();
+        let last = (KNOTS - 1) as f64;
+        let at = codes.detach().add_scalar(1.0).mul_scalar(last / 2.0).clamp(0.0, last);
+        let below = at.clone().floor().clamp(0.0, last - 1.0);
+        let frac = at - below.clone();
+        let mut index = below.int();
+        if let Some(g) = groups {
+            index = index + g.mul_scalar(KNOTS as i64);
+        }
+        let t = Tensor::<1>::from_data(TensorData::new(table.to_vec(), [table.len()]), &device);
+        let lo = t.clone().select(0, index.clone());
+        let hi = t.select(0, index.add_scalar(1));
+        lo.clone() + (hi - lo) * frac
+    }
+}
+
+impl SampleTerm for StyleTerm {
+    fn loss(&self, samples: Tensor<2>, z: Tensor<2>, labels: Option<Tensor<1, Int>>) -> Tensor<1> {
+        let b = samples.dims()[0];
+        let groups = labels.filter(|_| self.groups > 1);
+        let code = |i: usize| z.clone().narrow(1, i, 1).reshape([b]);
+        let slant_target = Self::values(&self.slants, code(0), groups.clone());
+        let width_target = Self::values(&self.widths, code(1), groups);
+        let slant_err = (slant_of(samples.clone(), self.width) - slant_target).div_scalar(self.spread.0);
+        let width_err = (soft_stroke_width_of(samples, self.width) - width_target).div_scalar(self.spread.1);
+        (slant_err.powi_scalar(2) + width_err.powi_scalar(2)).mean().mul_scalar(self.weight)
+    }
+
+    fn check(&self, sample_dim: usize, latent_dim: usize, classes: Option<usize>) -> Result<()> {
+        if sample_dim != self.pixels {
+            return Err(Error::shape("StyleTerm samples", self.pixels, sample_dim));
+        }
+        if latent_dim < 2 {
+            return Err(Error::Invalid(format!(
+                "StyleTerm: codes 0 and 1 set slant and stroke width; the latent code has {latent_dim} values"
+            )));
+        }
+        if self.groups > 1 && classes != Some(self.groups) {
+            return Err(Error::Invalid(format!(
+                "StyleTerm: values for each of {} classes, the data have {classes:?} classes",
+                self.groups
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// An attribute's values as codes: each value's mid-rank among the values it
 /// was built from, scaled to [-1, 1], so that the codes are as uniform as
 /// the ones a generator is given (targets for [`crate::GanData::with_code_targets`]).
@@ -174,6 +396,7 @@ impl RankScale {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dl_core::task::to_f32;
 
     /// A 28x28 image in [-1, 1] with ink where `f(x, y)`.
     fn draw(f: impl Fn(usize, usize) -> bool) -> Vec<f32> {
@@ -247,5 +470,110 @@ mod tests {
         // The same rank in another class's values: the 75th percentile of each.
         let other = RankScale::new((1..=4).map(|v| Some(10.0 * f64::from(v)))).unwrap();
         assert_eq!(other.value(r.code(Some(3.0))), 30.0);
+    }
+
+    /// Values of a 28x28 image as a tensor `[n, 784]` of `images`.
+    fn batch(images: &[Vec<f32>], device: &burn::tensor::Device) -> Tensor<2> {
+        let flat: Vec<f32> = images.iter().flatten().copied().collect();
+        Tensor::from_data(TensorData::new(flat, [images.len(), 784]), device)
+    }
+
+    #[test]
+    fn tensor_measures_are_the_pixel_measures() {
+        let device = dl_core::testing::device();
+        let sheared = |s: f64, w: f64| {
+            draw(move |x, y| (0.0..w).contains(&(x as f64 - 12.0 + s * (y as f64 - 14.0))) && (4..24).contains(&y))
+        };
+        // Graded ink too: a blurred disc.
+        let soft: Vec<f32> = (0..784)
+            .map(|i| {
+                let (dx, dy) = ((i % 28) as f32 - 11.0, (i / 28) as f32 - 15.0);
+                (1.0 - (dx * dx + 0.5 * dy * dy + 0.3 * dx * dy).sqrt() / 6.0).clamp(-1.0, 1.0)
+            })
+            .collect();
+        let images = vec![sheared(0.25, 3.0), sheared(-0.4, 2.0), sheared(0.0, 5.0), soft, draw(|_, _| false)];
+        let slants = to_f32(slant_of(batch(&images, &device), 28)).unwrap();
+        let widths = to_f32(soft_stroke_width_of(batch(&images, &device), 28)).unwrap();
+        for (i, img) in images.iter().enumerate() {
+            let s = slant(img, 28).unwrap().unwrap_or(0.0);
+            assert!((f64::from(slants[i]) - s).abs() < 1e-4, "image {i}: slant {} vs {s}", slants[i]);
+            let w = soft_stroke_width(img, 28).unwrap().unwrap_or(0.0);
+            assert!((f64::from(widths[i]) - w).abs() < 1e-4, "image {i}: width {} vs {w}", widths[i]);
+        }
+        // On pure ink and paper the soft width is the stroke width.
+        for img in &images[..3] {
+            assert!(
+                (soft_stroke_width(img, 28).unwrap().unwrap() - stroke_width(img, 28).unwrap().unwrap()).abs() < 1e-12
+            );
+        }
+        // The graded disc is tilted: its slant is not a trivial 0.
+        assert!(slants[3].abs() > 0.05, "{}", slants[3]);
+    }
+
+    /// Digits-like training images: bars of slant `s` and width `w` for each (s, w).
+    fn bars(styles: &[(f64, f64)]) -> Vec<f32> {
+        styles
+            .iter()
+            .flat_map(|&(s, w)| {
+                draw(move |x, y| (0.0..w).contains(&(x as f64 - 12.0 + s * (y as f64 - 14.0))) && (4..24).contains(&y))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_style_term_asks_for_the_values_codes_stand_for() {
+        let device = dl_core::testing::device();
+        let styles: Vec<(f64, f64)> = (0..9).map(|i| (0.1 * i as f64 - 0.4, 1.0 + (i % 3) as f64)).collect();
+        let images = bars(&styles);
+        let term = StyleTerm::new(&images, 784, 28, None, 1.0).unwrap();
+        let codes = Tensor::<1>::from_data(TensorData::new(vec![-1.0f32, 0.0, 1.0, 1e-3], [4]), &device);
+        let at = to_f32(StyleTerm::values(&term.slants, codes.clone(), None)).unwrap();
+        let measured: Vec<f64> = styles.iter().map(|&(s, w)| slant(&bars(&[(s, w)]), 28).unwrap().unwrap()).collect();
+        let (lo, hi) =
+            (measured.iter().copied().fold(f64::MAX, f64::min), measured.iter().copied().fold(f64::MIN, f64::max));
+        let median = RankScale::new(measured.iter().map(|&v| Some(v))).unwrap().value(0.0);
+        assert!((f64::from(at[0]) - lo).abs() < 1e-6 && (f64::from(at[2]) - hi).abs() < 1e-6, "{at:?}");
+        assert!((f64::from(at[1]) - median).abs() < 1e-6, "{at:?} vs median {median}");
+        // Per class: each sample's class has its own values.
+        let labels: Vec<usize> = (0..9).map(|i| usize::from(i >= 6)).collect();
+        let per_class = StyleTerm::new(&images, 784, 28, Some((&labels, 2)), 1.0).unwrap();
+        let groups = Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 1, 0], [4]), &device);
+        let at = to_f32(StyleTerm::values(&per_class.slants, codes, Some(groups))).unwrap();
+        assert!((f64::from(at[0]) - measured[0]).abs() < 1e-6, "{at:?}");
+        assert!(
+            (f64::from(at[2]) - measured[8]).abs() < 1e-6 && (f64::from(at[1]) - measured[7]).abs() < 1e-6,
+            "{at:?}"
+        );
+        // What does not fit is refused.
+        assert!(term.check(784, 8, Some(10)).is_ok());
+        assert!(matches!(term.check(64, 8, None), Err(Error::Shape { .. })));
+        assert!(term.check(784, 1, None).is_err());
+        assert!(per_class.check(784, 8, Some(10)).is_err());
+        assert!(matches!(StyleTerm::new(&images, 784, 28, None, -1.0), Err(Error::Config { .. })));
+        assert!(matches!(StyleTerm::new(&images[..700], 784, 28, None, 1.0), Err(Error::Shape { .. })));
+        assert!(matches!(StyleTerm::new(&images, 784, 28, Some((&labels, 1)), 1.0), Err(Error::OutOfRange { .. })));
+        assert!(matches!(StyleTerm::new(&images, 784, 28, Some((&labels[..3], 2)), 1.0), Err(Error::Shape { .. })));
+    }
+
+    #[test]
+    fn the_style_term_pulls_a_drawing_towards_its_codes() {
+        let device = dl_core::testing::device().autodiff();
+        let styles: Vec<(f64, f64)> = (0..9).map(|i| (0.1 * i as f64 - 0.4, 1.0 + (i % 3) as f64)).collect();
+        let term = StyleTerm::new(&bars(&styles), 784, 28, None, 1.0).unwrap();
+        // An upright bar of width 3 asked to lean right (code 1: slant 0.4) and be thin (code -1: width ~1).
+        let z = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -1.0], [1, 2]), &device);
+        let mut x: Tensor<2> =
+            Tensor::from_data(TensorData::new(bars(&[(0.0, 3.0)]), [1, 784]), &device).mul_scalar(0.9).require_grad();
+        let start = to_f32(term.loss(x.clone(), z.clone(), None)).unwrap()[0];
+        for _ in 0..50 {
+            let loss = term.loss(x.clone().tanh(), z.clone(), None);
+            let grads = loss.backward();
+            let g = x.grad(&grads).unwrap();
+            x = Tensor::from_inner(x.inner() - g.mul_scalar(2.0)).require_grad();
+        }
+        let end = to_f32(term.loss(x.clone().tanh(), z, None)).unwrap()[0];
+        let s = to_f32(slant_of(x.tanh().inner(), 28)).unwrap()[0];
+        assert!(end < start / 4.0, "loss {start} -> {end}");
+        assert!(s > 0.1, "slant {s}");
     }
 }

@@ -271,15 +271,18 @@ pub fn train_dcgan(
     device: &Device,
 ) -> Result<TrainedDcgan> {
     let train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
-    train_dcgan_on(c, gan, config, &train, out, model_dir, device)
+    train_dcgan_on(c, gan, config, &train, None, out, model_dir, device)
 }
 
-/// [`train_dcgan`] on prepared training data (with code targets, for example).
+/// [`train_dcgan`] on prepared training data (with code targets, for
+/// example), with `term` added to the generator's loss if given.
+#[allow(clippy::too_many_arguments)]
 pub fn train_dcgan_on(
     c: &CommonArgs,
     gan: &GanArgs,
     config: &dl_gan::DcganConfig,
     train: &dl_gan::GanData,
+    term: Option<&dyn dl_gan::SampleTerm>,
     out: &Path,
     model_dir: &Path,
     device: &Device,
@@ -289,7 +292,10 @@ pub fn train_dcgan_on(
     let model = config.init(&ad)?;
     let cfg = gan.train_config(c, c.epochs(4), out)?;
     let start = std::time::Instant::now();
-    let report = dl_gan::train_gan(model.generator, model.discriminator, train, &cfg, &ad)?;
+    let report = match term {
+        Some(term) => dl_gan::train_gan_with_term(model.generator, model.discriminator, train, &cfg, &ad, term)?,
+        None => dl_gan::train_gan(model.generator, model.discriminator, train, &cfg, &ad)?,
+    };
     let seconds = start.elapsed().as_secs_f64();
     let averaged = report.sampler();
     let generator = dl_gan::ema::recalibrate_batch_norm(&averaged, RECALIBRATION_BATCHES, 256, c.seed + 7, device)?;

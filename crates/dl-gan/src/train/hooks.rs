@@ -116,11 +116,12 @@ impl<G: Generator> GanHook<G> for SampleGrid {
 
 /// Writes `metrics.csv` (per epoch) and, with the `plot` feature, `losses.png` (the loss curve).
 pub fn write_history(state: &GanState, dir: &Path) -> Result<()> {
-    let mut csv = String::from("epoch,d_loss,g_loss,d_real,d_fake,info_loss,seconds\n");
+    let mut csv = String::from("epoch,d_loss,g_loss,d_real,d_fake,info_loss,term_loss,seconds\n");
     for e in &state.epochs {
         let info = e.info_loss.map(|l| format!("{l:.6}")).unwrap_or_default();
+        let term = e.term_loss.map(|l| format!("{l:.6}")).unwrap_or_default();
         csv.push_str(&format!(
-            "{},{:.6},{:.6},{:.6},{:.6},{info},{:.2}\n",
+            "{},{:.6},{:.6},{:.6},{:.6},{info},{term},{:.2}\n",
             e.epoch, e.d_loss, e.g_loss, e.d_real, e.d_fake, e.seconds
         ));
     }

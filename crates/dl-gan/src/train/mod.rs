@@ -9,10 +9,12 @@
 mod config;
 pub mod hooks;
 mod state;
+mod term;
 
 pub use config::GanTrainConfig;
 pub use hooks::{EpochEnd, GanHook, default_hooks};
 pub use state::{GanEpoch, GanPoint, GanState};
+pub use term::SampleTerm;
 
 use std::ops::Range;
 use std::path::Path;
@@ -134,12 +136,15 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
 }
 
 /// A step's figures still on the device: the discriminator's loss, D(real)
-/// and D(fake), or the generator's loss and its code or class loss, if any.
-/// They are read back every `log_every` discriminator steps, all at once.
+/// and D(fake), or the generator's loss, its code or class loss and its
+/// sample term, each if any. They are read back every `log_every`
+/// discriminator steps, all at once.
 struct PendingStep {
     /// The discriminator step it belongs to (for a generator step: the one before it).
     d_step: usize,
     generator: bool,
+    /// Whether a generator step's last figure is its sample term.
+    term: bool,
     figures: Vec<Tensor<1>>,
 }
 
@@ -154,17 +159,20 @@ struct DiscriminatorStep {
 struct GeneratorStep {
     loss: f64,
     info: Option<f64>,
+    term: Option<f64>,
 }
 
 /// What every step of a run shares: the config, the devices (the first
 /// holds the networks), the draw of InfoGAN categorical codes (`None` for
-/// other GANs) and the number of continuous codes.
+/// other GANs), the number of continuous codes and the generator's sample
+/// term, if any.
 struct Game<'a> {
     cfg: &'a GanTrainConfig,
     device: &'a Device,
     devices: &'a [Device],
     codes: &'a (dyn Fn(usize) -> Option<Tensor<1, Int>> + Sync),
     continuous: usize,
+    term: Option<&'a dyn SampleTerm>,
 }
 
 /// The loss to differentiate and the figures of one shard of a step, each a
@@ -352,14 +360,21 @@ impl<G: Generator, D: Discriminator> Players<G, D> {
             let ints = |t: &Option<Tensor<1, Int>>| t.as_ref().map(|t| shard_rows(t, rows, device));
             let (z, labels, codes) = (part(&z), ints(&labels), ints(&codes));
             // [b, sample_dim]
-            let fake = game.augment(g.forward(z.clone(), labels.clone().or(codes.clone())), &draw, rows, device);
+            let fake = g.forward(z.clone(), labels.clone().or(codes.clone()));
+            // The sample term measures the samples as drawn, before any augmentation.
+            let term = game.term.map(|t| t.loss(fake.clone(), z.clone(), labels.clone()));
+            let fake = game.augment(fake, &draw, rows, device);
             let judged = still.forward_info(fake, labels.clone());
             let g_loss = cfg.loss.generator(judged.scores.clone());
-            let (total, mut figures) = match plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels)) {
+            let (mut total, mut figures) = match plus(game.info_loss(&judged, &z, codes), class_loss(&judged, labels)) {
                 Some(info) => (g_loss.clone() + info.clone().mul_scalar(cfg.info_weight), vec![info.detach()]),
                 None => (g_loss.clone(), Vec::new()),
             };
             figures.insert(0, g_loss.detach());
+            if let Some(term) = term {
+                figures.push(term.clone().detach());
+                total = total + term;
+            }
             Ok(ShardTerms { total, figures })
         })?;
         let g = g_opt.step(cfg.g_lr, g, grads);
@@ -399,8 +414,9 @@ impl Monitor {
             let mut next = || values.next().ok_or_else(|| Error::Device("a GAN step's figures are missing".into()));
             if p.generator {
                 let loss = next()?;
-                let info = if p.figures.len() > 1 { Some(next()?) } else { None };
-                let s = GeneratorStep { loss, info };
+                let info = if p.figures.len() > 1 + usize::from(p.term) { Some(next()?) } else { None };
+                let term = if p.term { Some(next()?) } else { None };
+                let s = GeneratorStep { loss, info, term };
                 self.generator(&s, cfg, state, p.d_step, epoch)?;
                 sums.add_generator(&s);
             } else {
@@ -450,6 +466,10 @@ impl Monitor {
             let what = format!("the generator loss became {} at step {step} of epoch {epoch} (divergence)", s.loss);
             return Err(failure(cfg, state, what));
         }
+        if let Some(t) = s.term.filter(|t| !t.is_finite()) {
+            let what = format!("the generator's sample term became {t} at step {step} of epoch {epoch} (divergence)");
+            return Err(failure(cfg, state, what));
+        }
         Ok(())
     }
 }
@@ -462,6 +482,7 @@ struct Sums {
     real: f64,
     fake: f64,
     info: f64,
+    term: f64,
     n_d: usize,
     n_g: usize,
     window_d: f64,
@@ -483,6 +504,7 @@ impl Sums {
     fn add_generator(&mut self, s: &GeneratorStep) {
         self.g += s.loss;
         self.info += s.info.unwrap_or(0.0);
+        self.term += s.term.unwrap_or(0.0);
         self.n_g += 1;
         self.window_g += s.loss;
         self.window_ng += 1;
@@ -499,7 +521,7 @@ impl Sums {
         point
     }
 
-    fn epoch(&self, epoch: usize, info: bool, seconds: f64) -> GanEpoch {
+    fn epoch(&self, epoch: usize, info: bool, term: bool, seconds: f64) -> GanEpoch {
         GanEpoch {
             epoch,
             d_loss: self.d / self.n_d.max(1) as f64,
@@ -507,6 +529,7 @@ impl Sums {
             d_real: self.real / self.n_d.max(1) as f64,
             d_fake: self.fake / self.n_d.max(1) as f64,
             info_loss: (info && self.n_g > 0).then(|| self.info / self.n_g as f64),
+            term_loss: (term && self.n_g > 0).then(|| self.term / self.n_g as f64),
             seconds,
         }
     }
@@ -618,7 +641,7 @@ where
     };
     dl_core::train::checkpointer::on_compute_threads(|| {
         let mut hooks = default_hooks(&g, cfg, device);
-        play(g, d, data, cfg, devices, &mut hooks)
+        play(g, d, data, cfg, devices, &mut hooks, None)
     })
 }
 
@@ -636,10 +659,32 @@ where
     G: Generator + 'static,
     D: Discriminator + 'static,
 {
-    play(g, d, data, cfg, std::slice::from_ref(device), hooks)
+    play(g, d, data, cfg, std::slice::from_ref(device), hooks, None)
 }
 
-/// The training loop of [`train_gan_data_parallel`] and [`train_gan_with_hooks`].
+/// [`train_gan`] with `term` added to the generator's loss in every
+/// generator step ([`SampleTerm`]; checked against the networks and the data
+/// first). Its epoch mean is [`GanEpoch::term_loss`].
+pub fn train_gan_with_term<G, D>(
+    g: G,
+    d: D,
+    data: &GanData,
+    cfg: &GanTrainConfig,
+    device: &Device,
+    term: &dyn SampleTerm,
+) -> Result<GanReport<G, D>>
+where
+    G: Generator + 'static,
+    D: Discriminator + 'static,
+{
+    dl_core::train::checkpointer::on_compute_threads(|| {
+        let mut hooks = default_hooks(&g, cfg, device);
+        play(g, d, data, cfg, std::slice::from_ref(device), &mut hooks, Some(term))
+    })
+}
+
+/// The training loop of [`train_gan_data_parallel`], [`train_gan_with_hooks`]
+/// and [`train_gan_with_term`].
 fn play<G, D>(
     g: G,
     d: D,
@@ -647,6 +692,7 @@ fn play<G, D>(
     cfg: &GanTrainConfig,
     devices: &[Device],
     hooks: &mut [Box<dyn GanHook<G>>],
+    term: Option<&dyn SampleTerm>,
 ) -> Result<GanReport<G, D>>
 where
     G: Generator + 'static,
@@ -660,6 +706,9 @@ where
         return Err(Error::NeedsAutodiff { what: "train_gan" });
     }
     check_game(&g, &d, data, cfg)?;
+    if let Some(t) = term {
+        t.check(g.sample_dim(), g.latent_dim(), data.num_classes())?;
+    }
     let info = d.info_codes();
     let d_continuous = d.continuous_codes();
     // A uniform draw of InfoGAN codes for a batch of `b`.
@@ -684,7 +733,7 @@ where
         state = saved.state;
     }
 
-    let game = Game { cfg, device, devices, codes: &draw_codes, continuous: d_continuous };
+    let game = Game { cfg, device, devices, codes: &draw_codes, continuous: d_continuous, term };
     let mut monitor = Monitor::default();
     for epoch in state.epoch + 1..=cfg.epochs {
         let start = Instant::now();
@@ -700,12 +749,12 @@ where
             let (next, figures) = p.discriminator_step(&game, real, labels.clone(), targets)?;
             p = next;
             state.d_step += 1;
-            pending.push(PendingStep { d_step: state.d_step, generator: false, figures });
+            pending.push(PendingStep { d_step: state.d_step, generator: false, term: false, figures });
             if state.d_step.is_multiple_of(cfg.d_steps) {
                 let (next, figures) = p.generator_step(&game, idx.len(), labels)?;
                 p = next;
                 state.g_step += 1;
-                pending.push(PendingStep { d_step: state.d_step, generator: true, figures });
+                pending.push(PendingStep { d_step: state.d_step, generator: true, term: term.is_some(), figures });
             }
             if state.d_step.is_multiple_of(cfg.log_every) {
                 monitor.read(std::mem::take(&mut pending), &mut sums, cfg, &state, epoch)?;
@@ -716,7 +765,7 @@ where
         monitor.read(pending, &mut sums, cfg, &state, epoch)?;
         pb.finish_and_clear();
         let auxiliary = info.is_some() || d_continuous > 0 || p.d.classifies();
-        let record = sums.epoch(epoch, auxiliary, start.elapsed().as_secs_f64());
+        let record = sums.epoch(epoch, auxiliary, term.is_some(), start.elapsed().as_secs_f64());
         if cfg.progress {
             let info = record
                 .info_loss

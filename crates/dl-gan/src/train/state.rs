@@ -22,6 +22,9 @@ pub struct GanEpoch {
     /// squared error, or the auxiliary classifier's cross-entropy.
     #[serde(default)]
     pub info_loss: Option<f64>,
+    /// Mean of the generator's sample term ([`super::SampleTerm`]), if it has one.
+    #[serde(default)]
+    pub term_loss: Option<f64>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }

@@ -429,3 +429,56 @@ fn restyling_draws_each_class_with_the_estimated_codes() {
     let e = restyle(&plain.generator, codes, &[0]).unwrap_err();
     assert!(matches!(&e, dl_core::Error::WrongInput(m) if m.contains("not class-conditional")), "{e}");
 }
+
+/// A sample term that asks the first value of each sample to be its first latent value.
+struct FollowFirst(f64);
+
+impl dl_gan::SampleTerm for FollowFirst {
+    fn loss(&self, samples: Tensor<2>, z: Tensor<2>, _: Option<Tensor<1, Int>>) -> Tensor<1> {
+        (samples.narrow(1, 0, 1) - z.narrow(1, 0, 1)).powi_scalar(2).mean().mul_scalar(self.0)
+    }
+
+    fn check(&self, sample_dim: usize, _: usize, _: Option<usize>) -> dl_core::Result<()> {
+        if sample_dim > 2 {
+            return Err(Error::Invalid(format!("FollowFirst: {sample_dim} values")));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_sample_term_joins_the_generator_loss() {
+    let _rng = rng_lock();
+    let ad = device().autodiff();
+    let data = Mixture::ring8().data(512, 1).unwrap();
+    let cfg = GanTrainConfig { g_lr: 2e-3, d_lr: 2e-3, ..quick(3, 16) };
+    // How far the generated first values are from the first latent values.
+    let gap = |term: Option<&FollowFirst>| {
+        ad.seed(4);
+        let gan = mlp(false, None, &ad);
+        let r = match term {
+            Some(t) => dl_gan::train_gan_with_term(gan.generator, gan.discriminator, &data, &cfg, &ad, t).unwrap(),
+            None => train_gan(gan.generator, gan.discriminator, &data, &cfg, &ad).unwrap(),
+        };
+        let z = latent_codes(500, 4, 9, &device());
+        let s = sample_values(&r.generator.valid(), z.clone(), None, 500).unwrap();
+        let z = to_f32(z).unwrap();
+        let gap = (0..500).map(|i| (s[2 * i] - z[4 * i]).powi(2)).sum::<f32>() / 500.0;
+        (gap, r.state.epochs.iter().map(|e| e.term_loss).collect::<Vec<_>>())
+    };
+    let (with, losses) = gap(Some(&FollowFirst(5.0)));
+    let (without, none) = gap(None);
+    assert!(with < without / 4.0, "squared gap with the term {with}, without {without}");
+    assert_eq!(none, vec![None; 3]);
+    // Reported each epoch, weighted, and falling.
+    let losses: Vec<f64> = losses.into_iter().map(|l| l.unwrap()).collect();
+    assert!(losses[2] < losses[0] && losses[2] < 5.0 * with as f64 + 1.0, "{losses:?}");
+    // A term that does not fit the networks is refused before training.
+    ad.seed(4);
+    let gan = DcganConfig::new().with_image_size(8).with_base_channels(4).with_latent_dim(8).init(&ad).unwrap();
+    let images = GanData::new(vec![-0.5; 64 * 64], 64, None).unwrap();
+    let err =
+        dl_gan::train_gan_with_term(gan.generator, gan.discriminator, &images, &quick(1, 2), &ad, &FollowFirst(1.0))
+            .unwrap_err();
+    assert!(err.to_string().contains("FollowFirst: 64 values"), "{err}");
+}
