@@ -87,7 +87,7 @@ fn image_examples_refuse_bombs_huge_widths_bad_flags_and_missing_models() {
     assert!(e.contains("continuous_codes") && e.contains("latent_dim = 8"), "{e}");
     let e = fails("style_transfer", &["--data", d, "--quick", "--sources", "0"], &out);
     assert!(e.contains("--sources") && e.contains("at least 1"), "{e}");
-    let e = fails("style_transfer", &["--data", d, "--quick", "--guide", "--style-weight=-1"], &out);
+    let e = fails("style_transfer", &["--data", d, "--quick", "--style-weight=-1"], &out);
     assert!(e.contains("--style-weight") && e.contains("-1"), "{e}");
 }
 

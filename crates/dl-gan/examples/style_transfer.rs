@@ -1,9 +1,10 @@
 //! Style transfer on MNIST: a class-conditional DCGAN with continuous InfoGAN
-//! codes; a real test digit's codes (Q head, latent search, or measured with
-//! `--guide`) redraw it as each of 0-9. Measures, outputs and results:
-//! docs/gan.md, "Style transfer through continuous codes".
+//! codes, codes 0 and 1 anchored to measured slant and stroke width (a style
+//! term makes the generator draw them); a real test digit's codes (measured,
+//! Q head, or latent search) redraw it as each of 0-9. Measures, outputs and
+//! results: docs/gan.md, "Style transfer through continuous codes".
 //!
-//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs N] [--latent 8] [--codes 8] [--guide [--guide-ranks class] [--style-weight W]] [--sources N] [--quick]`
+//! `cargo run -p dl-gan --release --example style_transfer -- [--epochs 10] [--latent 8] [--codes 8] [--guide-ranks all|class] [--style-weight 1] [--unguided] [--sources N] [--quick]`
 
 mod common;
 
@@ -45,24 +46,24 @@ struct Args {
     /// Adam steps of the latent search.
     #[arg(long, default_value_t = 200)]
     steps: usize,
-    /// Anchor the first two codes to the measured slant and stroke width of
-    /// the training digits (their ranks, scaled to [-1, 1]): the Q head also
-    /// learns to read them on real digits (a semi-supervised InfoGAN).
-    #[arg(long)]
-    guide: bool,
-    /// With `--guide`: rank slant and stroke width among all training digits,
-    /// or among the digits of each one's class (the source's rank then
-    /// carries over to each digit it is drawn as, read by LeNet).
-    #[arg(long, value_enum, default_value_t = GuideRanks::All, requires = "guide")]
+    /// Leave every code free (plain InfoGAN codes): codes 0 and 1 are not
+    /// anchored to slant and stroke width, and no style term is trained.
+    #[arg(long, conflicts_with_all = ["guide_ranks", "style_weight"])]
+    unguided: bool,
+    /// Codes 0 and 1 are anchored to the measured slant and stroke width of
+    /// the training digits, ranked among all training digits or among the
+    /// digits of each one's class, scaled to [-1, 1]; the Q head also learns
+    /// to read them on real digits (a semi-supervised InfoGAN).
+    #[arg(long, value_enum, default_value_t = GuideRanks::All)]
     guide_ranks: GuideRanks,
-    /// With `--guide`: weight of a generator loss that makes the slant and
-    /// stroke width measured on each generated digit the values its codes 0
-    /// and 1 stand for (`dl_gan::style::StyleTerm`; 0 = none).
-    #[arg(long, default_value_t = 0.0, requires = "guide")]
+    /// Weight of a generator loss that makes the slant and stroke width
+    /// measured on each generated digit the values its codes 0 and 1 stand
+    /// for (`dl_gan::style::StyleTerm`; 0 = none).
+    #[arg(long, default_value_t = 1.0)]
     style_weight: f64,
 }
 
-/// What `--guide`'s codes rank a digit's slant and stroke width among.
+/// What the anchored codes rank a digit's slant and stroke width among.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 enum GuideRanks {
@@ -209,20 +210,21 @@ fn run(args: &Args) -> Result<serde_json::Value> {
     let device = c.device()?;
     let (lenet, lenet_acc) = scorer(c, &data, &device)?;
     let out = c.out_dir(if c.quick { "style_transfer_quick" } else { "style_transfer" })?;
-    if args.guide && args.codes < 2 {
+    let guided = !args.unguided;
+    if guided && args.codes < 2 {
         return Err(Error::config(
             "style_transfer",
             "--codes",
-            "--guide anchors 2 codes (slant, stroke width): needs --codes >= 2",
+            "codes 0 and 1 are anchored to slant and stroke width: needs --codes >= 2 (or --unguided)",
         ));
     }
-    // With --guide: each training digit's slant and stroke width as codes 0 and 1.
+    // Guided: each training digit's slant and stroke width as codes 0 and 1.
     let train_pixels = pixels(&data.train);
     let train_styles = styles(&train_pixels)?;
     let train_labels: Vec<usize> = data.train.iter().map(|item| item.label).collect();
     let scales = StyleScales::new(&train_styles, &train_labels, args.guide_ranks)?;
     let mut train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
-    if args.guide {
+    if guided {
         train = train.with_code_targets(scales.codes(&train_styles, &train_labels), 2)?;
     }
     let n = args.sources.min(data.test.len());
@@ -238,15 +240,15 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         ceiling["slant"].as_f64().unwrap_or(f64::NAN),
         ceiling["stroke_width"].as_f64().unwrap_or(f64::NAN),
     );
-    // With --style-weight: the generator drawn to the slant and width its codes stand for.
-    let term = if args.style_weight > 0.0 {
+    // The generator drawn to the slant and width its codes stand for.
+    let term = if guided && args.style_weight > 0.0 {
         let classes = (args.guide_ranks == GuideRanks::Class).then_some((&train_labels[..], 10));
         Some(StyleTerm::new(&train_pixels, 784, 28, classes, args.style_weight)?)
     } else {
         None
     };
     let term = term.as_ref().map(|t| t as &dyn dl_gan::SampleTerm);
-    let trained = train_dcgan_on(c, &args.gan, &config, &train, term, &out, &out.join("model"), &device)?;
+    let trained = train_dcgan_on(c, &args.gan, &config, &train, term, c.epochs(10), &out, &out.join("model"), &device)?;
     let (g, d) = (&trained.generator, trained.report.discriminator.valid());
 
     // Each source's codes, by the Q head and by a latent search that redraws the
@@ -289,7 +291,7 @@ fn run(args: &Args) -> Result<serde_json::Value> {
             .collect()
     };
     let mut ways = vec![("latent_search", &searched), ("q_head", &q_codes), ("random_codes", &random)];
-    if args.guide {
+    if guided {
         ways.insert(0, ("measured_style", &anchored));
         ways.insert(1, ("measured_style_rest_at_mean", &anchored_alone));
     }
@@ -344,9 +346,9 @@ fn run(args: &Args) -> Result<serde_json::Value> {
         "data": data.source,
         "codes": args.codes,
         "latent": args.latent,
-        "guided": args.guide,
-        "guide_ranks": args.guide_ranks,
-        "style_weight": args.style_weight,
+        "guided": guided,
+        "guide_ranks": guided.then_some(args.guide_ranks),
+        "style_weight": if guided { args.style_weight } else { 0.0 },
         "epochs": trained.report.state.epoch,
         "generator_steps": trained.report.state.g_step,
         "train_seconds": trained.seconds,

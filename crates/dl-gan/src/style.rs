@@ -7,7 +7,7 @@
 //! image moments and the ink's outline) say whether it carried over;
 //! [`StyleTerm`] trains a generator to draw the slant and width its codes ask for.
 
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::models::{Discriminator, Generator};
 use crate::train::SampleTerm;
@@ -154,10 +154,15 @@ pub fn soft_stroke_width(image: &[f32], width: usize) -> Result<Option<f64>> {
     Ok((area > 0.0 && outline > 0.0).then(|| 2.0 * area / outline))
 }
 
-/// The ink of images `[B, H * W]` in [-1, 1] as weights in [0, 1], `[B, H, W]`.
-fn ink_of(images: Tensor<2>, width: usize) -> Tensor<3> {
-    let [b, n] = images.dims();
-    images.add_scalar(1.0).div_scalar(2.0).clamp(0.0, 1.0).reshape([b, n / width, width])
+/// The ink of images `[B, N]` in [-1, 1] as weights in [0, 1].
+fn ink_of(images: Tensor<2>) -> Tensor<2> {
+    images.add_scalar(1.0).div_scalar(2.0).clamp(0.0, 1.0)
+}
+
+/// A constant `[rows, cols]` on `device` from `f(row, col)`.
+fn constant(rows: usize, cols: usize, f: impl Fn(usize, usize) -> f32, device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = (0..rows * cols).map(|i| f(i / cols, i % cols)).collect();
+    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
 }
 
 /// [`slant`] of each image of `images` `[B, H * W]` (rows of `width`
@@ -165,21 +170,27 @@ fn ink_of(images: Tensor<2>, width: usize) -> Tensor<3> {
 /// or with all of it on one row gets 0.
 pub fn slant_of(images: Tensor<2>, width: usize) -> Tensor<1> {
     let [b, n] = images.dims();
-    let device = images.device();
-    // Pixel coordinates about the centre (fewer digits lost in the sums), [1, H * W].
-    let coord = |f: &dyn Fn(usize) -> usize, centre: f32| {
-        let v: Vec<f32> = (0..n).map(|i| f(i) as f32 - centre).collect();
-        Tensor::<2>::from_data(TensorData::new(v, [1, n]), &device)
-    };
-    let xs = coord(&|i| i % width, (width as f32 - 1.0) / 2.0);
-    let ys = coord(&|i| i / width, ((n / width) as f32 - 1.0) / 2.0);
-    // [B, H * W] ink, [B, 1] its mass and centre.
-    let w = ink_of(images, width).reshape([b, n]);
-    let m = w.clone().sum_dim(1).clamp_min(1e-6);
-    let mean = |t: Tensor<2>| (w.clone() * t).sum_dim(1) / m.clone();
-    let (mx, my) = (mean(xs.clone()), mean(ys.clone()));
-    let mu11 = mean(xs * ys.clone()) - mx * my.clone();
-    let mu02 = mean(ys.clone() * ys) - my.clone() * my;
+    // Pixel coordinates about the centre (fewer digits lost in the sums).
+    let (cx, cy) = ((width as f32 - 1.0) / 2.0, ((n / width) as f32 - 1.0) / 2.0);
+    let xy = |i: usize| ((i % width) as f32 - cx, (i / width) as f32 - cy);
+    // [N, 5]: what each pixel's ink adds to the mass, x, y, xy and y² moments.
+    let per_pixel = constant(
+        n,
+        5,
+        |i, k| {
+            let (x, y) = xy(i);
+            [1.0, x, y, x * y, y * y][k]
+        },
+        &images.device(),
+    );
+    // [B, 5] the ink's moments in one product; [B, 1] each.
+    let m = ink_of(images).matmul(per_pixel);
+    let at = |k: usize| m.clone().narrow(1, k, 1);
+    let mass = at(0).clamp_min(1e-6);
+    let mean = |k: usize| at(k) / mass.clone();
+    let (mx, my) = (mean(1), mean(2));
+    let mu11 = mean(3) - mx * my.clone();
+    let mu02 = mean(4) - my.clone() * my;
     // -mu11 / mu02, with 0 where the ink has no height.
     let defined = mu02.clone().greater_elem(1e-6).float();
     (mu11.neg() * defined / mu02.clamp_min(1e-6)).reshape([b])
@@ -190,19 +201,26 @@ pub fn slant_of(images: Tensor<2>, width: usize) -> Tensor<1> {
 /// without ink).
 pub fn soft_stroke_width_of(images: Tensor<2>, width: usize) -> Tensor<1> {
     let [b, n] = images.dims();
-    let h = n / width;
-    // [B, H, W]
-    let w = ink_of(images, width);
-    let total = |t: Tensor<3>| t.sum_dim(2).sum_dim(1).reshape([b]);
-    let area = total(w.clone());
-    let across = (w.clone().narrow(2, 1, width - 1) - w.clone().narrow(2, 0, width - 1)).abs();
-    let down = (w.clone().narrow(1, 1, h - 1) - w.clone().narrow(1, 0, h - 1)).abs();
-    let border = total(w.clone().narrow(2, 0, 1))
-        + total(w.clone().narrow(2, width - 1, 1))
-        + total(w.clone().narrow(1, 0, 1))
-        + total(w.narrow(1, h - 1, 1));
-    let outline = total(across) + total(down) + border;
-    area.mul_scalar(2.0) / outline.clamp_min(1e-6)
+    let (h, device) = (n / width, images.device());
+    // [B, N]
+    let w = ink_of(images);
+    // [1, N - 1]: 1 between horizontal neighbours, 0 from a row's end to the next row's start.
+    let same_row = constant(1, n - 1, |_, i| if (i + 1) % width == 0 { 0.0 } else { 1.0 }, &device);
+    // [N, 1]: the sides of each pixel on the border (2 at a corner).
+    let sides = constant(
+        n,
+        1,
+        |i, _| {
+            let (x, y) = (i % width, i / width);
+            [x == 0, x == width - 1, y == 0, y == h - 1].iter().filter(|&&e| e).count() as f32
+        },
+        &device,
+    );
+    let area = w.clone().sum_dim(1);
+    let across = ((w.clone().narrow(1, 1, n - 1) - w.clone().narrow(1, 0, n - 1)).abs() * same_row).sum_dim(1);
+    let down = (w.clone().narrow(1, width, n - width) - w.clone().narrow(1, 0, n - width)).abs().sum_dim(1);
+    let outline = across + down + w.matmul(sides);
+    (area.mul_scalar(2.0) / outline.clamp_min(1e-6)).reshape([b])
 }
 
 /// Points of the code-to-value tables of [`StyleTerm`].

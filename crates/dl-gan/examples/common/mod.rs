@@ -271,11 +271,12 @@ pub fn train_dcgan(
     device: &Device,
 ) -> Result<TrainedDcgan> {
     let train = dl_gan::GanData::from_images(&data.train, config.num_classes)?;
-    train_dcgan_on(c, gan, config, &train, None, out, model_dir, device)
+    train_dcgan_on(c, gan, config, &train, None, c.epochs(4), out, model_dir, device)
 }
 
 /// [`train_dcgan`] on prepared training data (with code targets, for
-/// example), with `term` added to the generator's loss if given.
+/// example) for `epochs` epochs, with `term` added to the generator's loss
+/// if given.
 #[allow(clippy::too_many_arguments)]
 pub fn train_dcgan_on(
     c: &CommonArgs,
@@ -283,6 +284,7 @@ pub fn train_dcgan_on(
     config: &dl_gan::DcganConfig,
     train: &dl_gan::GanData,
     term: Option<&dyn dl_gan::SampleTerm>,
+    epochs: usize,
     out: &Path,
     model_dir: &Path,
     device: &Device,
@@ -290,7 +292,7 @@ pub fn train_dcgan_on(
     let ad = device.clone().autodiff();
     ad.seed(c.seed);
     let model = config.init(&ad)?;
-    let cfg = gan.train_config(c, c.epochs(4), out)?;
+    let cfg = gan.train_config(c, epochs, out)?;
     let start = std::time::Instant::now();
     let report = match term {
         Some(term) => dl_gan::train_gan_with_term(model.generator, model.discriminator, train, &cfg, &ad, term)?,
