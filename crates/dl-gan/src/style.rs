@@ -233,6 +233,8 @@ const KNOTS: usize = 129;
 /// [`RankScale`] ranks them into the codes `style_transfer` anchors. Each
 /// squared error is in units of the attribute's spread over the training
 /// digits; their sum, averaged over the batch, is weighted by `weight`.
+/// The width's values are [`soft_stroke_width`]'s, ranked as the codes rank
+/// [`stroke_width`] (the two agree on pure ink and paper).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StyleTerm {
     width: usize,
@@ -286,21 +288,23 @@ impl StyleTerm {
             }
             None => (vec![0; count], 1),
         };
-        let measured: Vec<(Option<f64>, Option<f64>)> = images
+        let measured = images
             .chunks(pixels)
             .map(|img| Ok((slant(img, width)?, soft_stroke_width(img, width)?)))
-            .collect::<Result<_>>()?;
-        let table = |pick: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| -> Result<Vec<f32>> {
+            .collect::<Result<Vec<_>>>()?;
+        let (slants, widths): (Vec<Option<f64>>, Vec<Option<f64>>) = measured.into_iter().unzip();
+        // Each group's values at KNOTS evenly spaced codes.
+        let table = |values: &[Option<f64>]| -> Result<Vec<f32>> {
             let mut out = Vec::with_capacity(groups * KNOTS);
             for k in 0..groups {
-                let scale =
-                    RankScale::new(measured.iter().zip(&labels).filter(|(_, l)| **l == k).map(|(m, _)| pick(m)))?;
+                let scale = RankScale::new(values.iter().zip(&labels).filter(|(_, l)| **l == k).map(|(v, _)| *v))?;
                 out.extend((0..KNOTS).map(|j| scale.value(2.0 * j as f32 / (KNOTS - 1) as f32 - 1.0) as f32));
             }
             Ok(out)
         };
-        let spread = |pick: fn(&(Option<f64>, Option<f64>)) -> Option<f64>| {
-            let v: Vec<f64> = measured.iter().filter_map(pick).collect();
+        // The standard deviation of the defined values.
+        let spread = |values: &[Option<f64>]| {
+            let v: Vec<f64> = values.iter().flatten().copied().collect();
             let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
             let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64;
             var.sqrt().max(1e-6) as f32
@@ -308,10 +312,10 @@ impl StyleTerm {
         Ok(StyleTerm {
             width,
             pixels,
-            slants: table(|m| m.0)?,
-            widths: table(|m| m.1)?,
+            slants: table(&slants)?,
+            widths: table(&widths)?,
             groups,
-            spread: (spread(|m| m.0), spread(|m| m.1)),
+            spread: (spread(&slants), spread(&widths)),
             weight,
         })
     }
