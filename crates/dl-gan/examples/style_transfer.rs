@@ -139,14 +139,9 @@ struct StyleScales {
 impl StyleScales {
     /// The scales of `styles` (labelled `labels`): one, or one per class.
     fn new(styles: &[Style], labels: &[usize], ranks: GuideRanks) -> Result<Self> {
-        let classes = if ranks == GuideRanks::Class { 10 } else { 1 };
-        let scale = |pick: fn(&Style) -> Option<f64>| -> Result<Vec<RankScale>> {
-            (0..classes)
-                .map(|k| {
-                    let of_k = styles.iter().zip(labels).filter(|(_, l)| classes == 1 || **l == k);
-                    RankScale::new(of_k.map(|(s, _)| pick(s)))
-                })
-                .collect()
+        let groups = (ranks == GuideRanks::Class).then_some((labels, 10));
+        let scale = |pick: fn(&Style) -> Option<f64>| {
+            RankScale::per_group(&styles.iter().map(pick).collect::<Vec<_>>(), groups)
         };
         Ok(StyleScales { slants: scale(|s| s.slant)?, widths: scale(|s| s.width)? })
     }

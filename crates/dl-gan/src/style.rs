@@ -275,19 +275,6 @@ impl StyleTerm {
         if pixels / width < 2 || width < 2 {
             return Err(Error::shape("StyleTerm image", "at least 2 x 2 pixels", format!("rows of {width}")));
         }
-        let count = images.len() / pixels;
-        let (labels, groups) = match classes {
-            Some((labels, n)) => {
-                if labels.len() != count {
-                    return Err(Error::shape("StyleTerm labels", count, labels.len()));
-                }
-                if let Some(&bad) = labels.iter().find(|&&l| l >= n) {
-                    return Err(Error::out_of_range("StyleTerm label", bad, format!("< {n}")));
-                }
-                (labels.to_vec(), n)
-            }
-            None => (vec![0; count], 1),
-        };
         let measured = images
             .chunks(pixels)
             .map(|img| Ok((slant(img, width)?, soft_stroke_width(img, width)?)))
@@ -295,12 +282,11 @@ impl StyleTerm {
         let (slants, widths): (Vec<Option<f64>>, Vec<Option<f64>>) = measured.into_iter().unzip();
         // Each group's values at KNOTS evenly spaced codes.
         let table = |values: &[Option<f64>]| -> Result<Vec<f32>> {
-            let mut out = Vec::with_capacity(groups * KNOTS);
-            for k in 0..groups {
-                let scale = RankScale::new(values.iter().zip(&labels).filter(|(_, l)| **l == k).map(|(v, _)| *v))?;
-                out.extend((0..KNOTS).map(|j| scale.value(2.0 * j as f32 / (KNOTS - 1) as f32 - 1.0) as f32));
-            }
-            Ok(out)
+            let scales = RankScale::per_group(values, classes)?;
+            Ok(scales
+                .iter()
+                .flat_map(|scale| (0..KNOTS).map(|j| scale.value(2.0 * j as f32 / (KNOTS - 1) as f32 - 1.0) as f32))
+                .collect())
         };
         // The standard deviation of the defined values.
         let spread = |values: &[Option<f64>]| {
@@ -309,6 +295,7 @@ impl StyleTerm {
             let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len().max(1) as f64;
             var.sqrt().max(1e-6) as f32
         };
+        let groups = classes.map_or(1, |(_, n)| n);
         Ok(StyleTerm {
             width,
             pixels,
@@ -393,6 +380,27 @@ impl RankScale {
         }
         sorted.sort_by(f64::total_cmp);
         Ok(RankScale { sorted })
+    }
+
+    /// One scale per group of `values`: without `groups`, one of all of
+    /// them; with `groups` `(labels, n)` (a label per value), one for each
+    /// label below `n`, of the values with that label.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for a label count other than the values',
+    /// [`Error::OutOfRange`] for a label from `n`, and [`RankScale::new`]'s
+    /// for a group without a defined value.
+    pub fn per_group(values: &[Option<f64>], groups: Option<(&[usize], usize)>) -> Result<Vec<Self>> {
+        let Some((labels, n)) = groups else {
+            return Ok(vec![RankScale::new(values.iter().copied())?]);
+        };
+        if labels.len() != values.len() {
+            return Err(Error::shape("RankScale::per_group labels", values.len(), labels.len()));
+        }
+        if let Some(&bad) = labels.iter().find(|&&l| l >= n) {
+            return Err(Error::out_of_range("RankScale::per_group label", bad, format!("< {n}")));
+        }
+        (0..n).map(|k| RankScale::new(values.iter().zip(labels).filter(|(_, l)| **l == k).map(|(v, _)| *v))).collect()
     }
 
     /// The code of `v`: -1 below every value, +1 above, the mid-rank between;
@@ -492,6 +500,22 @@ mod tests {
         // The same rank in another class's values: the 75th percentile of each.
         let other = RankScale::new((1..=4).map(|v| Some(10.0 * f64::from(v)))).unwrap();
         assert_eq!(other.value(r.code(Some(3.0))), 30.0);
+    }
+
+    #[test]
+    fn per_group_scales_rank_within_their_group() {
+        let values = [Some(1.0), Some(10.0), Some(2.0), None, Some(20.0), Some(3.0)];
+        let labels = [0, 1, 0, 1, 1, 0];
+        let all = RankScale::per_group(&values, None).unwrap();
+        assert_eq!(all, vec![RankScale::new(values).unwrap()]);
+        let each = RankScale::per_group(&values, Some((&labels, 2))).unwrap();
+        // 2 is the middle of group 0's (1, 2, 3); 20 the top of group 1's (10, 20).
+        assert_eq!((each[0].code(Some(2.0)), each[1].code(Some(20.0))), (0.0, 0.5));
+        assert_eq!(each[1].value(0.0), 20.0);
+        assert!(matches!(RankScale::per_group(&values, Some((&labels[..5], 2))), Err(Error::Shape { .. })));
+        assert!(matches!(RankScale::per_group(&values, Some((&labels, 1))), Err(Error::OutOfRange { .. })));
+        // A group with no defined value.
+        assert!(matches!(RankScale::per_group(&values, Some((&labels, 3))), Err(Error::Empty { .. })));
     }
 
     /// Values of a 28x28 image as a tensor `[n, 784]` of `images`.
